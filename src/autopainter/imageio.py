@@ -1,0 +1,139 @@
+"""The one image I/O module: reading user images safely, tensor <-> image conversion, atomic writes.
+
+Every image that enters Auto-Painter (training pairs, sketches to color, hint files) is read here, so
+the rules are the same everywhere: EXIF orientation applied, transparency composited on white for
+art, a pixel cap against decompression bombs, and a short ``ImageError`` naming the file on failure.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+DEFAULT_MAX_PIXELS = 4096 * 4096 * 4  # 64 MP: far above any sketch, far below a decompression bomb
+
+
+class ImageError(ValueError):
+    """An image that cannot be used; the message names the file and the problem."""
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files directly in ``folder``, sorted by name. Raises ImageError when there are none."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ImageError(f"not a folder: {folder}")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not files:
+        raise ImageError(f"no images in {folder} (looked for {', '.join(IMAGE_EXTENSIONS)})")
+    return files
+
+
+def open_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Open and fully decode an image file, with EXIF orientation applied.
+
+    Raises ImageError for a missing, unreadable, corrupt or oversized file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(f"no such image file: {path}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(path)
+            w, h = img.size
+            if w * h > max_pixels:
+                raise ImageError(f"{path}: {w}x{h} is over the {max_pixels:,}-pixel limit")
+            img.load()
+    except ImageError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageError(f"{path}: not a readable image ({type(e).__name__})") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageError(f"{path}: corrupt or truncated image ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    try:
+        img = ImageOps.exif_transpose(img)
+    except Exception:  # a broken EXIF block must not make a good image unusable
+        pass
+    return img
+
+
+def flatten_on_white(img: Image.Image) -> Image.Image:
+    """RGB image with any transparency composited on white (how line art is meant to be seen)."""
+    if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(bg, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def read_rgb(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """(H, W, 3) uint8, transparency on white."""
+    return np.asarray(flatten_on_white(open_image(path, max_pixels)))
+
+
+def read_gray(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """(H, W) uint8 luminance, transparency on white: how sketches are read."""
+    return np.asarray(flatten_on_white(open_image(path, max_pixels)).convert("L"))
+
+
+def read_rgba(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """(H, W, 4) uint8, alpha kept (how hint files are read)."""
+    return np.asarray(open_image(path, max_pixels).convert("RGBA"))
+
+
+# ------------------------------------------------------------------------------ conversions
+def to_unit(a: np.ndarray) -> np.ndarray:
+    """uint8 [0, 255] -> float32 [-1, 1]."""
+    return a.astype(np.float32) / 127.5 - 1.0
+
+
+def from_unit(a: np.ndarray) -> np.ndarray:
+    """float [-1, 1] -> uint8 [0, 255], rounded and clipped."""
+    return np.clip(np.rint((a + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def tensor_to_uint8(t) -> np.ndarray:
+    """(C, H, W) torch tensor in [-1, 1] -> (H, W, C) uint8 (C=1 gives (H, W, 3) gray)."""
+    a = t.detach().float().cpu().numpy()
+    if a.shape[0] == 1:
+        a = np.repeat(a, 3, axis=0)
+    return from_unit(a.transpose(1, 2, 0))
+
+
+# ------------------------------------------------------------------------------ atomic writes
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def save_image(img: Image.Image | np.ndarray, path: str | Path, **save_kwargs) -> None:
+    """Save atomically; the format comes from the suffix (PNG when there is none)."""
+    import io
+
+    if isinstance(img, np.ndarray):
+        img = Image.fromarray(img)
+    path = Path(path)
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".gif": "GIF"}.get(path.suffix.lower(), "PNG")
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **save_kwargs)
+    atomic_write_bytes(path, buf.getvalue())

@@ -1,0 +1,1 @@
+"""Generator, discriminator, feature extractors and model files."""
