@@ -91,12 +91,14 @@ class TrainConfig:
     lr_d: float = 2e-4  # discriminator Adam learning rate
     beta1: float = 0.5  # Adam beta1
     beta2: float = 0.999  # Adam beta2
-    ema_decay: float = 0.999  # EMA of generator weights, used for samples and export
-    ema_start: int = 0  # steps before the EMA starts tracking (copied until then)
+    ema_decay: float = 0.999  # EMA of generator weights, used for samples and export (warmed up over the first steps)
     seed: int = 0  # seeds data order, augmentation, hints and initialisation
     device: str = "auto"  # auto (CUDA when present, else CPU) | cpu | cuda | cuda:N
     mixed_precision: str = "none"  # none | bf16 | fp16 (fp16 only on CUDA)
-    checkpoint_every: int = 1  # epochs between checkpoints (the last epoch always saves)
+    checkpoint_every: int = 1  # epochs between checkpoints (the last epoch and an interrupt always save)
+    sample_every: int = 1  # epochs between sample grids (samples/epoch-NNNN.png and progress.gif)
+    channels_last: bool = False  # channels_last memory format (often faster with bf16 on CPU and on CUDA)
+    compile: bool = False  # torch.compile the generator and discriminator
     log_every: int = 10  # steps between stats.jsonl lines
     runs_dir: str = "runs"  # where numbered run folders are made
     name: str = ""  # run name suffix; default: the config's name
@@ -160,12 +162,23 @@ class Config:
         _positive("data.image_size", da.image_size)
         _positive("train.batch_size", t.batch_size)
         _positive("train.epochs", t.epochs)
+        _positive("train.checkpoint_every", t.checkpoint_every)
+        _positive("train.sample_every", t.sample_every)
+        _positive("train.log_every", t.log_every)
+        if t.max_steps < 0:
+            raise ConfigError("train.max_steps must be >= 0 (0: no limit)")
+        if da.num_workers < 0:
+            raise ConfigError("data.num_workers must be >= 0")
+        if not (t.device in ("auto", "cpu", "cuda") or t.device.startswith("cuda:")):
+            raise ConfigError(f"train.device={t.device!r} is not one of: auto, cpu, cuda, cuda:N")
         if m.kernel_size not in (3, 4):
             raise ConfigError(f"model.kernel_size must be 3 or 4, got {m.kernel_size}")
         if not 0.0 <= m.dropout < 1.0:
             raise ConfigError(f"model.dropout must be in [0, 1), got {m.dropout}")
         if m.in_channels not in (3, 5):
             raise ConfigError("model.in_channels must be 5 (sketch + hint RGB + mask) or 3 (pix2pix RGB input)")
+        if m.d_in_channels not in (4, 6):
+            raise ConfigError("model.d_in_channels must be 4 (sketch + image) or 6 (pix2pix: gray RGB sketch + image)")
         if da.image_size % (2 ** m.depth):
             raise ConfigError(
                 f"data.image_size={da.image_size} must be a multiple of 2**model.depth={2 ** m.depth}; "
@@ -182,11 +195,6 @@ class Config:
                 raise ConfigError(f"loss.{k} must be >= 0")
         if lo.feature > 0 and lo.feature_backbone == "none":
             raise ConfigError("loss.feature > 0 needs a loss.feature_backbone (efficientnet-lite0, vgg16 or vgg19)")
-        if lo.feature > 0 and lo.feature_backbone.startswith("vgg") and not lo.feature_weights:
-            raise ConfigError(
-                f"loss.feature_backbone={lo.feature_backbone} needs loss.feature_weights=PATH to a torchvision "
-                f"checkpoint such as {lo.feature_backbone}-*.pth (or use efficientnet-lite0, which works offline)"
-            )
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:

@@ -1,0 +1,113 @@
+"""Auto-Painter's objective as plain functions of tensors (Liu et al. 2017, arXiv:1705.01908, eq. 1-5).
+
+Generator:     L = w_p * L1 + w_f * L_feature + w_G * L_GAN + w_tv * L_TV
+Discriminator: the adversarial loss of the chosen GAN mode on real and generated pairs.
+
+Adversarial modes: ``vanilla`` (the paper's and pix2pix's cross-entropy, on logits), ``lsgan``
+(least squares, Mao et al. 2017) and ``hinge`` (Lim & Ye 2017). Every function returns a scalar tensor;
+``generator_objective`` returns a dict of named terms plus ``total`` that the training loop logs as is.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .config import GAN_MODES, LossConfig
+
+
+def l1(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error. fake, real: (B, C, H, W) in [-1, 1]."""
+    return F.l1_loss(fake, real)
+
+
+def tv(x: torch.Tensor) -> torch.Tensor:
+    """Anisotropic total variation: mean absolute difference of neighbouring pixels. x: (B, C, H, W).
+
+    Zero exactly for a constant image; penalizes speckle noise in flat color regions (the paper's L_TV).
+    """
+    dh = (x[..., 1:, :] - x[..., :-1, :]).abs().mean() if x.shape[-2] > 1 else x.new_zeros(())
+    dw = (x[..., :, 1:] - x[..., :, :-1]).abs().mean() if x.shape[-1] > 1 else x.new_zeros(())
+    return dh + dw
+
+
+def feature(
+    extractor: Callable[[torch.Tensor], Sequence[torch.Tensor]], fake: torch.Tensor, real: torch.Tensor
+) -> torch.Tensor:
+    """Feature (perceptual) loss: mean squared distance of the backbone's features, averaged over stages.
+
+    fake, real: (B, 3, H, W) in [-1, 1]; the extractor normalizes them the way its backbone expects.
+    The target's features carry no gradient.
+    """
+    with torch.no_grad():
+        real_feats = [f.detach() for f in extractor(real)]
+    fake_feats = extractor(fake)
+    terms = [F.mse_loss(a.float(), b.float()) for a, b in zip(fake_feats, real_feats)]
+    return torch.stack(terms).mean()
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in GAN_MODES:
+        raise ValueError(f"unknown GAN mode {mode!r}; valid: {', '.join(GAN_MODES)}")
+
+
+def adversarial_g(fake_logits: torch.Tensor, mode: str) -> torch.Tensor:
+    """Generator side: push D's logits on generated pairs toward 'real'. fake_logits: (B, 1, h, w)."""
+    _check_mode(mode)
+    x = fake_logits.float()
+    if mode == "vanilla":
+        return F.binary_cross_entropy_with_logits(x, torch.ones_like(x))
+    if mode == "lsgan":
+        return F.mse_loss(x, torch.ones_like(x))
+    return -x.mean()  # hinge: the generator maximizes D's score
+
+
+def adversarial_d(real_logits: torch.Tensor, fake_logits: torch.Tensor, mode: str) -> torch.Tensor:
+    """Discriminator side: real pairs toward 'real', generated toward 'fake'. Halved, as in pix2pix,
+    so D learns slower than G."""
+    _check_mode(mode)
+    r, f = real_logits.float(), fake_logits.float()
+    if mode == "vanilla":
+        loss = F.binary_cross_entropy_with_logits(r, torch.ones_like(r)) + F.binary_cross_entropy_with_logits(
+            f, torch.zeros_like(f)
+        )
+    elif mode == "lsgan":
+        loss = F.mse_loss(r, torch.ones_like(r)) + F.mse_loss(f, torch.zeros_like(f))
+    else:
+        loss = F.relu(1.0 - r).mean() + F.relu(1.0 + f).mean()
+    return 0.5 * loss
+
+
+def generator_objective(
+    cfg: LossConfig,
+    fake: torch.Tensor,
+    real: torch.Tensor,
+    fake_logits: torch.Tensor | None,
+    extractor: Callable[[torch.Tensor], Sequence[torch.Tensor]] | None = None,
+) -> dict[str, torch.Tensor]:
+    """Named, unweighted terms plus their weighted ``total``. Terms with weight 0 are not computed.
+
+    fake, real: (B, 3, H, W) in [-1, 1]; fake_logits: D's output on (sketch, fake), needed when cfg.gan > 0.
+    """
+    terms: dict[str, torch.Tensor] = {}
+    total = fake.new_zeros((), dtype=torch.float32)
+    if cfg.l1 > 0:
+        terms["l1"] = l1(fake.float(), real.float())
+        total = total + cfg.l1 * terms["l1"]
+    if cfg.feature > 0:
+        if extractor is None:
+            raise ValueError("loss.feature > 0 needs a feature extractor")
+        terms["feature"] = feature(extractor, fake, real)
+        total = total + cfg.feature * terms["feature"]
+    if cfg.gan > 0:
+        if fake_logits is None:
+            raise ValueError("loss.gan > 0 needs the discriminator's logits on the generated pair")
+        terms["gan"] = adversarial_g(fake_logits, cfg.gan_mode)
+        total = total + cfg.gan * terms["gan"]
+    if cfg.tv > 0:
+        terms["tv"] = tv(fake.float())
+        total = total + cfg.tv * terms["tv"]
+    terms["total"] = total
+    return terms

@@ -1,0 +1,170 @@
+"""U-Net generator of Auto-Painter (Liu et al. 2017, arXiv:1705.01908), after pix2pix (Isola et al. 2017).
+
+The encoder halves the resolution ``depth`` times with strided convolutions; the decoder doubles it back
+with transposed convolutions, each level concatenated with the encoder feature map of the same size
+(skip connections keep the sketch's lines in place). With ``in_channels=3, ngf=64, depth=8,
+kernel_size=4, norm=batch`` this is pix2pix's ``unet_256`` layer for layer (54,414,019 parameters).
+
+Auto-Painter's input is 5 channels: the sketch (1), the hint colors (3) and the hint mask (1). Inputs of
+any H x W are reflect-padded to a multiple of ``2**depth`` and the output is cropped back.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from ..config import ModelConfig
+
+
+def make_norm(kind: str, channels: int) -> nn.Module:
+    """A norm layer by name: batch | instance | group | none."""
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels)  # pix2pix's: no affine, no running stats
+    if kind == "group":
+        return nn.GroupNorm(min(32, channels // 4) or 1, channels)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown norm {kind!r}; valid: batch, instance, group, none")
+
+
+def _conv_bias(norm: str) -> bool:
+    # A conv followed by batch norm needs no bias (the norm's shift replaces it); instance norm without
+    # affine parameters and no norm keep it. The first encoder conv, with no norm after it, always has
+    # one: that gives the exact parameter count pix2pix logs for unet_256 (54,414,019).
+    return norm != "batch"
+
+
+class _Down(nn.Module):
+    """LeakyReLU -> strided conv -> norm (pre-activation, as pix2pix)."""
+
+    def __init__(self, cin: int, cout: int, k: int, norm: str, act: bool, use_norm: bool, bias: bool):
+        super().__init__()
+        # Not in place: the input is also the skip connection. pix2pix activates it in place, so its skips
+        # carry LeakyReLU(x); the decoder's ReLU makes that identical to ReLU(x), so results are the same.
+        self.act = nn.LeakyReLU(0.2) if act else nn.Identity()
+        self.conv = nn.Conv2d(cin, cout, k, stride=2, padding=1, bias=bias)
+        self.norm = make_norm(norm, cout) if use_norm else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.conv(self.act(x)))
+
+
+class _Up(nn.Module):
+    """ReLU -> transposed conv -> norm -> dropout."""
+
+    def __init__(self, cin: int, cout: int, k: int, norm: str, use_norm: bool, dropout: float, bias: bool, inplace: bool):
+        super().__init__()
+        # In place is safe on the fresh concat it receives, but not under activation checkpointing,
+        # which must see its input unchanged when it recomputes the block.
+        self.act = nn.ReLU(inplace=inplace)
+        # k=4 (pix2pix): padding 1 doubles exactly; k=3 (paper): padding 1 + output_padding 1 does.
+        self.conv = nn.ConvTranspose2d(
+            cin, cout, k, stride=2, padding=1, output_padding=1 if k == 3 else 0, bias=bias
+        )
+        self.norm = make_norm(norm, cout) if use_norm else nn.Identity()
+        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.drop(self.norm(self.conv(self.act(x))))
+
+
+class UNetGenerator(nn.Module):
+    """sketch + hints -> RGB.
+
+    forward(x): x (B, in_channels, H, W) in [-1, 1] (channels: sketch, hint RGB, hint mask in {0, 1}),
+    any H, W; returns (B, out_channels, H, W) in [-1, 1].
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        k, norm, depth = cfg.kernel_size, cfg.norm, cfg.depth
+        chans = [min(cfg.ngf * 2**i, cfg.ngf * cfg.max_mult) for i in range(depth)]  # encoder outputs
+        self.downs = nn.ModuleList()
+        cin = cfg.in_channels
+        for i, cout in enumerate(chans):
+            outermost, innermost = i == 0, i == depth - 1
+            self.downs.append(
+                _Down(cin, cout, k, norm, act=not outermost, use_norm=not (outermost or innermost),
+                      bias=True if outermost else _conv_bias(norm))
+            )
+            cin = cout
+        self.ups = nn.ModuleList()
+        # Decoder from the bottleneck up; level i maps to chans[i-1] (or out_channels at the top).
+        for i in reversed(range(depth)):
+            innermost, outermost = i == depth - 1, i == 0
+            up_in = chans[i] if innermost else chans[i] * 2  # skip concat doubles channels
+            up_out = cfg.out_channels if outermost else chans[i - 1]
+            # pix2pix: dropout in the 3 decoder blocks right below the innermost one
+            blocks_below_bottleneck = depth - 2 - i
+            drop = cfg.dropout if (0 <= blocks_below_bottleneck < cfg.dropout_blocks and not outermost) else 0.0
+            self.ups.append(
+                _Up(up_in, up_out, k, norm, use_norm=not outermost, dropout=drop,
+                    bias=True if outermost else _conv_bias(norm), inplace=not cfg.gradient_checkpointing)
+            )
+        self.multiple = 2**depth
+
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for down in self.downs:
+            x = self._maybe_ckpt(down, x)
+            skips.append(x)
+        x = skips.pop()  # bottleneck: (B, chans[-1], H/2^depth, W/2^depth)
+        for j, up in enumerate(self.ups):
+            if j > 0:
+                x = torch.cat([skips.pop(), x], dim=1)  # (B, 2C, h, w)
+            x = self._maybe_ckpt(up, x)
+        return torch.tanh(x)
+
+    def _maybe_ckpt(self, block: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        if self.cfg.gradient_checkpointing and self.training and torch.is_grad_enabled():
+            return checkpoint(block, x, use_reentrant=False)
+        return block(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        m = self.multiple
+        ph, pw = (-h) % m, (-w) % m
+        if ph or pw:
+            # Reflect needs pad < size; fall back to replicate for tiny inputs.
+            mode = "reflect" if ph < h and pw < w else "replicate"
+            x = F.pad(x, (0, pw, 0, ph), mode=mode)  # (B, C, H+ph, W+pw)
+        y = self._run(x)
+        return y[..., :h, :w]
+
+
+def generator_input(sketch: torch.Tensor, hint: torch.Tensor, mask: torch.Tensor, in_channels: int) -> torch.Tensor:
+    """sketch (B,1,H,W), hint (B,3,H,W), mask (B,1,H,W) -> (B, in_channels, H, W).
+
+    in_channels=5: sketch | hint RGB | hint mask. in_channels=3 (pix2pix's RGB input): the sketch as gray RGB.
+    """
+    if in_channels == 5:
+        return torch.cat([sketch, hint, mask], dim=1)  # (B, 5, H, W)
+    return sketch.expand(-1, 3, -1, -1)
+
+
+def build_generator(cfg: ModelConfig) -> UNetGenerator:
+    gen = UNetGenerator(cfg)
+    init_weights(gen)
+    return gen
+
+
+def init_weights(net: nn.Module, gain: float = 0.02) -> None:
+    """pix2pix's init: conv weights ~ N(0, 0.02), norm scales ~ N(1, 0.02), biases 0."""
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, gain)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)) and m.weight is not None:
+            nn.init.normal_(m.weight, 1.0, gain)
+            nn.init.zeros_(m.bias)
+
+
+def count_parameters(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())

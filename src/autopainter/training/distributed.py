@@ -1,0 +1,70 @@
+"""torchrun / DistributedDataParallel plumbing, a no-op in a single process.
+
+``torchrun --nproc_per_node=N -m autopainter.cli train ...`` sets RANK, WORLD_SIZE and LOCAL_RANK; the
+same ``train`` then runs one process per device with gloo (CPU) or NCCL (CUDA).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+import torch.distributed as td
+from torch import nn
+
+
+def is_distributed() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def rank() -> int:
+    return td.get_rank() if td.is_available() and td.is_initialized() else 0
+
+
+def world_size() -> int:
+    return td.get_world_size() if td.is_available() and td.is_initialized() else 1
+
+
+def local_rank() -> int:
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def init() -> None:
+    """Join the process group torchrun describes (nothing to do for a single process)."""
+    if not is_distributed() or td.is_initialized():
+        return
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if backend == "nccl":
+        torch.cuda.set_device(local_rank())
+    td.init_process_group(backend=backend)
+
+
+def shutdown() -> None:
+    if td.is_available() and td.is_initialized():
+        td.destroy_process_group()
+
+
+def barrier() -> None:
+    if td.is_available() and td.is_initialized():
+        td.barrier()
+
+
+def broadcast_object(obj: Any) -> Any:
+    """Rank 0's value on every rank."""
+    if not (td.is_available() and td.is_initialized()):
+        return obj
+    box = [obj]
+    td.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def wrap(model: nn.Module, device: torch.device) -> nn.Module:
+    """DDP-wrap a model when distributed; batch norm becomes SyncBatchNorm on CUDA (it needs no sync
+    elsewhere: group and instance norm are per-sample)."""
+    if not (td.is_available() and td.is_initialized()):
+        return model
+    if device.type == "cuda":
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        return nn.parallel.DistributedDataParallel(model, device_ids=[device.index])
+    return nn.parallel.DistributedDataParallel(model)

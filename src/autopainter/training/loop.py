@@ -1,0 +1,481 @@
+"""Training: ``train(cfg) -> run_dir``, one discriminator step then one generator step per batch.
+
+The update is pix2pix's (Isola et al. 2017) with Auto-Painter's generator objective (Liu et al. 2017):
+D learns to tell (sketch, target) from (sketch, G(sketch, hints)); G minimizes
+w_p*L1 + w_f*L_feature + w_G*L_GAN + w_tv*L_TV. An EMA copy of G makes the samples and the export.
+
+Determinism: each epoch's order comes from (seed, epoch) and each sample's augmentation and hints from
+(seed, key) in the dataset, so a run resumed from its checkpoint, mid-epoch or not, repeats the very
+same batches; the torch RNG (dropout) is restored from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import math
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+from ..config import Config, ConfigError
+from ..data.pairs import PairDataset
+from ..imageio import atomic_write_bytes
+from ..losses import adversarial_d, generator_objective
+from ..models.io import load_state_checked, save_pretrained, strip_prefixes
+from ..models.patchgan import build_discriminator, discriminator_condition
+from ..models.unet import UNetGenerator, build_generator, generator_input
+from . import distributed as dist
+from .samples import SampleWriter
+from .state import CheckpointError, load_state, save_state
+
+
+# --------------------------------------------------------------------------------------- sampler
+class EpochBatchSampler:
+    """Yields batches of dataset keys for one epoch: ``key = epoch * N + index``.
+
+    The order comes from (seed, epoch) alone; ranks take interleaved slices; ``start`` skips batches
+    already done (mid-epoch resume).
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int, rank: int = 0, world: int = 1):
+        self.n, self.batch_size, self.seed, self.rank, self.world = n, batch_size, seed, rank, world
+        self.epoch, self.start = 0, 0
+        per_rank = n // world if n >= world else 1
+        # Drop the ragged last batch (batch norm dislikes batches of 1) unless that leaves nothing.
+        self.batches = max(1, per_rank // batch_size)
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        self.epoch, self.start = epoch, start
+
+    def __len__(self) -> int:
+        return self.batches - self.start
+
+    def __iter__(self) -> Iterator[list[int]]:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        perm = torch.randperm(self.n, generator=g).tolist()
+        need = self.batches * self.batch_size * self.world
+        perm = (perm * math.ceil(need / self.n))[:need]  # tiny sets: wrap around
+        mine = perm[self.rank :: self.world]
+        base = self.epoch * self.n
+        for b in range(self.start, self.batches):
+            yield [base + i for i in mine[b * self.batch_size : (b + 1) * self.batch_size]]
+
+
+# --------------------------------------------------------------------------------------- helpers
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", dist.local_rank() if dist.is_distributed() else 0)
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"train.device={name} but CUDA is not available; use train.device=auto or cpu")
+    return torch.device(name)
+
+
+def autocast_context(device: torch.device, mode: str):
+    if mode == "none":
+        return contextlib.nullcontext()
+    if mode == "fp16" and device.type != "cuda":
+        raise ConfigError("train.mixed_precision=fp16 needs CUDA; on CPU use bf16")
+    dtype = torch.bfloat16 if mode == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """ema = decay * ema + (1 - decay) * model for parameters; buffers (norm statistics) are copied."""
+    ema_p = dict(ema.named_parameters())
+    for name, p in model.named_parameters():
+        ema_p[name].lerp_(p.detach(), 1.0 - decay)
+    ema_b = dict(ema.named_buffers())
+    for name, b in model.named_buffers():
+        ema_b[name].copy_(b)
+
+
+def ema_decay_at(step: int, decay: float) -> float:
+    # Warm-up so that short runs still get a meaningful average: 0, 0.17, 0.25, ... -> decay.
+    return min(decay, (1 + step) / (10 + step))
+
+
+def make_run_dir(runs_dir: str | Path, name: str) -> Path:
+    """runs/00003-name: the next free number; never reuses or overwrites a folder."""
+    root = Path(runs_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    while True:
+        nums = [int(p.name[:5]) for p in root.iterdir() if p.is_dir() and p.name[:5].isdigit()]
+        run = root / f"{(max(nums) + 1 if nums else 0):05d}-{name}"
+        try:
+            run.mkdir()
+            return run
+        except FileExistsError:  # another process took it: try the next number
+            continue
+
+
+def _unwrap(m: nn.Module) -> nn.Module:
+    m = getattr(m, "module", m)  # DistributedDataParallel
+    return getattr(m, "_orig_mod", m)  # torch.compile
+
+
+@dataclass
+class Models:
+    G: nn.Module
+    D: nn.Module | None
+    G_ema: UNetGenerator
+    opt_G: torch.optim.Optimizer
+    opt_D: torch.optim.Optimizer | None
+    scaler: Any
+    extractor: nn.Module | None = None
+
+
+@dataclass
+class Position:
+    epoch: int = 0  # epoch in progress
+    batch: int = 0  # batches of that epoch already done
+    step: int = 0  # optimizer steps in total
+    seen: int = 0  # images seen in total (all ranks)
+    elapsed: float = 0.0  # training seconds before this process started
+
+
+def build_models(cfg: Config, device: torch.device) -> Models:
+    G = build_generator(cfg.model)
+    D = build_discriminator(cfg.model) if cfg.loss.gan > 0 else None
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    t = cfg.train
+    opt_G = torch.optim.Adam(G.parameters(), lr=t.lr_g, betas=(t.beta1, t.beta2))
+    opt_D = torch.optim.Adam(D.parameters(), lr=t.lr_d, betas=(t.beta1, t.beta2)) if D is not None else None
+    extractor = None
+    if cfg.loss.feature > 0:
+        from ..models.features import build_feature_extractor
+
+        extractor = build_feature_extractor(
+            cfg.loss.feature_backbone, cfg.loss.feature_weights, cfg.loss.feature_layers or None
+        )
+    scaler = torch.amp.GradScaler("cuda", enabled=(t.mixed_precision == "fp16" and device.type == "cuda"))
+    return Models(G, D, G_ema, opt_G, opt_D, scaler, extractor)
+
+
+def _state_dict(models: Models, pos: Position, cfg: Config) -> dict[str, Any]:
+    return {
+        "config": cfg.to_dict(),
+        "G": strip_prefixes(_unwrap(models.G).state_dict()),
+        "D": strip_prefixes(_unwrap(models.D).state_dict()) if models.D is not None else {},
+        "G_ema": models.G_ema.state_dict(),
+        "opt_G": models.opt_G.state_dict(),
+        "opt_D": models.opt_D.state_dict() if models.opt_D is not None else {},
+        "scaler": models.scaler.state_dict(),
+        "epoch": pos.epoch,
+        "batch": pos.batch,
+        "step": pos.step,
+        "seen": pos.seen,
+        "elapsed": pos.elapsed,
+        "rng_torch": torch.get_rng_state(),
+        "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def _load_into(models: Models, state: dict[str, Any], source: str) -> Position:
+    load_state_checked(models.G, state["G"], source)
+    load_state_checked(models.G_ema, state["G_ema"], source)
+    if models.D is not None:
+        load_state_checked(models.D, state["D"], source)
+        models.opt_D.load_state_dict(state["opt_D"])
+    models.opt_G.load_state_dict(state["opt_G"])
+    if state.get("scaler"):
+        models.scaler.load_state_dict(state["scaler"])
+    torch.set_rng_state(state["rng_torch"])
+    if state.get("rng_cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["rng_cuda"])
+    return Position(state["epoch"], state["batch"], state["step"], state["seen"], state["elapsed"])
+
+
+# --------------------------------------------------------------------------------------- steps
+def d_step(models: Models, cfg: Config, cond: torch.Tensor, real: torch.Tensor, fake: torch.Tensor, amp) -> torch.Tensor:
+    """One discriminator update on (cond, real) vs (cond, fake.detach()). Returns the loss (detached)."""
+    D, opt = models.D, models.opt_D
+    D.requires_grad_(True)
+    opt.zero_grad(set_to_none=True)
+    with amp:
+        loss = adversarial_d(D(cond, real), D(cond, fake.detach()), cfg.loss.gan_mode)
+    models.scaler.scale(loss).backward()
+    models.scaler.step(opt)
+    return loss.detach()
+
+
+def g_step(models: Models, cfg: Config, cond: torch.Tensor, real: torch.Tensor, fake: torch.Tensor, amp) -> dict[str, torch.Tensor]:
+    """One generator update on the objective's total. Returns the named terms (detached)."""
+    models.opt_G.zero_grad(set_to_none=True)
+    with amp:
+        logits = None
+        if models.D is not None:
+            models.D.requires_grad_(False)  # G's step must not leave gradients in D
+            logits = models.D(cond, fake)
+        terms = generator_objective(cfg.loss, fake, real, logits, models.extractor)
+    models.scaler.scale(terms["total"]).backward()
+    models.scaler.step(models.opt_G)
+    return {k: v.detach() for k, v in terms.items()}
+
+
+def train_step(models: Models, cfg: Config, batch: dict[str, torch.Tensor], amp, channels_last: bool) -> dict[str, torch.Tensor]:
+    sketch, real = batch["sketch"], batch["color"]
+    x = generator_input(sketch, batch["hint"], batch["mask"], cfg.model.in_channels)
+    cond = discriminator_condition(sketch, cfg.model.d_in_channels)
+    if channels_last:
+        x, cond, real = (t.contiguous(memory_format=torch.channels_last) for t in (x, cond, real))
+    with amp:
+        fake = models.G(x)  # (B, 3, H, W)
+    logs = {}
+    if models.D is not None:
+        logs["d"] = d_step(models, cfg, cond, real, fake, amp)
+    logs.update(g_step(models, cfg, cond, real, fake, amp))
+    models.scaler.update()
+    return logs
+
+
+# --------------------------------------------------------------------------------------- train
+class _Interrupt:
+    """Turns SIGTERM (cluster pre-emption) into a clean stop with a checkpoint, like Ctrl-C."""
+
+    def __init__(self):
+        self.hit = False
+        self._old = None
+
+    def __enter__(self):
+        try:
+            self._old = signal.signal(signal.SIGTERM, self._handler)
+        except ValueError:  # not the main thread
+            self._old = None
+        return self
+
+    def _handler(self, *_):
+        self.hit = True
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)
+        return False
+
+
+def train(cfg: Config, resume: str | Path | None = None, progress: bool = True) -> Path:
+    """Train a model; returns the run folder. ``resume``: a run folder to continue exactly.
+
+    When resuming, the run's own config is used (``cfg`` supplies only what the caller changed on top
+    of it, see ``resume_config``) and the run folder is appended to.
+    """
+    dist.init()
+    try:
+        return _train(cfg, resume, progress)
+    finally:
+        dist.shutdown()
+
+
+def resume_config(run_dir: str | Path, overrides: list[str] | None = None) -> Config:
+    """The config stored in a run's checkpoint, with ``--set`` overrides (e.g. more epochs) applied."""
+    from ..config import apply_override
+
+    state = load_state(run_dir)
+    d = state["config"]
+    for ov in overrides or []:
+        apply_override(d, ov)
+    return Config.from_dict(d)
+
+
+def _train(cfg: Config, resume: str | Path | None, progress: bool) -> Path:
+    rank, world = dist.rank(), dist.world_size()
+    is_main = rank == 0
+    device = resolve_device(cfg.train.device)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    torch.manual_seed(cfg.train.seed)
+
+    train_set = PairDataset(cfg.data, split="train", train=True, seed=cfg.train.seed)
+    val_set = PairDataset(cfg.data, split="val", train=False, seed=cfg.train.seed)
+
+    models = build_models(cfg, device)
+    pos = Position()
+    if resume is not None:
+        run_dir = Path(resume)
+        state = load_state(run_dir)
+        pos = _load_into(models, state, str(run_dir))
+    else:
+        run_dir = None
+        if is_main:
+            run_dir = make_run_dir(cfg.train.runs_dir, cfg.train.name or cfg.name)
+            atomic_write_bytes(run_dir / "config.yaml", cfg.to_yaml().encode())
+        run_dir = Path(dist.broadcast_object(str(run_dir) if run_dir else None))
+
+    models.G.to(device)
+    models.G_ema.to(device)
+    if models.D is not None:
+        models.D.to(device)
+    if models.extractor is not None:
+        models.extractor.to(device)
+    _move_optimizer(models.opt_G, device)
+    if models.opt_D is not None:
+        _move_optimizer(models.opt_D, device)
+    if cfg.train.channels_last:
+        for m in (models.G, models.D, models.G_ema, models.extractor):
+            if m is not None:
+                m.to(memory_format=torch.channels_last)
+    models.G, models.D = dist.wrap(models.G, device), dist.wrap(models.D, device) if models.D is not None else None
+    if cfg.train.compile:
+        models.G = torch.compile(models.G)
+        if models.D is not None:
+            models.D = torch.compile(models.D)
+
+    sampler = EpochBatchSampler(len(train_set), cfg.train.batch_size, cfg.train.seed, rank, world)
+    nw = cfg.data.num_workers
+    loader = torch.utils.data.DataLoader(
+        train_set,
+        batch_sampler=sampler,
+        num_workers=nw,
+        persistent_workers=nw > 0,
+        pin_memory=device.type == "cuda",
+        prefetch_factor=4 if nw > 0 else None,
+        # its own generator: creating a loader iterator must not consume the global RNG (dropout)
+        generator=torch.Generator().manual_seed(cfg.train.seed),
+    )
+    amp = autocast_context(device, cfg.train.mixed_precision)
+    steps_per_epoch = sampler.batches
+    total_steps = steps_per_epoch * cfg.train.epochs
+    if cfg.train.max_steps:
+        total_steps = min(total_steps, cfg.train.max_steps)
+
+    writer = tb = None
+    if is_main:
+        writer = _StatsWriter(run_dir / "stats.jsonl")
+        tb = _tensorboard(run_dir)
+        samples = SampleWriter(run_dir, val_set, cfg)
+
+    bar = None
+    if is_main and progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total_steps, initial=pos.step, unit="step", dynamic_ncols=True, desc=run_dir.name)
+
+    models.G.train()
+    if models.D is not None:
+        models.D.train()
+    start_time = time.perf_counter()
+    window_t, window_imgs = time.perf_counter(), 0
+    interrupted = False
+    last_logs: dict[str, float] = {}
+
+    def checkpoint() -> None:
+        if is_main:
+            st = _state_dict(models, pos, cfg)
+            st["elapsed"] = pos.elapsed + (time.perf_counter() - start_time)
+            save_state(run_dir, st)
+
+    with _Interrupt() as stop:
+        try:
+            while pos.epoch < cfg.train.epochs and pos.step < total_steps:
+                sampler.set_epoch(pos.epoch, pos.batch)
+                for batch in loader:
+                    batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+                    logs = train_step(models, cfg, batch, amp, cfg.train.channels_last)
+                    ema_update(models.G_ema, _unwrap(models.G), ema_decay_at(pos.step, cfg.train.ema_decay))
+                    pos.step += 1
+                    pos.batch += 1
+                    n_img = batch["sketch"].shape[0] * world
+                    pos.seen += n_img
+                    window_imgs += n_img
+                    if pos.step % cfg.train.log_every == 0 or pos.step == total_steps:
+                        # float() syncs with the device: only when something will be shown or written
+                        last_logs = {k: float(v) for k, v in logs.items()}
+                    if is_main and pos.step % cfg.train.log_every == 0:
+                        now = time.perf_counter()
+                        ips = window_imgs / max(now - window_t, 1e-9)
+                        window_t, window_imgs = now, 0
+                        rec = {"step": pos.step, "epoch": pos.epoch, "images": pos.seen, "img_per_s": round(ips, 3), **last_logs}
+                        writer.write(rec)
+                        if tb is not None:
+                            for k, v in last_logs.items():
+                                tb.add_scalar(f"loss/{k}", v, pos.step)
+                            tb.add_scalar("speed/img_per_s", ips, pos.step)
+                    if bar is not None:
+                        bar.update(1)
+                        bar.set_postfix({k: f"{v:.3g}" for k, v in last_logs.items() if k in ("total", "l1", "gan", "d")})
+                    if stop.hit:
+                        raise KeyboardInterrupt
+                    if pos.step >= total_steps:
+                        break
+                epoch_done = pos.batch >= steps_per_epoch
+                if epoch_done:
+                    finished_epoch = pos.epoch
+                    pos.epoch += 1
+                    pos.batch = 0
+                    last = pos.epoch >= cfg.train.epochs or pos.step >= total_steps
+                    if is_main:
+                        writer.write({"epoch_end": finished_epoch, "step": pos.step, **last_logs})
+                        if (finished_epoch + 1) % cfg.train.sample_every == 0 or last:
+                            samples.write(models.G_ema, finished_epoch, device)
+                    if (finished_epoch + 1) % cfg.train.checkpoint_every == 0 or last:
+                        checkpoint()
+                elif pos.step >= total_steps:
+                    checkpoint()  # max_steps reached mid-epoch: resumable from here
+                dist.barrier()
+        except KeyboardInterrupt:
+            interrupted = True
+            checkpoint()
+        finally:
+            if bar is not None:
+                bar.close()
+            if tb is not None:
+                tb.close()
+    if interrupted:
+        if is_main:
+            print(f"interrupted: state saved; continue with `autopainter train --resume {run_dir}`")
+        raise KeyboardInterrupt
+    return run_dir
+
+
+def _move_optimizer(opt: torch.optim.Optimizer, device: torch.device) -> None:
+    for st in opt.state.values():
+        for k, v in st.items():
+            if torch.is_tensor(v) and k != "step":
+                st[k] = v.to(device)
+
+
+class _StatsWriter:
+    """Appends JSON lines, flushed at once (a crash keeps everything written so far)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def write(self, rec: dict[str, Any]) -> None:
+        rec = {"time": round(time.time(), 3), **rec}
+        with open(self.path, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+
+
+def _tensorboard(run_dir: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is an optional extra
+        return None
+    return SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+
+
+# --------------------------------------------------------------------------------------- export
+def export(run_dir: str | Path, out_dir: str | Path) -> Path:
+    """Write the run's EMA generator as a release model folder (config.json + fp16 model.safetensors)."""
+    state = load_state(run_dir)
+    try:
+        cfg = Config.from_dict(state["config"])
+    except ConfigError as e:
+        raise CheckpointError(f"{run_dir}: its stored config is invalid ({e})") from None
+    G = UNetGenerator(cfg.model)
+    load_state_checked(G, state["G_ema"], str(run_dir))
+    extra = {
+        "image_size": cfg.data.image_size,
+        "trained": {"run": Path(run_dir).name, "config": cfg.name, "step": state["step"], "epochs_done": state["epoch"]},
+    }
+    return save_pretrained(G, out_dir, extra=extra)
