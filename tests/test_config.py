@@ -1,24 +1,26 @@
 import pytest
 
+from conftest import REPO
+
 from autopainter.config import Config, ConfigError
 
 
 @pytest.mark.parametrize("preset", ["tiny", "default", "pix2pix", "paper"])
 def test_presets_load(preset):
-    cfg = Config.load(f"configs/{preset}.yaml")
+    cfg = Config.load(REPO / "configs" / f"{preset}.yaml")
     assert cfg.name == preset
     # the resolved tree round-trips through a dict (what runs and checkpoints store)
     assert Config.from_dict(cfg.to_dict()) == cfg
 
 
 def test_paper_preset_is_the_released_code():
-    cfg = Config.load("configs/paper.yaml")
+    cfg = Config.load(REPO / "configs" / "paper.yaml")
     assert (cfg.model.ngf, cfg.model.kernel_size) == (48, 3)
     assert (cfg.loss.l1, cfg.loss.tv, cfg.loss.feature, cfg.data.image_size) == (50.0, 1e-3, 1e-4, 512)
 
 
 def test_overrides_and_types():
-    cfg = Config.load("configs/tiny.yaml", ["train.epochs=7", "loss.l1=3", "data.flip=false", "model.norm=group"])
+    cfg = Config.load(REPO / "configs" / "tiny.yaml", ["train.epochs=7", "loss.l1=3", "data.flip=false", "model.norm=group"])
     assert cfg.train.epochs == 7 and cfg.loss.l1 == 3.0 and cfg.data.flip is False and cfg.model.norm == "group"
 
 
@@ -37,7 +39,7 @@ def test_overrides_and_types():
 )
 def test_bad_config_is_a_clear_error(override, message):
     with pytest.raises(ConfigError, match=message):
-        Config.load("configs/tiny.yaml", [override])
+        Config.load(REPO / "configs" / "tiny.yaml", [override])
 
 
 def test_bad_yaml_file(tmp_path):

@@ -1,4 +1,6 @@
 import pytest
+
+from conftest import REPO
 import torch
 
 from autopainter.config import Config, ModelConfig
@@ -10,7 +12,7 @@ TINY = dict(ngf=8, depth=4, ndf=8, d_layers=2)
 
 
 def test_pix2pix_parameter_counts_match_pix2pix():
-    cfg = Config.load("configs/pix2pix.yaml", ["model.in_channels=3", "model.d_in_channels=6"]).model
+    cfg = Config.load(REPO / "configs" / "pix2pix.yaml", ["model.in_channels=3", "model.d_in_channels=6"]).model
     assert count_parameters(build_generator(cfg)) == 54_414_019
     assert count_parameters(build_discriminator(cfg)) == 2_769_601
 

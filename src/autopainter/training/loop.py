@@ -402,7 +402,11 @@ def _train(cfg: Config, resume: str | Path | None, progress: bool) -> Path:
                             tb.add_scalar("speed/img_per_s", ips, pos.step)
                     if bar is not None:
                         bar.update(1)
-                        bar.set_postfix({k: f"{v:.3g}" for k, v in last_logs.items() if k in ("total", "l1", "gan", "d")})
+                        shown = {k: f"{v:.3g}" for k, v in last_logs.items() if k in ("total", "l1", "gan", "d")}
+                        rate = bar.format_dict.get("rate")
+                        if rate:
+                            shown["img/s"] = f"{rate * cfg.train.batch_size * world:.1f}"
+                        bar.set_postfix(shown, refresh=False)
                     if stop.hit:
                         raise KeyboardInterrupt
                     if pos.step >= total_steps:

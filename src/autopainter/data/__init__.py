@@ -1,0 +1,1 @@
+"""Datasets of sketch/color pairs, sketch extraction and hint simulation."""
