@@ -1,0 +1,133 @@
+"""The CLI end to end through main([...]) on generated pairs, and its one-line errors."""
+
+import pytest
+from PIL import Image
+
+from autopainter.cli import main
+
+from conftest import REPO
+
+
+def _err_line(capsys):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err, "expected an error message"
+    assert err[-1].startswith("autopainter: error:")
+    assert "Traceback" not in "\n".join(err)
+    return err[-1]
+
+
+@pytest.fixture(scope="module")
+def trained(pairs_dir, tmp_path_factory):
+    """train tiny on 20 pairs -> export: (run_dir, model_dir)."""
+    root = tmp_path_factory.mktemp("cli")
+    assert main(["train", "--config", str(REPO / "configs" / "tiny.yaml"), "--data", str(pairs_dir),
+                 "--set", f"train.runs_dir={root / 'runs'}", "-q"]) == 0
+    run = next((root / "runs").iterdir())
+    assert main(["export", str(run), "-o", str(root / "model")]) == 0
+    return run, root / "model"
+
+
+def _sketch(path, size):
+    img = Image.new("L", size, 255)
+    from PIL import ImageDraw
+
+    ImageDraw.Draw(img).ellipse((10, 10, size[0] - 10, size[1] - 10), outline=0, width=3)
+    img.save(path)
+    return path
+
+
+def test_train_export_colorize_odd_size(trained, tmp_path):
+    _, model = trained
+    sk = _sketch(tmp_path / "sketch.png", (333, 517))
+    assert main(["colorize", str(sk), "-o", str(tmp_path / "out.png"), "--model", str(model), "-q"]) == 0
+    with Image.open(tmp_path / "out.png") as out:
+        assert out.size == (333, 517) and out.mode == "RGB"
+
+
+def test_colorize_folder_with_hints_folder(trained, tmp_path):
+    _, model = trained
+    (tmp_path / "in").mkdir()
+    (tmp_path / "hints").mkdir()
+    _sketch(tmp_path / "in" / "a.png", (64, 40))
+    _sketch(tmp_path / "in" / "b.jpg", (50, 90))
+    Image.new("RGBA", (64, 40), (255, 0, 0, 0)).save(tmp_path / "hints" / "a.png")
+    assert main(["colorize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", str(model),
+                 "--hints", str(tmp_path / "hints"), "-q"]) == 0
+    assert Image.open(tmp_path / "out" / "a.png").size == (64, 40)
+    assert Image.open(tmp_path / "out" / "b.png").size == (50, 90)
+
+
+def test_corrupt_image_in_folder_is_reported_others_colored(trained, tmp_path, capsys):
+    _, model = trained
+    (tmp_path / "in").mkdir()
+    _sketch(tmp_path / "in" / "good.png", (40, 40))
+    (tmp_path / "in" / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    code = main(["colorize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", str(model), "-q"])
+    assert code == 2
+    assert (tmp_path / "out" / "good.png").is_file()
+    assert not (tmp_path / "out" / "bad.png").exists()
+    assert "bad.png" in capsys.readouterr().err
+
+
+def test_resume_finished_run_and_dry_run(trained, capsys):
+    run, _ = trained
+    assert main(["train", "--resume", str(run), "--set", "train.epochs=3", "-q"]) == 0
+    import torch
+
+    assert torch.load(run / "checkpoints" / "latest.pt", weights_only=True)["epoch"] == 3
+    capsys.readouterr()
+    assert main(["train", "--config", "tiny", "--dry-run", "--set", "train.epochs=9"]) == 0
+    assert "epochs: 9" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--config", "tiny", "--set", "train.epochz=1", "--data", "."], "unknown config key train.epochz"),
+        (["train", "--config", "tiny", "--set", "train.epochs=abc", "--data", "."], "must be an integer"),
+        (["train", "--config", "tiny", "--set", "oops", "--data", "."], "expected section.key=value"),
+        (["train", "--config", "nosuchpreset"], "no config file or preset named"),
+        (["train", "--config", "tiny"], "no training data"),
+        (["train", "--config", "tiny", "--data", "missing_dir"], "data folder not found"),
+        (["export", "no_such_run", "-o", "m"], "run folder not found"),
+        (["colorize", "missing.png", "-o", "out", "--model", "."], "input not found"),
+    ],
+)
+def test_bad_input_one_line_exit_2(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in _err_line(capsys)
+
+
+def test_empty_data_folder(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["train", "--config", "tiny", "--data", str(tmp_path / "empty"), "-q"]) == 2
+    assert "no images" in _err_line(capsys)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_corrupt_sketch_and_bad_model(trained, tmp_path, capsys):
+    _, model = trained
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image at all")
+    assert main(["colorize", str(bad), "-o", str(tmp_path / "o.png"), "--model", str(model), "-q"]) == 2
+    assert "bad.png" in capsys.readouterr().err
+    assert not (tmp_path / "o.png").exists()
+    sk = _sketch(tmp_path / "s.png", (20, 20))
+    assert main(["colorize", str(sk), "-o", str(tmp_path / "o.png"), "--model", str(tmp_path)]) == 2
+    assert "config.json" in _err_line(capsys)
+
+
+def test_checkpoint_of_another_architecture(trained, tmp_path, capsys):
+    run, _ = trained
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(run, other)
+    import torch
+
+    st = torch.load(other / "checkpoints" / "latest.pt", weights_only=True)
+    st["config"]["model"]["ngf"] = 16
+    torch.save(st, other / "checkpoints" / "latest.pt")
+    assert main(["export", str(other), "-o", str(tmp_path / "m")]) == 2
+    assert "another architecture" in _err_line(capsys)
+    assert not (tmp_path / "m" / "config.json").exists()
