@@ -22,7 +22,7 @@ install-dev: $(BIN)/python
 # export it, and color the example sketches into demo/out/.
 demo: install
 	rm -rf demo && mkdir -p demo
-	$(BIN)/autopainter train --config tiny --data examples/pairs --set train.runs_dir=demo/runs --set train.epochs=30 -q
+	$(BIN)/autopainter train --config tiny --data examples/pairs --set train.runs_dir=demo/runs --set train.epochs=40 --set data.image_size=64 --set data.load_size=72 -q
 	$(BIN)/autopainter export $$(ls -d demo/runs/*-tiny | tail -n 1) -o demo/model
 	$(BIN)/autopainter colorize examples/sketches -o demo/out --model demo/model
 	@echo "colored sketches: demo/out/"

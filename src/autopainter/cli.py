@@ -7,6 +7,7 @@ Every command resolves its options, calls one library function, and turns the li
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -57,7 +58,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not Path(cfg.data.path).is_dir():
         raise CLIError(f"data folder not found: {cfg.data.path}")
     run_dir = train(cfg, resume=args.resume, progress=not args.quiet)
-    print(f"run: {run_dir}")
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"run: {run_dir}")
     return 0
 
 
@@ -146,6 +148,8 @@ def _progress(items, quiet):
 
 # --------------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
+    from .cli_data import add_data_commands
+
     p = argparse.ArgumentParser(prog="autopainter", description="Color line art with a conditional GAN guided by color hints.")
     p.add_argument("--version", action="version", version=f"autopainter {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -173,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     c.add_argument("-q", "--quiet", action="store_true")
     c.set_defaults(func=cmd_colorize)
+    add_data_commands(sub)
     return p
 
 

@@ -59,6 +59,15 @@ def broadcast_object(obj: Any) -> Any:
     return box[0]
 
 
+def all_gather_object(obj: Any) -> list[Any]:
+    """Every rank's value, in rank order, on every rank."""
+    if not (td.is_available() and td.is_initialized()):
+        return [obj]
+    out: list[Any] = [None] * td.get_world_size()
+    td.all_gather_object(out, obj)
+    return out
+
+
 def wrap(model: nn.Module, device: torch.device) -> nn.Module:
     """DDP-wrap a model when distributed; batch norm becomes SyncBatchNorm on CUDA (it needs no sync
     elsewhere: group and instance norm are per-sample)."""

@@ -80,13 +80,42 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def bf16_supported(device: torch.device) -> bool:
+    """Whether bf16 math is native here (CPUs with AVX-512 BF16 / AMX, CUDA GPUs from Ampere on)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_precision(device: torch.device, mode: str) -> str:
+    """auto -> bf16 where it is native, fp16 on older CUDA GPUs, else none."""
+    if mode != "auto":
+        return mode
+    if bf16_supported(device):
+        return "bf16"
+    return "fp16" if device.type == "cuda" else "none"
+
+
 def autocast_context(device: torch.device, mode: str):
+    mode = resolve_precision(device, mode)
     if mode == "none":
         return contextlib.nullcontext()
     if mode == "fp16" and device.type != "cuda":
         raise ConfigError("train.mixed_precision=fp16 needs CUDA; on CPU use bf16")
     dtype = torch.bfloat16 if mode == "bf16" else torch.float16
     return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def compiler_available(device: torch.device) -> bool:
+    """torch.compile's CPU backend builds C++ kernels: it needs a compiler on PATH."""
+    if device.type == "cuda":
+        return True
+    import shutil
+
+    return any(shutil.which(c) for c in ("cc", "gcc", "clang", "g++", "c++"))
 
 
 @torch.no_grad()
@@ -119,20 +148,28 @@ def make_run_dir(runs_dir: str | Path, name: str) -> Path:
             continue
 
 
+def _unwrap_ddp(m: nn.Module) -> nn.Module:
+    return m.module if isinstance(m, nn.parallel.DistributedDataParallel) else m
+
+
 def _unwrap(m: nn.Module) -> nn.Module:
-    m = getattr(m, "module", m)  # DistributedDataParallel
-    return getattr(m, "_orig_mod", m)  # torch.compile
+    """The plain module under torch.compile and DistributedDataParallel wrappers."""
+    m = getattr(m, "_orig_mod", m)  # torch.compile
+    m = _unwrap_ddp(m)
+    return getattr(m, "_orig_mod", m)
 
 
 @dataclass
 class Models:
-    G: nn.Module
-    D: nn.Module | None
+    G: nn.Module  # as trained: possibly DDP-wrapped and compiled
+    D: nn.Module | None  # likewise
     G_ema: UNetGenerator
     opt_G: torch.optim.Optimizer
     opt_D: torch.optim.Optimizer | None
     scaler: Any
     extractor: nn.Module | None = None
+    D_frozen: nn.Module | None = None  # D without the DDP wrapper, for G's step (no gradient sync needed)
+    amp: Any = contextlib.nullcontext()  # autocast context of the run
 
 
 @dataclass
@@ -158,8 +195,37 @@ def build_models(cfg: Config, device: torch.device) -> Models:
         extractor = build_feature_extractor(
             cfg.loss.feature_backbone, cfg.loss.feature_weights, cfg.loss.feature_layers or None
         )
-    scaler = torch.amp.GradScaler("cuda", enabled=(t.mixed_precision == "fp16" and device.type == "cuda"))
-    return Models(G, D, G_ema, opt_G, opt_D, scaler, extractor)
+    precision = resolve_precision(device, t.mixed_precision)
+    scaler = torch.amp.GradScaler("cuda", enabled=(precision == "fp16" and device.type == "cuda"))
+    return Models(G, D, G_ema, opt_G, opt_D, scaler, extractor, D_frozen=D, amp=autocast_context(device, precision))
+
+
+def prepare_models(models: Models, cfg: Config, device: torch.device) -> Models:
+    """Move to the device, then the speed settings: channels_last, DDP wrapping, torch.compile."""
+    for m in (models.G, models.G_ema, models.D, models.extractor):
+        if m is not None:
+            m.to(device)
+            if cfg.train.channels_last:
+                m.to(memory_format=torch.channels_last)
+    for opt in (models.opt_G, models.opt_D):
+        if opt is not None:
+            _move_optimizer(opt, device)
+    models.G = dist.wrap(models.G, device)
+    if models.D is not None:
+        models.D = dist.wrap(models.D, device)
+        models.D_frozen = _unwrap_ddp(models.D)
+    if cfg.train.compile:
+        if compiler_available(device):
+            models.G = torch.compile(models.G)
+            if models.D is not None:
+                single = models.D_frozen is models.D  # not distributed: one module serves both steps
+                models.D = torch.compile(models.D)
+                models.D_frozen = models.D if single else torch.compile(models.D_frozen)
+        else:
+            import warnings
+
+            warnings.warn("train.compile=true but no C compiler is on PATH: training uses eager mode", stacklevel=2)
+    return models
 
 
 def _state_dict(models: Models, pos: Position, cfg: Config) -> dict[str, Any]:
@@ -216,7 +282,7 @@ def g_step(models: Models, cfg: Config, cond: torch.Tensor, real: torch.Tensor, 
         logits = None
         if models.D is not None:
             models.D.requires_grad_(False)  # G's step must not leave gradients in D
-            logits = models.D(cond, fake)
+            logits = models.D_frozen(cond, fake)
         terms = generator_objective(cfg.loss, fake, real, logits, models.extractor)
     models.scaler.scale(terms["total"]).backward()
     models.scaler.step(models.opt_G)
@@ -271,7 +337,9 @@ def train(cfg: Config, resume: str | Path | None = None, progress: bool = True) 
     """
     dist.init()
     try:
-        return _train(cfg, resume, progress)
+        run_dir = _train(cfg, resume, progress)
+        dist.barrier()  # no rank tears the group down while another still talks to it
+        return run_dir
     finally:
         dist.shutdown()
 
@@ -311,24 +379,7 @@ def _train(cfg: Config, resume: str | Path | None, progress: bool) -> Path:
             atomic_write_bytes(run_dir / "config.yaml", cfg.to_yaml().encode())
         run_dir = Path(dist.broadcast_object(str(run_dir) if run_dir else None))
 
-    models.G.to(device)
-    models.G_ema.to(device)
-    if models.D is not None:
-        models.D.to(device)
-    if models.extractor is not None:
-        models.extractor.to(device)
-    _move_optimizer(models.opt_G, device)
-    if models.opt_D is not None:
-        _move_optimizer(models.opt_D, device)
-    if cfg.train.channels_last:
-        for m in (models.G, models.D, models.G_ema, models.extractor):
-            if m is not None:
-                m.to(memory_format=torch.channels_last)
-    models.G, models.D = dist.wrap(models.G, device), dist.wrap(models.D, device) if models.D is not None else None
-    if cfg.train.compile:
-        models.G = torch.compile(models.G)
-        if models.D is not None:
-            models.D = torch.compile(models.D)
+    prepare_models(models, cfg, device)
 
     sampler = EpochBatchSampler(len(train_set), cfg.train.batch_size, cfg.train.seed, rank, world)
     nw = cfg.data.num_workers
@@ -342,7 +393,7 @@ def _train(cfg: Config, resume: str | Path | None, progress: bool) -> Path:
         # its own generator: creating a loader iterator must not consume the global RNG (dropout)
         generator=torch.Generator().manual_seed(cfg.train.seed),
     )
-    amp = autocast_context(device, cfg.train.mixed_precision)
+    amp = models.amp
     steps_per_epoch = sampler.batches
     total_steps = steps_per_epoch * cfg.train.epochs
     if cfg.train.max_steps:
@@ -434,11 +485,30 @@ def _train(cfg: Config, resume: str | Path | None, progress: bool) -> Path:
                 bar.close()
             if tb is not None:
                 tb.close()
+    if world > 1:
+        sums = dist.all_gather_object(_weights_checksum(models.G))
+        if is_main:
+            writer.write({"step": pos.step, "rank_weight_checksums": sums})
+            if len(set(sums)) != 1:
+                import warnings
+
+                warnings.warn(f"ranks ended with different generator weights: {sums}", stacklevel=2)
     if interrupted:
         if is_main:
             print(f"interrupted: state saved; continue with `autopainter train --resume {run_dir}`")
         raise KeyboardInterrupt
     return run_dir
+
+
+def _weights_checksum(model: nn.Module) -> str:
+    """A digest of the parameters (not the norm statistics, which each rank keeps from its own batches)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for k, v in sorted(_unwrap(model).named_parameters()):
+        h.update(k.encode())
+        h.update(v.detach().float().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def _move_optimizer(opt: torch.optim.Optimizer, device: torch.device) -> None:

@@ -1,0 +1,189 @@
+"""The data commands of ``autopainter``: ``sketchify`` and ``prepare {openmoji,folder,check}``.
+
+Thin shells over ``data.sketch.extract_sketch`` and ``data.sources``; ``cli.build_parser`` adds them
+with ``add_data_commands(sub)``. Library errors are ValueErrors that ``cli.main`` turns into one line
+and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["add_data_commands", "parse_params"]
+
+
+def parse_params(items: list[str] | None) -> dict[str, float]:
+    """["sigma=1.2", "p=30"] -> {"sigma": 1.2, "p": 30.0}; the method checks the names."""
+    from .cli import CLIError
+
+    out: dict[str, float] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise CLIError(f"--set-param expects NAME=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = float(value)
+        except ValueError:
+            raise CLIError(f"--set-param {key.strip()}: {value!r} is not a number") from None
+    return out
+
+
+def _err(msg: str) -> None:
+    print(f"autopainter: {msg}", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------------------- sketchify
+def cmd_sketchify(args: argparse.Namespace) -> int:
+    import numpy as np
+    from tqdm.auto import tqdm
+
+    from .cli import EXIT_BAD_INPUT, CLIError, _collect_inputs
+    from .data.sketch import extract_sketch
+    from .imageio import ImageError, read_rgb, save_image
+
+    params = parse_params(args.set_param)
+    extract_sketch(np.full((8, 8), 255, np.uint8), method=args.method, **params)  # bad names: fail before any work
+    files = _collect_inputs(args.inputs)
+    out = Path(args.output)
+    single_file = len(files) == 1 and out.suffix.lower() == ".png"
+    if not single_file and out.exists() and not out.is_dir():
+        raise CLIError(f"-o {out} exists and is not a folder (give a folder for several inputs, or NAME.png for one)")
+    targets: dict[Path, Path] = {}
+    taken: set[Path] = set()
+    for f in files:
+        dest = out if single_file else out / f"{f.stem}.png"
+        n = 1
+        while dest in taken:  # the same stem from two folders: never overwrite our own output
+            dest = out / f"{f.stem}-{n}.png"
+            n += 1
+        taken.add(dest)
+        targets[f] = dest
+
+    failed = 0
+    items = list(targets.items())
+    for f, dest in tqdm(items, desc="sketchify", unit="img", disable=args.quiet or len(items) < 2):
+        try:
+            rgb = read_rgb(f)  # (H, W, 3): RGBA/LA/palette transparency on white, gray and palette to RGB
+        except ImageError as e:
+            _err(f"skipped: {e}")
+            failed += 1
+            continue
+        save_image(extract_sketch(rgb, method=args.method, **params), dest)  # (H, W) uint8 gray PNG
+        if not args.quiet and len(items) == 1:
+            print(dest)
+    if failed:
+        _err(f"error: {failed} of {len(items)} images could not be read")
+        return EXIT_BAD_INPUT
+    return 0
+
+
+# --------------------------------------------------------------------------------------- prepare
+def _print_report(report) -> None:
+    for name, why in report.failed:
+        _err(f"skipped: {why}" if name in why else f"skipped: {name}: {why}")
+    print(report.summary())
+
+
+def cmd_prepare_openmoji(args: argparse.Namespace) -> int:
+    from .data.sources.openmoji import build_openmoji
+
+    report = build_openmoji(
+        args.output, size=args.size, layout=args.layout, seed=args.seed, val_fraction=args.val_fraction,
+        test_fraction=args.test_fraction, package_dir=args.package_dir, cache_dir=args.cache,
+        workers=args.workers, progress=not args.quiet, log=None if args.quiet else print,
+    )
+    if args.verbose:
+        for name, why in report.dropped:
+            print(f"dropped {name}: {why}")
+    _print_report(report)
+    print(f"attribution: {Path(args.output) / 'ATTRIBUTION.md'} (OpenMoji, CC BY-SA 4.0)")
+    return 0
+
+
+def cmd_prepare_folder(args: argparse.Namespace) -> int:
+    from .cli import EXIT_BAD_INPUT
+    from .data.sources.folder import build_from_folder
+
+    report = build_from_folder(
+        args.input, args.output, size=args.size, method=args.method, params=parse_params(args.set_param),
+        layout=args.layout, seed=args.seed, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
+        workers=args.workers, progress=not args.quiet,
+    )
+    _print_report(report)
+    if report.made == 0:
+        _err(f"error: no pairs could be made from {args.input} ({len(report.failed)} unreadable)")
+        return EXIT_BAD_INPUT
+    return 0
+
+
+def cmd_prepare_check(args: argparse.Namespace) -> int:
+    from .cli import EXIT_BAD_INPUT
+    from .data.sources.check import check_dataset
+
+    report = check_dataset(args.dir, layout=args.layout, workers=args.workers, progress=not args.quiet)
+    print(report.format())
+    return 0 if report.ok else EXIT_BAD_INPUT
+
+
+# --------------------------------------------------------------------------------------- parser
+def add_data_commands(sub) -> None:
+    """Add ``sketchify`` and ``prepare`` to the ``autopainter`` subparsers ``sub``."""
+    from .data.sketch import SKETCH_METHODS
+
+    s = sub.add_parser("sketchify", help="turn colored images into line art (the training sketches)",
+                       description="Extract line art from colored images (files or folders) with the same "
+                                   "function as training; writes gray PNGs.")
+    s.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    s.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder, or NAME.png for a single input")
+    s.add_argument("--method", default="xdog", choices=SKETCH_METHODS, help="xdog: soft pencil-like lines (default); thin: binary inked lines")
+    s.add_argument("--set-param", action="append", metavar="NAME=VALUE", help="method parameter, e.g. sigma=1.2 (repeatable; see docs/sketch-styles.md)")
+    s.add_argument("-q", "--quiet", action="store_true")
+    s.set_defaults(func=cmd_sketchify)
+
+    p = sub.add_parser("prepare", help="build or check a training dataset",
+                       description="Build sketch/color pair datasets (openmoji, folder) or check one (check).")
+    ps = p.add_subparsers(dest="source", required=True, metavar="SOURCE")
+
+    def common(q: argparse.ArgumentParser, default_out: str | None) -> None:
+        if default_out is None:
+            q.add_argument("-o", "--output", required=True, metavar="OUT", help="dataset folder to write")
+        else:
+            q.add_argument("-o", "--output", default=default_out, metavar="OUT", help=f"dataset folder to write (default: {default_out})")
+        q.add_argument("--layout", default="side_by_side", choices=("side_by_side", "two_folders"),
+                       help="side_by_side: OUT/train/NAME.png, color left | sketch right (default); two_folders: OUT/train/sketch, OUT/train/color")
+        q.add_argument("--seed", type=int, default=0, help="seed of the train/val/test split (default: 0)")
+        q.add_argument("--val-fraction", type=float, default=0.05, metavar="F", help="share for val (default: 0.05)")
+        q.add_argument("--test-fraction", type=float, default=0.05, metavar="F", help="share for test (default: 0.05)")
+        q.add_argument("--workers", type=int, metavar="N", help="processes (default: all cores)")
+        q.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    o = ps.add_parser("openmoji", help="OpenMoji emoji (CC BY-SA 4.0) as pairs: color render | its black line art",
+                      description="Download openmoji@17.0.0 with npm (cached), render color and black SVGs, drop emoji "
+                                  "whose color version hides the lines, split by base emoji. See docs/data.md.")
+    o.add_argument("--size", type=int, default=256, metavar="PX", help="render size (default: 256)")
+    common(o, "data/openmoji256")
+    o.add_argument("--cache", metavar="DIR", help="npm download cache (default: $XDG_CACHE_HOME/autopainter/npm or ~/.cache/autopainter/npm)")
+    o.add_argument("--package-dir", metavar="DIR", help="an already extracted openmoji npm package (no download)")
+    o.add_argument("-v", "--verbose", action="store_true", help="list the dropped emoji and why")
+    o.set_defaults(func=cmd_prepare_openmoji)
+
+    f = ps.add_parser("folder", help="your colored images as pairs with extracted sketches",
+                      description="Turn a folder (recursive) of colored images into sketch/color pairs; "
+                                  "unreadable files are reported and skipped.")
+    f.add_argument("input", metavar="IN", help="folder of colored images")
+    f.add_argument("--size", type=int, metavar="PX", help="resize so the long side is PX (default: keep each size)")
+    f.add_argument("--method", default="xdog", choices=SKETCH_METHODS, help="sketch method (default: xdog)")
+    f.add_argument("--set-param", action="append", metavar="NAME=VALUE", help="sketch method parameter (repeatable)")
+    common(f, None)
+    f.set_defaults(func=cmd_prepare_folder)
+
+    c = ps.add_parser("check", help="validate a dataset folder",
+                      description="Counts per split, sizes, unpaired and unreadable files, odd side-by-side "
+                                  "shapes, images in two splits. Exit code 2 when broken.")
+    c.add_argument("dir", metavar="DIR", help="dataset folder (what 'train --data' gets)")
+    c.add_argument("--layout", choices=("side_by_side", "two_folders", "color_only"), help="default: detected")
+    c.add_argument("--workers", type=int, metavar="N", help="processes (default: all cores)")
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    c.set_defaults(func=cmd_prepare_check)

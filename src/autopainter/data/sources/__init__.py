@@ -1,0 +1,331 @@
+"""Builders that turn real image collections into the on-disk layouts that ``data/pairs.py`` reads.
+
+* ``openmoji.build_openmoji``: the OpenMoji emoji set (CC BY-SA 4.0), color SVG + its exact black line art.
+* ``folder.build_from_folder``: a folder of the user's colored images, sketches made by ``extract_sketch``.
+* ``check.check_dataset``: validates any dataset folder (counts, sizes, pairing, leaks across splits).
+
+What the builders share lives here: the two output layouts, the split assignment, the file writer and
+the re-run rules. Outputs go to ``OUT/<split>/NAME.png`` (side_by_side: color LEFT | sketch RIGHT, the
+Kaggle layout) or ``OUT/<split>/sketch/NAME.png`` + ``OUT/<split>/color/NAME.png`` (two_folders).
+
+Re-runs are safe: every file is written atomically (``imageio.save_image``: a temporary file and a
+rename), so a file that exists is complete, and existing outputs are skipped; files of an earlier run
+that no longer belong (an input now dropped, gone, or in another split) are deleted. ``OUT/prepare.json``
+records the settings a folder was built with; a re-run with other settings stops with an error
+instead of mixing two datasets in one folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+
+import numpy as np
+from PIL import Image
+
+from ...imageio import atomic_write_bytes, save_image
+
+__all__ = [
+    "OUTPUT_LAYOUTS",
+    "SPLITS",
+    "MANIFEST_NAME",
+    "DatasetBuildError",
+    "BuildReport",
+    "assign_splits",
+    "pair_paths",
+    "outputs_complete",
+    "write_pair",
+    "default_workers",
+    "pair_digest",
+    "drop_duplicates",
+]
+
+OUTPUT_LAYOUTS: tuple[str, ...] = ("side_by_side", "two_folders")
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+MANIFEST_NAME = "prepare.json"
+_PNG_COMPRESS = 6  # Pillow's default: ~2x smaller than level 1, and encoding is not the bottleneck here
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class DatasetBuildError(ValueError):
+    """A dataset cannot be built as asked; the message says why and what to do."""
+
+
+@dataclass
+class BuildReport:
+    """What a builder did. ``counts`` includes outputs that were already there (``existing``)."""
+
+    out_dir: Path
+    layout: str
+    total: int  # candidate items (emoji, input images)
+    counts: dict[str, int] = field(default_factory=lambda: {s: 0 for s in SPLITS})  # pairs per split
+    existing: int = 0  # pairs already complete from an earlier run, not made again
+    dropped: list[tuple[str, str]] = field(default_factory=list)  # (name, reason): filtered on purpose
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (input, one-line error): unreadable
+    removed: int = 0  # stale files of an earlier run deleted (items now dropped, gone or moved)
+
+    @property
+    def made(self) -> int:
+        """Pairs in the dataset now (new and existing)."""
+        return sum(self.counts.values())
+
+    def summary(self) -> str:
+        """One line, e.g. ``4395 pairs in data/om (train 3956, val 219, test 220); 0 already there; dropped 100``."""
+        splits = ", ".join(f"{s} {n}" for s, n in self.counts.items())
+        parts = [f"{self.made} pairs in {self.out_dir} ({splits}, {self.layout})",
+                 f"{self.existing} already there"]
+        if self.dropped:
+            reasons: dict[str, int] = {}
+            for _, why in self.dropped:
+                key = why.split(":")[0]
+                reasons[key] = reasons.get(key, 0) + 1
+            parts.append(f"dropped {len(self.dropped)} (" + ", ".join(f"{k}: {v}" for k, v in reasons.items()) + ")")
+        if self.failed:
+            parts.append(f"skipped {len(self.failed)} unreadable")
+        if self.removed:
+            parts.append(f"removed {self.removed} stale files")
+        return "; ".join(parts)
+
+
+# ------------------------------------------------------------------------------ checks of arguments
+def check_layout(layout: str) -> None:
+    if layout not in OUTPUT_LAYOUTS:
+        raise DatasetBuildError(f"unknown output layout {layout!r}; choose one of: {', '.join(OUTPUT_LAYOUTS)}")
+
+
+def check_fractions(val_fraction: float, test_fraction: float) -> None:
+    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise DatasetBuildError(
+            f"split fractions must be >= 0 with val + test < 1, got val {val_fraction}, test {test_fraction}"
+        )
+
+
+def check_size(size: int | None) -> None:
+    if size is not None and not 8 <= size <= 8192:
+        raise DatasetBuildError(f"--size must be between 8 and 8192 pixels, got {size}")
+
+
+# ------------------------------------------------------------------------------ splits
+def _rank(seed: int, key: str) -> bytes:
+    """A seeded pseudo-random sort key of ``key``: stable when other keys come or go."""
+    return hashlib.blake2b(f"{seed}\0{key}".encode(), digest_size=8).digest()
+
+
+def assign_splits(
+    groups: dict[str, str], seed: int, val_fraction: float = 0.05, test_fraction: float = 0.05
+) -> dict[str, str]:
+    """Split items into train/val/test so that the items of one group always share a split.
+
+    Args:
+        groups: item name -> group key (e.g. an emoji and its skin-tone variants share a key).
+        seed: seeds the order; the same inputs and seed always give the same splits.
+        val_fraction, test_fraction: shares of items (not groups) for val and test.
+
+    Groups are ranked by a seeded hash of their key (so adding an item moves at most its own group)
+    and filled greedily: val until it holds round(val_fraction * N) items, then test, then train.
+
+    Returns:
+        item name -> "train" | "val" | "test".
+    """
+    check_fractions(val_fraction, test_fraction)
+    members: dict[str, list[str]] = {}
+    for name, key in groups.items():
+        members.setdefault(key, []).append(name)
+    n = len(groups)
+    targets = {"val": round(val_fraction * n), "test": round(test_fraction * n)}
+    filled = {"val": 0, "test": 0}
+    out: dict[str, str] = {}
+    for key in sorted(members, key=lambda k: (_rank(seed, k), k)):
+        split = "train"
+        for s in ("val", "test"):
+            if filled[s] < targets[s]:
+                split = s
+                break
+        if split != "train":
+            filled[split] += len(members[key])
+        for name in members[key]:
+            out[name] = split
+    return out
+
+
+# ------------------------------------------------------------------------------ writing pairs
+def pair_paths(out_dir: Path, split: str, name: str, layout: str) -> tuple[Path, ...]:
+    """The file(s) of one pair: (OUT/split/NAME.png,) or (OUT/split/sketch/NAME.png, OUT/split/color/NAME.png)."""
+    base = Path(out_dir) / split
+    if layout == "side_by_side":
+        return (base / f"{name}.png",)
+    return base / "sketch" / f"{name}.png", base / "color" / f"{name}.png"
+
+
+def outputs_complete(paths: Sequence[Path]) -> bool:
+    """True when every file exists and its PNG header parses (files are written atomically, so an
+    existing file is whole unless something else wrote it)."""
+    for p in paths:
+        if not p.is_file():
+            return False
+        try:
+            with Image.open(p) as im:
+                w, h = im.size
+        except Exception:  # anything unreadable is made again
+            return False
+        if w < 1 or h < 1:
+            return False
+    return True
+
+
+def write_pair(color: np.ndarray, sketch: np.ndarray, out_dir: Path, split: str, name: str, layout: str) -> None:
+    """Write one pair atomically, and remove a stale copy of it from the other splits.
+
+    Args:
+        color: (H, W, 3) uint8 RGB.
+        sketch: (H, W) uint8, 255 paper.
+    """
+    if color.shape[:2] != sketch.shape[:2]:
+        raise ValueError(f"color {color.shape[:2]} and sketch {sketch.shape[:2]} sizes differ")
+    paths = pair_paths(out_dir, split, name, layout)
+    if layout == "side_by_side":
+        h, w = sketch.shape
+        pair = np.empty((h, 2 * w, 3), dtype=np.uint8)  # (H, 2W, 3): color LEFT | sketch RIGHT (Kaggle)
+        pair[:, :w] = color
+        pair[:, w:] = sketch[:, :, None]
+        save_image(pair, paths[0], compress_level=_PNG_COMPRESS)
+    else:
+        save_image(sketch, paths[0], compress_level=_PNG_COMPRESS)  # L
+        save_image(color, paths[1], compress_level=_PNG_COMPRESS)  # RGB
+    remove_from_other_splits(out_dir, split, name, layout)
+
+
+def remove_from_other_splits(out_dir: Path, split: str, name: str, layout: str) -> None:
+    """Delete NAME from the splits it no longer belongs to (an input set that changed between runs),
+    so a pair is never in two splits."""
+    for other in SPLITS:
+        if other != split:
+            for p in pair_paths(out_dir, other, name, layout):
+                p.unlink(missing_ok=True)
+
+
+def pair_digest(paths: Sequence[Path]) -> str:
+    """Hash of the decoded pixels of a pair's file(s): equal for pictures that are the same."""
+    h = hashlib.blake2b(digest_size=16)
+    for p in paths:
+        with Image.open(p) as im:
+            h.update(f"{im.mode}{im.size}".encode())
+            h.update(im.tobytes())
+    return h.hexdigest()
+
+
+def drop_duplicates(out_dir: Path, layout: str, items: Iterable[tuple[str, str, str]]) -> dict[str, str]:
+    """Keep one pair of each picture: ``items`` are (name, split, digest) of the pairs written; the files
+    of every later name (in sorted order) with the digest of an earlier one are deleted.
+
+    Returns {deleted name: the name kept}. Run after all pairs are written, so a picture that two
+    inputs share can never end up in two splits.
+    """
+    first: dict[str, str] = {}
+    dropped: dict[str, str] = {}
+    for name, split, digest in sorted(items):
+        if digest in first:
+            dropped[name] = first[digest]
+            for p in pair_paths(out_dir, split, name, layout):
+                p.unlink(missing_ok=True)
+        else:
+            first[digest] = name
+    return dropped
+
+
+def prune_outputs(out_dir: Path, layout: str, keep: dict[str, str]) -> int:
+    """Delete the pair files under OUT/<split>/ that are not ``keep``'s (name -> split): outputs of an
+    earlier run for items that are now dropped or gone. Only PNGs at layout paths are touched.
+    Returns the number of files removed."""
+    removed = 0
+    for split in SPLITS:
+        folders = [out_dir / split] if layout == "side_by_side" else [out_dir / split / "sketch", out_dir / split / "color"]
+        for folder in folders:
+            if not folder.is_dir():
+                continue
+            for p in folder.glob("*.png"):
+                if keep.get(p.stem) != split:
+                    p.unlink(missing_ok=True)
+                    removed += 1
+    return removed
+
+
+# ------------------------------------------------------------------------------ the manifest
+def open_output(out_dir: Path, settings: dict[str, Any]) -> None:
+    """Make OUT ready for a build with ``settings``, or refuse to mix datasets.
+
+    OUT may be missing, empty, or a folder built earlier with the same settings (a re-run). Anything
+    else (another layout, size, seed, or files not made by ``autopainter prepare``) is an error.
+    """
+    out_dir = Path(out_dir)
+    manifest = out_dir / MANIFEST_NAME
+    if manifest.is_file():
+        try:
+            old = json.loads(manifest.read_text()).get("settings", {})
+        except (OSError, ValueError, AttributeError):
+            raise DatasetBuildError(f"{manifest} is unreadable; delete {out_dir} or choose another -o") from None
+        diff = [f"{k} {old.get(k)!r} (now {v!r})" for k, v in settings.items() if old.get(k) != v]
+        if diff:
+            raise DatasetBuildError(
+                f"{out_dir} was built with other settings: {', '.join(diff)}; choose another -o or delete the folder"
+            )
+    elif out_dir.exists():
+        if not out_dir.is_dir():
+            raise DatasetBuildError(f"-o {out_dir} exists and is not a folder")
+        if any(out_dir.iterdir()):
+            raise DatasetBuildError(
+                f"{out_dir} is not empty and was not made by 'autopainter prepare'; choose an empty or new folder"
+            )
+    write_manifest(out_dir, settings, complete=False)
+
+
+def write_manifest(out_dir: Path, settings: dict[str, Any], complete: bool, report: BuildReport | None = None) -> None:
+    payload: dict[str, Any] = {"settings": settings, "complete": complete}
+    if report is not None:
+        payload["counts"] = report.counts
+        payload["dropped"] = [{"name": n, "reason": r} for n, r in report.dropped]
+        payload["failed"] = [{"input": n, "error": r} for n, r in report.failed]
+    atomic_write_bytes(Path(out_dir) / MANIFEST_NAME, (json.dumps(payload, indent=1) + "\n").encode())
+
+
+# ------------------------------------------------------------------------------ parallel map
+def default_workers() -> int:
+    """Worker processes: every core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def parallel_map(
+    fn: Callable[[T], R], items: Sequence[T], workers: int | None, progress: bool, desc: str, unit: str = "img"
+) -> Iterator[R]:
+    """``map(fn, items)`` in ``workers`` processes (in this process for 1), results in order, with a tqdm bar."""
+    from tqdm.auto import tqdm
+
+    workers = default_workers() if workers is None else workers
+    if workers < 1:
+        raise DatasetBuildError(f"--workers must be >= 1, got {workers}")
+    bar = tqdm(total=len(items), desc=desc, unit=unit, disable=not progress, dynamic_ncols=True)
+    try:
+        if workers == 1 or len(items) < 2:
+            results: Iterable[R] = map(fn, items)
+            for r in results:
+                bar.update()
+                yield r
+            return
+        # Small chunks keep the bar moving and both workers busy to the end.
+        chunksize = max(1, min(16, len(items) // (workers * 8)))
+        with ProcessPoolExecutor(max_workers=min(workers, len(items))) as pool:
+            for r in pool.map(fn, items, chunksize=chunksize):
+                bar.update()
+                yield r
+    finally:
+        bar.close()
