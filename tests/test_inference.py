@@ -58,3 +58,13 @@ def test_bad_inputs(colorizer):
         colorizer(12)
     with pytest.raises(ModelFileError):
         Colorizer.from_pretrained("/nonexistent/model")
+
+
+def test_16_bit_grayscale_scan_keeps_its_lines(tmp_path):
+    from autopainter.imageio import read_gray
+
+    a = np.full((10, 10), 65535, np.uint16)
+    a[5] = 0  # a black line
+    Image.fromarray(a).save(tmp_path / "scan16.png")
+    g = read_gray(tmp_path / "scan16.png")
+    assert g[0, 0] == 255 and g[5, 3] == 0

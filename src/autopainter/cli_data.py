@@ -137,8 +137,10 @@ def add_data_commands(sub) -> None:
                                    "function as training; writes gray PNGs.")
     s.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
     s.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder, or NAME.png for a single input")
-    s.add_argument("--method", default="xdog", choices=SKETCH_METHODS, help="xdog: soft pencil-like lines (default); thin: binary inked lines")
-    s.add_argument("--set-param", action="append", metavar="NAME=VALUE", help="method parameter, e.g. sigma=1.2 (repeatable; see docs/sketch-styles.md)")
+    s.add_argument("--method", default="xdog", choices=SKETCH_METHODS,
+                   help="xdog: soft pencil-like lines (default); thin: binary inked lines")
+    s.add_argument("--set-param", action="append", metavar="NAME=VALUE",
+                   help="method parameter, e.g. sigma=1.2 (repeatable; see docs/sketch-styles.md)")
     s.add_argument("-q", "--quiet", action="store_true")
     s.set_defaults(func=cmd_sketchify)
 
@@ -150,9 +152,11 @@ def add_data_commands(sub) -> None:
         if default_out is None:
             q.add_argument("-o", "--output", required=True, metavar="OUT", help="dataset folder to write")
         else:
-            q.add_argument("-o", "--output", default=default_out, metavar="OUT", help=f"dataset folder to write (default: {default_out})")
+            q.add_argument("-o", "--output", default=default_out, metavar="OUT",
+                           help=f"dataset folder to write (default: {default_out})")
         q.add_argument("--layout", default="side_by_side", choices=("side_by_side", "two_folders"),
-                       help="side_by_side: OUT/train/NAME.png, color left | sketch right (default); two_folders: OUT/train/sketch, OUT/train/color")
+                       help="side_by_side: OUT/train/NAME.png, color left | sketch right (default); "
+                            "two_folders: OUT/train/sketch, OUT/train/color")
         q.add_argument("--seed", type=int, default=0, help="seed of the train/val/test split (default: 0)")
         q.add_argument("--val-fraction", type=float, default=0.05, metavar="F", help="share for val (default: 0.05)")
         q.add_argument("--test-fraction", type=float, default=0.05, metavar="F", help="share for test (default: 0.05)")
@@ -164,7 +168,8 @@ def add_data_commands(sub) -> None:
                                   "whose color version hides the lines, split by base emoji. See docs/data.md.")
     o.add_argument("--size", type=int, default=256, metavar="PX", help="render size (default: 256)")
     common(o, "data/openmoji256")
-    o.add_argument("--cache", metavar="DIR", help="npm download cache (default: $XDG_CACHE_HOME/autopainter/npm or ~/.cache/autopainter/npm)")
+    o.add_argument("--cache", metavar="DIR",
+                   help="npm download cache (default: $XDG_CACHE_HOME/autopainter/npm or ~/.cache/autopainter/npm)")
     o.add_argument("--package-dir", metavar="DIR", help="an already extracted openmoji npm package (no download)")
     o.add_argument("-v", "--verbose", action="store_true", help="list the dropped emoji and why")
     o.set_defaults(func=cmd_prepare_openmoji)

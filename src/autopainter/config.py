@@ -94,7 +94,7 @@ class TrainConfig:
     ema_decay: float = 0.999  # EMA of generator weights, used for samples and export (warmed up over the first steps)
     seed: int = 0  # seeds data order, augmentation, hints and initialisation
     device: str = "auto"  # auto (CUDA when present, else CPU) | cpu | cuda | cuda:N
-    mixed_precision: str = "none"  # none | bf16 | fp16 (fp16 only on CUDA)
+    mixed_precision: str = "none"  # none | auto | bf16 | fp16 (auto: bf16 where native, fp16 on older GPUs)
     checkpoint_every: int = 1  # epochs between checkpoints (the last epoch and an interrupt always save)
     sample_every: int = 1  # epochs between sample grids (samples/epoch-NNNN.png and progress.gif)
     channels_last: bool = False  # channels_last memory format (often faster with bf16 on CPU and on CUDA)
@@ -154,7 +154,7 @@ class Config:
         _choice("loss.feature_backbone", lo.feature_backbone, FEATURE_BACKBONES)
         _choice("data.layout", da.layout, LAYOUTS)
         _choice("data.sketch_side", da.sketch_side, ("left", "right"))
-        _choice("train.mixed_precision", t.mixed_precision, ("none", "bf16", "fp16"))
+        _choice("train.mixed_precision", t.mixed_precision, ("none", "auto", "bf16", "fp16"))
         _positive("model.ngf", m.ngf)
         _positive("model.ndf", m.ndf)
         _positive("model.depth", m.depth)

@@ -64,7 +64,16 @@ def open_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.
 
 
 def flatten_on_white(img: Image.Image) -> Image.Image:
-    """RGB image with any transparency composited on white (how line art is meant to be seen)."""
+    """RGB image with any transparency composited on white (how line art is meant to be seen).
+
+    16- and 32-bit grayscale (scans) are scaled down to 8 bits; Pillow's own conversion would clip them.
+    """
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        a = np.asarray(img).astype(np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or a.max(initial=0) > 255 else 255.0
+        if img.mode == "F" and a.max(initial=0) <= 1.0:
+            top = 1.0
+        return Image.fromarray(np.clip(np.rint(a * (255.0 / top)), 0, 255).astype(np.uint8), "L").convert("RGB")
     if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

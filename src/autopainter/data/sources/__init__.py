@@ -42,6 +42,7 @@ __all__ = [
     "write_pair",
     "default_workers",
     "pair_digest",
+    "existing_digest",
     "drop_duplicates",
 ]
 
@@ -209,6 +210,16 @@ def remove_from_other_splits(out_dir: Path, split: str, name: str, layout: str) 
         if other != split:
             for p in pair_paths(out_dir, other, name, layout):
                 p.unlink(missing_ok=True)
+
+
+def existing_digest(paths: Sequence[Path]) -> str | None:
+    """``pair_digest`` of a pair that an earlier run completed, or None when it must be made (again)."""
+    if not outputs_complete(paths):
+        return None
+    try:
+        return pair_digest(paths)
+    except Exception:  # truncated data behind a good header: make it again
+        return None
 
 
 def pair_digest(paths: Sequence[Path]) -> str:

@@ -17,10 +17,11 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from ...imageio import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageError, flatten_on_white, open_image
-from . import DatasetBuildError, parallel_map
+from . import SPLITS, DatasetBuildError, parallel_map
 
 __all__ = ["CheckReport", "check_dataset", "CHECK_LAYOUTS"]
 
@@ -78,6 +79,8 @@ def _split_dirs(root: Path) -> tuple[dict[str, Path], list[str]]:
     notes = []
     subdirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")
                      and d.name not in (_SKETCH, _COLOR))
+    order = {s: i for i, s in enumerate(SPLITS)}
+    subdirs.sort(key=lambda d: (order.get(d.name, len(order)), d.name))  # train, val, test, then others
     splits = {d.name: d for d in subdirs if _is_two_folders(d) or _images_in(d)}
     root_has_pairs = _is_two_folders(root) or bool(_images_in(root))
     if "train" in splits:
@@ -161,14 +164,12 @@ def check_dataset(root: str | Path, layout: str | None = None, workers: int | No
         report.notes.append("no val split: training sample grids will use training images")
 
     # -- decode everything (in parallel)
-    from functools import partial
-
     results = list(parallel_map(partial(_inspect, max_pixels=max_pixels), [p for _, _, p in files],
                                 workers, progress, "check", "file"))
     unreadable, odd, not_square, aspect = [], [], [], []
     by_hash: dict[str, list[tuple[str, Path]]] = {}
     sketch_sizes: dict[tuple[str, str], tuple[int, int]] = {}
-    for (split, role, path), (size, digest, error) in zip(files, results):
+    for (split, role, path), (size, digest, error) in zip(files, results, strict=True):
         rel = _rel(path, root)
         if size is None:
             unreadable.append(error or rel)

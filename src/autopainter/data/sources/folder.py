@@ -6,7 +6,8 @@ check them with ``autopainter prepare check``, and hand-fix bad sketches before 
 
 Images are found recursively (hidden files and folders are ignored, and so is the output folder
 when it lies inside the input). An unreadable file is reported and skipped; the rest goes on.
-Each image is its own split group; see ``assign_splits``.
+Each image is its own split group (see ``assign_splits``); copies of one picture under two names are
+kept once.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from . import (
     check_fractions,
     check_layout,
     check_size,
+    drop_duplicates,
+    existing_digest,
     open_output,
-    outputs_complete,
+    pair_digest,
     pair_paths,
     parallel_map,
     prune_outputs,
@@ -106,16 +109,19 @@ class _Job:
 
 def _make_pair(job: _Job, out_dir: Path, size: int | None, method: str, params: dict[str, float],
                layout: str, max_pixels: int) -> tuple[str, str]:
-    """One image -> (status, detail); status: existing | made | failed. Runs in a worker process."""
-    if outputs_complete(pair_paths(out_dir, job.split, job.name, layout)):
-        return "existing", ""
+    """One image -> (status, detail); status: existing | made | failed; detail: the pair's pixel
+    digest, or the one-line error. Runs in a worker process."""
+    paths = pair_paths(out_dir, job.split, job.name, layout)
+    digest = existing_digest(paths)
+    if digest is not None:
+        return "existing", digest
     try:
         color = load_resized(job.path, size, max_pixels)  # (H, W, 3)
     except ImageError as e:
         return "failed", str(e)
     sketch = extract_sketch(color, method=method, **params)  # (H, W) uint8
     write_pair(color, sketch, out_dir, job.split, job.name, layout)
-    return "made", ""
+    return "made", pair_digest(paths)
 
 
 def build_from_folder(
@@ -170,13 +176,22 @@ def build_from_folder(
     work = partial(_make_pair, out_dir=out, size=size, method=method, params=params, layout=layout,
                    max_pixels=max_pixels)
     report = BuildReport(out_dir=out, layout=layout, total=len(files))
-    for job, (status, detail) in zip(jobs, parallel_map(work, jobs, workers, progress, "pairs")):
+    written: list[tuple[str, str, str]] = []  # (name, split, digest)
+    existing: set[str] = set()
+    for job, (status, detail) in zip(jobs, parallel_map(work, jobs, workers, progress, "pairs"), strict=True):
         if status == "failed":
             report.failed.append((str(job.path), detail))
             continue
-        report.counts[job.split] += 1
-        report.existing += status == "existing"
-    failed = {p for p, _ in report.failed}
-    report.removed = prune_outputs(out, layout, {j.name: j.split for j in jobs if str(j.path) not in failed})
+        written.append((job.name, job.split, detail))
+        if status == "existing":
+            existing.add(job.name)
+    # Copies of one picture under two names: keep one, so it cannot be in two splits.
+    dups = drop_duplicates(out, layout, written)
+    report.dropped += [(n, f"duplicate: same picture as {first}") for n, first in dups.items()]
+    kept = {n: s for n, s, _ in written if n not in dups}
+    for s in kept.values():
+        report.counts[s] += 1
+    report.existing = len(existing & kept.keys())
+    report.removed = prune_outputs(out, layout, kept)
     write_manifest(out, settings, complete=True, report=report)
     return report

