@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 install: $(BIN)/python
-	$(BIN)/pip install -q "$(TORCH)" -e ".[train]"
+	$(BIN)/pip install -q "$(TORCH)" -e ".[train,data]"
 
 install-dev: $(BIN)/python
 	$(BIN)/pip install -q "$(TORCH)" -e ".[dev]"
