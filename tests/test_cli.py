@@ -131,3 +131,35 @@ def test_checkpoint_of_another_architecture(trained, tmp_path, capsys):
     assert main(["export", str(other), "-o", str(tmp_path / "m")]) == 2
     assert "another architecture" in _err_line(capsys)
     assert not (tmp_path / "m" / "config.json").exists()
+
+
+def test_more_bad_inputs(trained, tmp_path, capsys):
+    run, model = trained
+    sk = _sketch(tmp_path / "s.png", (30, 30))
+    # hints without transparency would make every pixel a hint
+    Image.new("RGB", (30, 30), (255, 0, 0)).save(tmp_path / "opaque.png")
+    assert main(["colorize", str(sk), "-o", str(tmp_path / "o.png"), "--model", str(model),
+                 "--hints", str(tmp_path / "opaque.png")]) == 2
+    assert "transparen" in _err_line(capsys)
+    assert main(["colorize", str(sk), "-o", str(tmp_path / "o.png"), "--model", str(model), "--size", "0"]) == 2
+    assert "--size must be > 0" in _err_line(capsys)
+    assert main(["colorize", str(sk), str(sk), "-o", str(tmp_path / "o.png"), "--model", str(model)]) == 2
+    assert "give a folder" in _err_line(capsys)
+    assert main(["colorize", str(sk), "-o", str(tmp_path / "o.png"), "--model", str(model), "--device", "gpu"]) == 2
+    assert "not available" in _err_line(capsys)
+    # export never writes into a folder that holds something else
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    assert main(["export", str(run), "-o", str(tmp_path / "busy")]) == 2
+    assert "non-empty" in _err_line(capsys)
+    assert not (tmp_path / "busy" / "config.json").exists()
+    # an output path inside a file is an OS error, reported in one line
+    assert main(["colorize", str(sk), "-o", str(tmp_path / "s.png" / "x.png"), "--model", str(model)]) == 2
+    _err_line(capsys)
+
+
+def test_jpeg_output(trained, tmp_path):
+    _, model = trained
+    sk = _sketch(tmp_path / "s.png", (30, 20))
+    assert main(["colorize", str(sk), "-o", str(tmp_path / "o.jpg"), "--model", str(model), "-q"]) == 0
+    assert Image.open(tmp_path / "o.jpg").format == "JPEG"

@@ -49,3 +49,21 @@ def test_bad_yaml_file(tmp_path):
         Config.load(p)
     with pytest.raises(ConfigError, match="not found"):
         Config.load(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["loss.l1=0", "loss.gan=0"], "every loss weight is 0"),
+        (["data.num_val_samples=0"], "data.num_val_samples must be > 0"),
+        (["model.out_channels=1"], "model.out_channels must be 3"),
+        (["data.sketch_method=pencil"], "data.sketch_method='pencil' is not one of"),
+    ],
+)
+def test_more_invalid_configs(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        Config.load(REPO / "configs" / "tiny.yaml", overrides)
+
+
+def test_numeric_text_for_string_fields():
+    assert Config.load(REPO / "configs" / "tiny.yaml", ["train.name=2024"]).train.name == "2024"

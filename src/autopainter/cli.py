@@ -92,9 +92,13 @@ def cmd_colorize(args: argparse.Namespace) -> int:
 
     files = _collect_inputs(args.inputs)
     out = Path(args.output)
-    single_file = len(files) == 1 and out.suffix.lower() in (".png",)
+    single_file = out.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp")
+    if single_file and len(files) > 1:
+        raise CLIError(f"-o {out} names one image but there are {len(files)} inputs: give a folder")
     if not single_file and out.exists() and not out.is_dir():
         raise CLIError(f"-o {out} exists and is not a folder (give a folder for several inputs, or NAME.png for one)")
+    if args.size is not None and args.size <= 0:
+        raise CLIError(f"--size must be > 0, got {args.size}")
     hints_dir = hints_file = None
     if args.hints:
         hp = Path(args.hints)
@@ -126,6 +130,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         try:
             image = colorizer(f, hints=hint)
         except ImageError as e:
+            if len(targets) == 1:
+                raise
             print(f"autopainter: skipped: {e}", file=sys.stderr)
             failed += 1
             continue
@@ -187,11 +193,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except ValueError as e:  # every library error is a ValueError subclass with a one-line message
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        lines = str(e).strip().splitlines()
+        # an error raised in a DataLoader worker arrives wrapped: "Caught X in DataLoader worker ...", the
+        # original traceback, and the original message last
+        msg = (lines[-1].split(": ", 1)[-1] if lines and lines[0].startswith("Caught ") else lines[0]) if lines else type(e).__name__
         print(f"autopainter: error: {msg}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except FileNotFoundError as e:
-        print(f"autopainter: error: {e.strerror}: {e.filename}", file=sys.stderr)
+    except OSError as e:  # unwritable output, disk full, a file where a folder should be ...
+        where = f": {e.filename}" if e.filename else ""
+        print(f"autopainter: error: {e.strerror or e}{where}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("autopainter: interrupted", file=sys.stderr)

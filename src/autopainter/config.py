@@ -171,6 +171,16 @@ class Config:
             raise ConfigError("data.num_workers must be >= 0")
         if not (t.device in ("auto", "cpu", "cuda") or t.device.startswith("cuda:")):
             raise ConfigError(f"train.device={t.device!r} is not one of: auto, cpu, cuda, cuda:N")
+        if m.out_channels != 3:
+            raise ConfigError(f"model.out_channels must be 3 (RGB), got {m.out_channels}")
+        for name, v in (("model.d_layers", m.d_layers), ("data.num_val_samples", da.num_val_samples)):
+            _positive(name, v)
+        for name, v in (("model.dropout_blocks", m.dropout_blocks), ("data.hint_max_strokes", da.hint_max_strokes)):
+            if v < 0:
+                raise ConfigError(f"{name} must be >= 0, got {v}")
+        from .data.sketch import SKETCH_METHODS
+
+        _choice("data.sketch_method", da.sketch_method, SKETCH_METHODS)
         if m.kernel_size not in (3, 4):
             raise ConfigError(f"model.kernel_size must be 3 or 4, got {m.kernel_size}")
         if not 0.0 <= m.dropout < 1.0:
@@ -193,6 +203,8 @@ class Config:
         for k in ("l1", "feature", "gan", "tv"):
             if getattr(lo, k) < 0:
                 raise ConfigError(f"loss.{k} must be >= 0")
+        if lo.l1 == lo.feature == lo.gan == lo.tv == 0:
+            raise ConfigError("every loss weight is 0: set at least one of loss.l1, loss.feature, loss.gan, loss.tv > 0")
         if lo.feature > 0 and lo.feature_backbone == "none":
             raise ConfigError("loss.feature > 0 needs a loss.feature_backbone (efficientnet-lite0, vgg16 or vgg19)")
 
@@ -255,6 +267,8 @@ def _coerce(tp: Any, value: Any, name: str) -> Any:
             return value
         if value is None:
             return ""
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)  # --set train.name=2024 is a name, not a number
         raise ConfigError(f"{name} must be a string, got {value!r}")
     return value
 

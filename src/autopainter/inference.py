@@ -40,7 +40,7 @@ def _as_pil(img: ImageLike, what: str) -> Image.Image:
     raise ImageError(f"{what}: expected a path, a PIL image or a numpy array, got {type(img).__name__}")
 
 
-def working_size(h: int, w: int, long_side: int, multiple: int = 1) -> tuple[int, int]:
+def working_size(h: int, w: int, long_side: int) -> tuple[int, int]:
     """(h, w) scaled so the long side is ``long_side`` (never up-scaled past the input), aspect kept."""
     scale = min(1.0, long_side / max(h, w))
     return max(1, round(h * scale)), max(1, round(w * scale))
@@ -57,13 +57,15 @@ class Colorizer:
         self.generator = generator.to(device).eval()
         self.config = config
         self.device = torch.device(device)
-        self.size = int(size or config.get("image_size", 256))
+        self.size = int(size if size is not None else config.get("image_size", 256))
         if self.size <= 0:
             raise ValueError(f"size must be > 0, got {self.size}")
 
     @classmethod
     def from_pretrained(cls, model_dir: str | Path | None = None, device: str = "cpu", size: int | None = None) -> "Colorizer":
         """Load a model folder (config.json + model.safetensors); None loads the bundled default model."""
+        if not (device == "cpu" or (device.startswith("cuda") and torch.cuda.is_available())):
+            raise ValueError(f"device {device!r} is not available here; use cpu" + (" or cuda" if torch.cuda.is_available() else ""))
         if model_dir is None:
             model_dir = bundled_model_dir()
             if not (model_dir / "config.json").is_file():
@@ -83,7 +85,11 @@ class Colorizer:
         hint = np.zeros((h, w, 3), np.float32)
         mask = np.zeros((h, w), np.float32)
         if hints is not None:
-            rgba = _as_pil(hints, "hints").convert("RGBA")
+            hint_img = _as_pil(hints, "hints")
+            if hint_img.mode not in ("RGBA", "LA", "PA") and "transparency" not in hint_img.info:
+                raise ImageError("hints: expected an RGBA image, transparent except where colors are painted "
+                                 "(this one has no transparency, so every pixel would be a hint)")
+            rgba = hint_img.convert("RGBA")
             # Nearest keeps the painted colors exact; hints are sparse marks, not photos.
             rgb, m = hints_from_rgba(np.asarray(rgba.resize((w, h), Image.Resampling.NEAREST)))
             hint = np.where(m[..., None], to_unit(rgb), 0.0).astype(np.float32)

@@ -40,6 +40,10 @@ def save_pretrained(
     from safetensors.torch import save
 
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ModelFileError(f"{out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / CONFIG_NAME).is_file():
+        raise ModelFileError(f"{out} is a non-empty folder that holds no model: choose a new or empty folder")
     out.mkdir(parents=True, exist_ok=True)
     state = {}
     for k, v in strip_prefixes(generator.state_dict()).items():

@@ -26,7 +26,9 @@ def make_norm(kind: str, channels: int) -> nn.Module:
     if kind == "instance":
         return nn.InstanceNorm2d(channels)  # pix2pix's: no affine, no running stats
     if kind == "group":
-        return nn.GroupNorm(min(32, channels // 4) or 1, channels)
+        import math
+
+        return nn.GroupNorm(math.gcd(32, channels), channels)  # up to 32 groups that divide the channels
     if kind == "none":
         return nn.Identity()
     raise ValueError(f"unknown norm {kind!r}; valid: batch, instance, group, none")

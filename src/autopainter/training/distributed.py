@@ -30,11 +30,13 @@ def local_rank() -> int:
     return int(os.environ.get("LOCAL_RANK", "0"))
 
 
-def init() -> None:
-    """Join the process group torchrun describes (nothing to do for a single process)."""
+def init(device_type: str = "auto") -> None:
+    """Join the process group torchrun describes (nothing to do for a single process). NCCL when the run
+    trains on CUDA, gloo on CPUs."""
     if not is_distributed() or td.is_initialized():
         return
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    use_cuda = torch.cuda.is_available() if device_type == "auto" else device_type.startswith("cuda")
+    backend = "nccl" if use_cuda else "gloo"
     if backend == "nccl":
         torch.cuda.set_device(local_rank())
     td.init_process_group(backend=backend)
@@ -57,6 +59,15 @@ def broadcast_object(obj: Any) -> Any:
     box = [obj]
     td.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def any_rank(flag: bool) -> bool:
+    """True on every rank if it is True on any (so all ranks stop at the same step)."""
+    if not (td.is_available() and td.is_initialized()):
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0], device="cuda" if td.get_backend() == "nccl" else "cpu")
+    td.all_reduce(t, op=td.ReduceOp.MAX)
+    return bool(t.item() > 0)
 
 
 def all_gather_object(obj: Any) -> list[Any]:

@@ -71,12 +71,20 @@ class EpochBatchSampler:
 
 # --------------------------------------------------------------------------------------- helpers
 def resolve_device(name: str) -> torch.device:
+    """auto: CUDA when present, else CPU. Under torchrun each process takes the GPU of its LOCAL_RANK."""
     if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", dist.local_rank() if dist.is_distributed() else 0)
-        return torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"train.device={name} but CUDA is not available; use train.device=auto or cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"train.device={name} but CUDA is not available; use train.device=auto or cpu")
+        if name == "cuda":
+            return torch.device("cuda", dist.local_rank())
+        if dist.is_distributed():
+            raise ConfigError("under torchrun use train.device=auto or cuda: each process takes its LOCAL_RANK's GPU")
+        try:
+            return torch.device(name)
+        except RuntimeError:
+            raise ConfigError(f"train.device={name!r} is not a device; use auto, cpu, cuda or cuda:N") from None
     return torch.device(name)
 
 
@@ -137,6 +145,9 @@ def ema_decay_at(step: int, decay: float) -> float:
 
 def make_run_dir(runs_dir: str | Path, name: str) -> Path:
     """runs/00003-name: the next free number; never reuses or overwrites a folder."""
+    import re
+
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip(".-") or "run"
     root = Path(runs_dir)
     root.mkdir(parents=True, exist_ok=True)
     while True:
@@ -202,16 +213,20 @@ def build_models(cfg: Config, device: torch.device) -> Models:
     return Models(G, D, G_ema, opt_G, opt_D, scaler, extractor, D_frozen=D, amp=autocast_context(device, precision))
 
 
-def prepare_models(models: Models, cfg: Config, device: torch.device) -> Models:
-    """Move to the device, then the speed settings: channels_last, DDP wrapping, torch.compile."""
+def to_device(models: Models, cfg: Config, device: torch.device) -> Models:
+    """Move the modules to the device (and memory format). Done before loading optimizer state, which
+    then lands on the parameters' device."""
     for m in (models.G, models.G_ema, models.D, models.extractor):
         if m is not None:
             m.to(device)
             if cfg.train.channels_last:
                 m.to(memory_format=torch.channels_last)
-    for opt in (models.opt_G, models.opt_D):
-        if opt is not None:
-            _move_optimizer(opt, device)
+    return models
+
+
+def prepare_models(models: Models, cfg: Config, device: torch.device) -> Models:
+    """to_device, then DDP wrapping and torch.compile."""
+    to_device(models, cfg, device)
     models.G = dist.wrap(models.G, device)
     if models.D is not None:
         models.D = dist.wrap(models.D, device)
@@ -245,7 +260,8 @@ def _state_dict(models: Models, pos: Position, cfg: Config) -> dict[str, Any]:
         "seen": pos.seen,
         "elapsed": pos.elapsed,
         "rng_torch": torch.get_rng_state(),
-        "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "rng_cuda": torch.cuda.get_rng_state() if torch.cuda.is_available() and torch.cuda.is_initialized() else None,
+        "world_size": dist.world_size(),
     }
 
 
@@ -259,8 +275,8 @@ def _load_into(models: Models, state: dict[str, Any], source: str) -> Position:
     if state.get("scaler"):
         models.scaler.load_state_dict(state["scaler"])
     torch.set_rng_state(state["rng_torch"])
-    if state.get("rng_cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["rng_cuda"])
+    if torch.is_tensor(state.get("rng_cuda")) and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["rng_cuda"])
     return Position(state["epoch"], state["batch"], state["step"], state["seen"], state["elapsed"])
 
 
@@ -309,26 +325,39 @@ def train_step(models: Models, cfg: Config, batch: dict[str, torch.Tensor], amp,
 
 # --------------------------------------------------------------------------------------- train
 class _Interrupt:
-    """Turns SIGTERM (cluster pre-emption) into a clean stop with a checkpoint, like Ctrl-C."""
+    """Ctrl-C and SIGTERM (cluster pre-emption) set a flag; the loop stops between two steps and saves a
+    checkpoint, so a half-done step is never saved. A second Ctrl-C stops at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
         self.hit = False
-        self._old = None
+        self._old: dict = {}
 
     def __enter__(self):
-        try:
-            self._old = signal.signal(signal.SIGTERM, self._handler)
-        except ValueError:  # not the main thread
-            self._old = None
+        for sig in self.SIGNALS:
+            try:
+                self._old[sig] = signal.signal(sig, self._handler)
+            except ValueError:  # not the main thread: leave signals alone
+                pass
         return self
 
-    def _handler(self, *_):
+    def _handler(self, signum, frame):
+        if self.hit and signum == signal.SIGINT:
+            raise KeyboardInterrupt
         self.hit = True
 
     def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGTERM, self._old)
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
         return False
+
+
+def _ignore_signals_in_worker(_worker_id: int) -> None:
+    # DataLoader workers share the terminal's process group: Ctrl-C or a scheduler's SIGTERM reaches them
+    # too. The main process decides when to stop and shuts them down itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def train(cfg: Config, resume: str | Path | None = None, progress: bool = True) -> Path:
@@ -337,7 +366,7 @@ def train(cfg: Config, resume: str | Path | None = None, progress: bool = True) 
     When resuming, the run's own config is used (``cfg`` supplies only what the caller changed on top
     of it, see ``resume_config``) and the run folder is appended to.
     """
-    dist.init()
+    dist.init(cfg.train.device)
     try:
         run_dir = _train(cfg, resume, progress)
         dist.barrier()  # no rank tears the group down while another still talks to it
@@ -368,12 +397,17 @@ def _train(cfg: Config, resume: str | Path | None, progress: bool) -> Path:
     train_set = PairDataset(cfg.data, split="train", train=True, seed=cfg.train.seed)
     val_set = PairDataset(cfg.data, split="val", train=False, seed=cfg.train.seed)
 
-    models = build_models(cfg, device)
+    models = to_device(build_models(cfg, device), cfg, device)
     pos = Position()
     if resume is not None:
         run_dir = Path(resume)
         state = load_state(run_dir)
         pos = _load_into(models, state, str(run_dir))
+        if state.get("world_size", 1) != world and pos.batch:
+            import warnings
+
+            warnings.warn(f"resuming mid-epoch with {world} processes instead of {state.get('world_size', 1)}: "
+                          "the rest of this epoch will not repeat the original batches exactly", stacklevel=2)
     else:
         run_dir = None
         if is_main:
@@ -394,6 +428,7 @@ def _train(cfg: Config, resume: str | Path | None, progress: bool) -> Path:
         prefetch_factor=4 if nw > 0 else None,
         # its own generator: creating a loader iterator must not consume the global RNG (dropout)
         generator=torch.Generator().manual_seed(cfg.train.seed),
+        worker_init_fn=_ignore_signals_in_worker if nw > 0 else None,
     )
     amp = models.amp
     steps_per_epoch = sampler.batches
@@ -460,7 +495,8 @@ def _train(cfg: Config, resume: str | Path | None, progress: bool) -> Path:
                         if rate:
                             shown["img/s"] = f"{rate * cfg.train.batch_size * world:.1f}"
                         bar.set_postfix(shown, refresh=False)
-                    if stop.hit:
+                    # Under DDP the ranks agree on stopping (one tiny all-reduce, only every log_every steps).
+                    if (world == 1 or pos.step % cfg.train.log_every == 0) and dist.any_rank(stop.hit):
                         raise KeyboardInterrupt
                     if pos.step >= total_steps:
                         break
@@ -511,13 +547,6 @@ def _weights_checksum(model: nn.Module) -> str:
         h.update(k.encode())
         h.update(v.detach().float().cpu().numpy().tobytes())
     return h.hexdigest()[:16]
-
-
-def _move_optimizer(opt: torch.optim.Optimizer, device: torch.device) -> None:
-    for st in opt.state.values():
-        for k, v in st.items():
-            if torch.is_tensor(v) and k != "step":
-                st[k] = v.to(device)
 
 
 class _StatsWriter:

@@ -21,6 +21,9 @@ def hint_overlay(sketch: torch.Tensor, hint: torch.Tensor, mask: torch.Tensor) -
     return torch.where(mask > 0.5, hint, sketch.expand(3, -1, -1))
 
 
+MAX_GIF_FRAMES = 60
+
+
 class SampleWriter:
     def __init__(self, run_dir: Path, val_set, cfg: Config):
         self.dir = Path(run_dir) / "samples"
@@ -49,7 +52,11 @@ class SampleWriter:
 
     def _write_gif(self) -> None:
         frames = []
-        for p in sorted(self.dir.glob("epoch-*.png")):
+        paths = sorted(self.dir.glob("epoch-*.png"))
+        if len(paths) > MAX_GIF_FRAMES:  # long runs: evenly spaced epochs, always the latest
+            keep = {round(i * (len(paths) - 1) / (MAX_GIF_FRAMES - 1)) for i in range(MAX_GIF_FRAMES)}
+            paths = [p for i, p in enumerate(paths) if i in keep]
+        for p in paths:
             with Image.open(p) as im:
                 im = im.convert("RGB")
                 if max(im.size) > 1024:  # keep the animation light
