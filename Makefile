@@ -6,7 +6,7 @@ TORCH := torch==2.13.0
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev demo test clean
+.PHONY: install install-serve install-dev browser serve demo test clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -15,8 +15,27 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install -q "$(TORCH)" -e ".[train,data]"
 
-install-dev: $(BIN)/python
+install-serve: $(BIN)/python
+	$(BIN)/pip install -q "$(TORCH)" -e ".[serve]"
+
+install-dev: $(BIN)/python browser
 	$(BIN)/pip install -q "$(TORCH)" -e ".[dev]"
+
+# The browser test drives Debian's chromium through Playwright (its own browser download needs internet).
+# As root it is installed when missing; otherwise install it yourself (apt-get install chromium).
+CHROMIUM ?= $(or $(AUTOPAINTER_CHROMIUM),/usr/bin/chromium)
+browser:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium (apt-get) for the browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null; \
+	  else echo "note: $(CHROMIUM) is missing, so the browser test will fail: apt-get install chromium (or set AUTOPAINTER_CHROMIUM)"; fi; \
+	fi
+
+# The web app at http://$(HOST):$(PORT)/ with the bundled model (MODEL=DIR for another model folder).
+serve: install-serve
+	@echo "starting Auto-Painter at http://$(HOST):$(PORT)/ (Ctrl+C stops it)"
+	$(BIN)/autopainter serve --host $(HOST) --port $(PORT) $(if $(MODEL),--model $(MODEL))
 
 # The main job (until the bundled model and web app land): train the tiny preset on the example pairs,
 # export it, and color the example sketches into demo/out/.

@@ -163,3 +163,68 @@ def test_jpeg_output(trained, tmp_path):
     sk = _sketch(tmp_path / "s.png", (30, 20))
     assert main(["colorize", str(sk), "-o", str(tmp_path / "o.jpg"), "--model", str(model), "-q"]) == 0
     assert Image.open(tmp_path / "o.jpg").format == "JPEG"
+
+
+def test_colorize_layers_and_backend(trained, tmp_path, capsys):
+    import numpy as np
+
+    from autopainter.compose import composite_layers
+
+    _, model = trained
+    sk = _sketch(tmp_path / "s.png", (120, 90))
+    assert main(["colorize", str(sk), "-o", str(tmp_path / "o.png"), "--model", str(model), "--layers",
+                 "--backend", "torch", "--precision", "fp32"]) == 0
+    printed = capsys.readouterr().out.split()
+    assert printed == [str(tmp_path / n) for n in ("o.png", "o_color.png", "o_lines.png")]
+    img, color, lines = (Image.open(tmp_path / n) for n in ("o.png", "o_color.png", "o_lines.png"))
+    assert img.size == color.size == lines.size == (120, 90)
+    assert (img.mode, color.mode, lines.mode) == ("RGB", "RGB", "RGBA")
+    over = composite_layers(np.asarray(color), np.asarray(lines))
+    assert np.abs(over.astype(int) - np.asarray(img)).max() <= 1
+    assert (np.asarray(img)[np.asarray(Image.open(sk)) == 0] == 0).all()  # the sketch's own black lines
+
+
+def test_colorize_folder_layers_never_overwrite(trained, tmp_path):
+    _, model = trained
+    (tmp_path / "in").mkdir()
+    _sketch(tmp_path / "in" / "a.png", (40, 30))
+    _sketch(tmp_path / "in" / "a_color.png", (50, 30))  # would collide with a.png's color layer
+    assert main(["colorize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", str(model),
+                 "--layers", "--jobs", "2", "-q"]) == 0
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == ["a.png", "a_color-1.png", "a_color-1_color.png", "a_color-1_lines.png", "a_color.png", "a_lines.png"]
+    assert Image.open(tmp_path / "out" / "a_color.png").size == (40, 30)  # a's layer, not the other input
+    assert Image.open(tmp_path / "out" / "a_color-1.png").size == (50, 30)
+
+
+def test_plan_outputs():
+    from pathlib import Path
+
+    from autopainter.cli import plan_outputs
+
+    files = [Path("x/a.png"), Path("y/a.jpg"), Path("x/b.png")]
+    assert plan_outputs(files, Path("out"), False) == {
+        files[0]: Path("out/a.png"), files[1]: Path("out/a-1.png"), files[2]: Path("out/b.png")}
+    assert plan_outputs(files[:1], Path("one.jpg"), True) == {files[0]: Path("one.jpg")}
+
+
+def test_colorize_option_errors(trained, tmp_path, capsys):
+    _, model = trained
+    sk = _sketch(tmp_path / "s.png", (40, 30))
+    assert main(["colorize", str(sk), "-o", str(tmp_path / "o.png"), "--model", str(model), "--max-pixels", "1000"]) == 2
+    assert "over the 1,000-pixel limit" in _err_line(capsys)
+    assert not (tmp_path / "o.png").exists()
+    for flag in ("--max-pixels", "--jobs", "--threads"):
+        assert main(["colorize", str(sk), "-o", str(tmp_path / "o.png"), "--model", str(model), flag, "0"]) == 2
+        assert f"{flag} must be > 0" in _err_line(capsys)
+    with pytest.raises(SystemExit):
+        main(["colorize", str(sk), "-o", str(tmp_path / "o.png"), "--backend", "tensorrt"])
+
+
+def test_export_onnx_from_a_run(trained, tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    run, _ = trained
+    out = tmp_path / "m"
+    assert main(["export", str(run), "-o", str(out), "--onnx"]) == 0
+    assert {p.name for p in out.iterdir()} == {"config.json", "model.safetensors", "model.onnx"}

@@ -39,7 +39,7 @@ def cmd_sketchify(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm.auto import tqdm
 
-    from .cli import EXIT_BAD_INPUT, CLIError, _collect_inputs
+    from .cli import EXIT_BAD_INPUT, CLIError, _collect_inputs, plan_outputs
     from .data.sketch import extract_sketch
     from .imageio import ImageError, read_rgb, save_image
 
@@ -50,16 +50,7 @@ def cmd_sketchify(args: argparse.Namespace) -> int:
     single_file = len(files) == 1 and out.suffix.lower() == ".png"
     if not single_file and out.exists() and not out.is_dir():
         raise CLIError(f"-o {out} exists and is not a folder (give a folder for several inputs, or NAME.png for one)")
-    targets: dict[Path, Path] = {}
-    taken: set[Path] = set()
-    for f in files:
-        dest = out if single_file else out / f"{f.stem}.png"
-        n = 1
-        while dest in taken:  # the same stem from two folders: never overwrite our own output
-            dest = out / f"{f.stem}-{n}.png"
-            n += 1
-        taken.add(dest)
-        targets[f] = dest
+    targets = plan_outputs(files, out, single_file)  # the same stem twice: STEM-1.png, never an overwrite
 
     failed = 0
     items = list(targets.items())

@@ -55,6 +55,7 @@ class LossConfig:
     feature: float = 0.0  # w_f, feature (perceptual) loss weight; 0 disables it
     gan: float = 1.0  # w_G, adversarial weight
     tv: float = 0.0  # w_tv, total-variation weight
+    hint: float = 0.0  # L1 weight on the hinted areas alone (each hint grown by a few pixels); rewards following hints
     gan_mode: str = "vanilla"  # vanilla | lsgan | hinge
     feature_backbone: str = "efficientnet-lite0"  # efficientnet-lite0 | vgg16 | vgg19 | none
     feature_weights: str = ""  # path to a torchvision-format .pth (required for vgg16 / vgg19)
@@ -77,6 +78,8 @@ class DataConfig:
     num_workers: int = 2  # DataLoader worker processes
     hint_none_prob: float = 0.3  # share of samples given no hints (one model serves both uses)
     hint_max_strokes: int = 20  # upper bound of simulated hint strokes or points per sample
+    hint_hue_jitter: float = 0.0  # chance that a hinted sample's target and hints get one random hue rotation:
+    # the hue must then come from the hints, not from what such drawings usually look like
     num_val_samples: int = 8  # fixed sketches in the per-epoch sample grid
 
 
@@ -92,6 +95,7 @@ class TrainConfig:
     beta1: float = 0.5  # Adam beta1
     beta2: float = 0.999  # Adam beta2
     ema_decay: float = 0.999  # EMA of generator weights, used for samples and export (warmed up over the first steps)
+    init_from: str = ""  # start the generator (and its EMA) from this model folder (config.json + model.safetensors)
     seed: int = 0  # seeds data order, augmentation, hints and initialisation
     device: str = "auto"  # auto (CUDA when present, else CPU) | cpu | cuda | cuda:N
     mixed_precision: str = "none"  # none | auto | bf16 | fp16 (auto: bf16 where native, fp16 on older GPUs)
@@ -196,15 +200,19 @@ class Config:
             )
         if da.load_size < da.image_size:
             raise ConfigError(f"data.load_size ({da.load_size}) must be >= data.image_size ({da.image_size})")
+        if not 0.0 <= da.hint_hue_jitter <= 1.0:
+            raise ConfigError(f"data.hint_hue_jitter must be in [0, 1], got {da.hint_hue_jitter}")
         if not 0.0 <= da.hint_none_prob <= 1.0:
             raise ConfigError(f"data.hint_none_prob must be in [0, 1], got {da.hint_none_prob}")
         if not 0.0 <= t.ema_decay < 1.0:
             raise ConfigError(f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
-        for k in ("l1", "feature", "gan", "tv"):
+        for k in ("l1", "feature", "gan", "tv", "hint"):
             if getattr(lo, k) < 0:
                 raise ConfigError(f"loss.{k} must be >= 0")
-        if lo.l1 == lo.feature == lo.gan == lo.tv == 0:
-            raise ConfigError("every loss weight is 0: set at least one of loss.l1, loss.feature, loss.gan, loss.tv > 0")
+        if lo.l1 == lo.feature == lo.gan == lo.tv == lo.hint == 0:
+            raise ConfigError("every loss weight is 0: set at least one of loss.l1, loss.feature, loss.gan, loss.tv, loss.hint > 0")
+        if t.init_from and not Path(t.init_from).is_dir():
+            raise ConfigError(f"train.init_from={t.init_from!r} is not a model folder")
         if lo.feature > 0 and lo.feature_backbone == "none":
             raise ConfigError("loss.feature > 0 needs a loss.feature_backbone (efficientnet-lite0, vgg16 or vgg19)")
 

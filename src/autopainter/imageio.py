@@ -7,6 +7,7 @@ art, a pixel cap against decompression bombs, and a short ``ImageError`` naming 
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 import warnings
@@ -19,8 +20,19 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".
 DEFAULT_MAX_PIXELS = 4096 * 4096 * 4  # 64 MP: far above any sketch, far below a decompression bomb
 
 
+UPLOAD_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")  # what decode_image accepts by default
+
+
 class ImageError(ValueError):
     """An image that cannot be used; the message names the file and the problem."""
+
+
+class NotAnImageError(ImageError):
+    """Data that is not an image of a supported format."""
+
+
+class ImageTooLargeError(ImageError):
+    """An image over the pixel limit (a decompression bomb, or just too big)."""
 
 
 def list_images(folder: str | Path) -> list[Path]:
@@ -42,20 +54,38 @@ def open_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.
     path = Path(path)
     if not path.is_file():
         raise ImageError(f"no such image file: {path}")
+    return _decode(path, str(path), max_pixels, None)
+
+
+def decode_image(data: bytes, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS,
+                 formats: tuple[str, ...] | None = UPLOAD_FORMATS) -> Image.Image:
+    """``open_image`` for bytes (uploads, downloads): the same rules, and only the common ``formats``.
+
+    ``name`` stands for the source in error messages. Raises NotAnImageError for bytes that are no image
+    of ``formats``, ImageTooLargeError over ``max_pixels``, ImageError for a corrupt image.
+    """
+    return _decode(io.BytesIO(data), name, max_pixels, formats)
+
+
+def _decode(fp, name: str, max_pixels: int, formats: tuple[str, ...] | None) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(path)
+            img = Image.open(fp, formats=formats)
             w, h = img.size
-            if w * h > max_pixels:
-                raise ImageError(f"{path}: {w}x{h} is over the {max_pixels:,}-pixel limit")
+            if w * h > max_pixels:  # checked on the header, before any pixel is decoded
+                raise ImageTooLargeError(f"{name}: {w}x{h} is over the {max_pixels:,}-pixel limit")
             img.load()
     except ImageError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageError(f"{path}: not a readable image ({type(e).__name__})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageTooLargeError(f"{name}: too many pixels to decode safely ({type(e).__name__})") from None
+    except UnidentifiedImageError as e:
+        if formats:
+            raise NotAnImageError(f"{name}: not an image, or not one of {', '.join(formats)}") from None
+        raise NotAnImageError(f"{name}: not a readable image ({type(e).__name__})") from None
     except (OSError, SyntaxError, ValueError) as e:
-        raise ImageError(f"{path}: corrupt or truncated image ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+        raise ImageError(f"{name}: corrupt or truncated image ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
     try:
         img = ImageOps.exif_transpose(img)
     except Exception:  # a broken EXIF block must not make a good image unusable

@@ -121,6 +121,17 @@ class PairDataset(torch.utils.data.Dataset):
             return self._make_sample(sketch, color, np.random.default_rng([self.seed, key]))
         raise ImageError(f"no readable pair among the {n} in {self.root} (last error: {last_error})")
 
+    def pair(self, index: int) -> tuple[Image.Image, Image.Image]:
+        """Item ``index`` as stored, for evaluation: (sketch as an L image, color as an RGB image), the
+        color's own size. color_only sketches are extracted as in training."""
+        sketch, color = self._load(index)
+        color = color.convert("RGB")
+        if sketch is None:
+            sketch = Image.fromarray(extract_sketch(np.asarray(color), method=self.cfg.sketch_method))
+        elif sketch.size != color.size:
+            sketch = sketch.resize(color.size, _SKETCH_RESAMPLE)
+        return sketch, color
+
     # -------------------------------------------------------------------------- loading
     def _load(self, index: int) -> tuple[Image.Image | None, Image.Image]:
         """(sketch: L image or None for color_only, color: RGB image) of one item, any sizes."""
@@ -173,6 +184,9 @@ class PairDataset(torch.utils.data.Dataset):
             color_np, sketch_np = np.ascontiguousarray(color_np), np.ascontiguousarray(sketch_np)
 
         hint_rgb, hint_mask = simulate_hints(color_np, rng, cfg.hint_max_strokes, cfg.hint_none_prob)
+        if self.train and cfg.hint_hue_jitter > 0 and hint_mask.any() and rng.random() < cfg.hint_hue_jitter:
+            shift = int(rng.integers(26, 231))  # of 256 hue steps: at least ~36 degrees away
+            color_np, hint_rgb = rotate_hue(color_np, shift), rotate_hue(hint_rgb, shift)
         hint, mask = hints_to_tensors(hint_rgb, hint_mask)
         return {
             "sketch": torch.from_numpy(to_unit(sketch_np)[None]),  # (1, S, S)
@@ -180,6 +194,13 @@ class PairDataset(torch.utils.data.Dataset):
             "hint": hint,  # (3, S, S)
             "mask": mask,  # (1, S, S)
         }
+
+
+def rotate_hue(rgb: np.ndarray, shift: int) -> np.ndarray:
+    """(H, W, 3) uint8 with every hue turned by ``shift``/256 of the circle; grays (lines, paper) stay."""
+    hsv = np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).convert("HSV")).copy()
+    hsv[..., 0] = (hsv[..., 0].astype(np.int32) + shift) % 256
+    return np.asarray(Image.fromarray(hsv, "HSV").convert("RGB"))
 
 
 def _split_root(root: Path, split: str) -> tuple[Path, bool]:

@@ -193,8 +193,18 @@ class Position:
     elapsed: float = 0.0  # training seconds before this process started
 
 
+def _init_generator(G: torch.nn.Module, model_dir: str) -> None:
+    """Copy a model folder's generator weights into G (fine-tuning); the architectures must match."""
+    from ..models.io import load_generator
+
+    src, _ = load_generator(model_dir)
+    load_state_checked(G, src.state_dict(), model_dir)
+
+
 def build_models(cfg: Config, device: torch.device) -> Models:
     G = build_generator(cfg.model)
+    if cfg.train.init_from:
+        _init_generator(G, cfg.train.init_from)
     D = build_discriminator(cfg.model) if cfg.loss.gan > 0 else None
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     t = cfg.train
@@ -293,7 +303,9 @@ def d_step(models: Models, cfg: Config, cond: torch.Tensor, real: torch.Tensor, 
     return loss.detach()
 
 
-def g_step(models: Models, cfg: Config, cond: torch.Tensor, real: torch.Tensor, fake: torch.Tensor, amp) -> dict[str, torch.Tensor]:
+def g_step(
+    models: Models, cfg: Config, cond: torch.Tensor, real: torch.Tensor, fake: torch.Tensor, amp, hint_mask: torch.Tensor | None = None
+) -> dict[str, torch.Tensor]:
     """One generator update on the objective's total. Returns the named terms (detached)."""
     models.opt_G.zero_grad(set_to_none=True)
     with amp:
@@ -301,7 +313,7 @@ def g_step(models: Models, cfg: Config, cond: torch.Tensor, real: torch.Tensor, 
         if models.D is not None:
             models.D.requires_grad_(False)  # G's step must not leave gradients in D
             logits = models.D_frozen(cond, fake)
-        terms = generator_objective(cfg.loss, fake, real, logits, models.extractor)
+        terms = generator_objective(cfg.loss, fake, real, logits, models.extractor, hint_mask)
     models.scaler.scale(terms["total"]).backward()
     models.scaler.step(models.opt_G)
     return {k: v.detach() for k, v in terms.items()}
@@ -318,7 +330,7 @@ def train_step(models: Models, cfg: Config, batch: dict[str, torch.Tensor], amp,
     logs = {}
     if models.D is not None:
         logs["d"] = d_step(models, cfg, cond, real, fake, amp)
-    logs.update(g_step(models, cfg, cond, real, fake, amp))
+    logs.update(g_step(models, cfg, cond, real, fake, amp, batch["mask"]))
     models.scaler.update()
     return logs
 

@@ -1,0 +1,47 @@
+"""``autopainter evaluate``: metrics of a model on a paired split (see autopainter.evaluate)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate, format_table
+
+    if args.limit < 0:
+        raise ValueError("--limit must be >= 0")
+    progress = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        progress = lambda it: tqdm(it, desc="evaluate", unit="img", file=sys.stderr)  # noqa: E731
+    report = evaluate(
+        args.model, args.data, hints=args.hints, split=args.split, layout=args.layout, sketch_side=args.sketch_side,
+        out_dir=args.output, seed=args.seed, limit=args.limit, size=args.size, device=args.device, progress=progress,
+    )
+    print(f"{report['model']} on {report['data']}: {report['images']} pairs, working size {report['working_size']} px")
+    print(format_table(report))
+    print(f"wrote {args.output}/metrics.json and {args.output}/examples.png")
+    return 0
+
+
+def add_eval_command(sub) -> None:
+    v = sub.add_parser(
+        "evaluate", help="measure a model on a paired split (L1, PSNR, SSIM, FD-Lite0)",
+        description="Color every sketch of a paired split (with 0 or more simulated hint strokes drawn from the target "
+        "with a fixed seed) and compare with the colored images. Writes OUT/metrics.json and OUT/examples.png.",
+    )
+    v.add_argument("--model", metavar="DIR", help="model folder (default: the bundled model)")
+    v.add_argument("--data", required=True, metavar="DIR", help="dataset folder (its SPLIT/ subfolder is used)")
+    v.add_argument("--split", default="test", help="subfolder to evaluate (default: test)")
+    v.add_argument("--hints", type=int, nargs="+", default=[0], metavar="N", help="simulated hint strokes per image; several counts allowed (default: 0)")
+    v.add_argument("--layout", default="side_by_side", help="side_by_side | two_folders | color_only (default: side_by_side)")
+    v.add_argument("--sketch-side", default="right", choices=("left", "right"), help="side_by_side: the sketch half (default: right)")
+    v.add_argument("-o", "--output", default="evaluation", metavar="OUT", help="output folder (default: evaluation)")
+    v.add_argument("--seed", type=int, default=0, help="seed of the simulated hints (default: 0)")
+    v.add_argument("--limit", type=int, default=0, metavar="N", help="evaluate the first N pairs only (default: all)")
+    v.add_argument("--size", type=int, metavar="PX", help="working resolution, long side (default: the model's training size)")
+    v.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    v.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    v.set_defaults(func=cmd_evaluate)

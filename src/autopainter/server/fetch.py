@@ -1,0 +1,216 @@
+"""Fetching an image from a user-given URL without letting the URL reach inside the network (SSRF).
+
+A URL typed into a public web page makes the server open a connection on the user's behalf. Without
+care that connection can reach what only the server can: ``http://127.0.0.1:6379/``, the cloud
+metadata service at ``169.254.169.254``, the office intranet. So, for every hop (the URL and each
+redirect, at most ``max_redirects``):
+
+1. only ``http`` and ``https``, no credentials in the URL;
+2. the host name is resolved here, and *every* address it resolves to is checked with ``ipaddress``:
+   loopback, private, link-local, multicast, reserved, unspecified and other non-global addresses are
+   refused, including IPv4 addresses wrapped in IPv6 (``::ffff:127.0.0.1``, 6to4, Teredo, NAT64);
+3. the connection goes to the address that was checked (never to a second lookup, which a
+   DNS-rebinding server could answer differently), with the original ``Host`` header and TLS server
+   name, so virtual hosts and certificate checks work as usual;
+4. redirects are followed by hand, each one checked again from step 1;
+5. the body is streamed with a byte cap and a deadline for the whole download, and must decode as an
+   image (``imageio.decode_image``, with its pixel cap).
+
+Proxies from the environment are ignored: a proxy would resolve the names itself. ``allowed_hosts``
+and ``allowed_networks`` (``ServerSettings.url_allow``) open chosen private hosts or networks, for an
+intranet or tests.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from PIL import Image
+
+from ..imageio import decode_image
+
+__all__ = ["FetchError", "FetchTooLargeError", "FetchPolicy", "address_problem", "fetch_bytes", "fetch_image"]
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], Iterable[str]]  # (host, port) -> IP address strings
+MAX_URL_LENGTH = 2048
+_REDIRECTS = (301, 302, 303, 307, 308)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_USER_AGENT = "autopainter-fetch/1 (+image URL input of the Auto-Painter web app)"
+
+
+class FetchError(ValueError):
+    """A URL that cannot be used; the message says why, in one line."""
+
+
+class FetchTooLargeError(FetchError):
+    """The download is over the byte cap."""
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """What a fetch may do (``ServerSettings`` holds the same fields)."""
+
+    timeout_s: float = 10.0  # connect/read timeout, and the deadline of the whole fetch
+    max_bytes: int = 20 << 20  # largest body
+    max_redirects: int = 3
+    max_pixels: int = 4096 * 4096  # largest image
+    allowed_hosts: frozenset[str] = frozenset()  # host names (lower case) allowed although private
+    allowed_networks: tuple = ()  # ipaddress networks allowed although private
+
+    @classmethod
+    def from_settings(cls, s) -> "FetchPolicy":
+        return cls(s.url_timeout_s, s.url_max_bytes, s.url_max_redirects, s.max_pixels, s.allowed_hosts, s.allowed_networks)
+
+
+def address_problem(ip: IPAddress) -> str | None:
+    """Why a connection to ``ip`` is refused ("loopback", "private", ...), or None for a public address."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:  # ::ffff:a.b.c.d is a.b.c.d (Python < 3.13 calls them all private)
+            return address_problem(ip.ipv4_mapped)
+        embedded = [ip.sixtofour, ip.teredo[1] if ip.teredo else None]
+        if ip in _NAT64:
+            embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        for v4 in embedded:
+            if v4 is not None and (problem := address_problem(v4)):
+                return problem
+    for attr, what in (("is_unspecified", "unspecified"), ("is_loopback", "loopback"), ("is_link_local", "link-local"),
+                       ("is_multicast", "multicast"), ("is_private", "private"), ("is_reserved", "reserved")):
+        if getattr(ip, attr):
+            return what
+    if not ip.is_global:  # e.g. 100.64.0.0/10, shared address space behind carrier-grade NAT
+        return "non-global"
+    return None
+
+
+def _is_allowed_network(ip: IPAddress, policy: FetchPolicy) -> bool:
+    cands = [ip]
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        cands.append(ip.ipv4_mapped)
+    return any(c.version == n.version and c in n for c in cands for n in policy.allowed_networks)
+
+
+def _system_resolver(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [info[4][0] for info in infos]
+
+
+def _checked_addresses(host: str, port: int, policy: FetchPolicy, resolve: Resolver) -> list[IPAddress]:
+    """The addresses of ``host``, all of them checked; FetchError when any is refused."""
+    try:
+        found = [host] if _is_ip_literal(host) else list(dict.fromkeys(resolve(host, port)))
+    except (socket.gaierror, UnicodeError, OSError):
+        raise FetchError(f"cannot resolve the host {host!r}") from None
+    if not found:
+        raise FetchError(f"cannot resolve the host {host!r}")
+    host_allowed = host.lower().rstrip(".") in policy.allowed_hosts
+    ips = []
+    for text in found:
+        ip = ipaddress.ip_address(text.split("%", 1)[0])  # drop an IPv6 zone id ("fe80::1%eth0")
+        if not host_allowed and not _is_allowed_network(ip, policy) and (problem := address_problem(ip)):
+            shown = host if host == str(ip) else f"{host} ({ip})"
+            raise FetchError(f"refused: {shown} is a {problem} address; URLs must point to public hosts")
+        ips.append(ip)
+    return ips
+
+
+def _parse(url: str):
+    import httpx
+
+    if not isinstance(url, str) or not url.strip():
+        raise FetchError("empty URL")
+    if len(url) > MAX_URL_LENGTH:
+        raise FetchError(f"URL longer than {MAX_URL_LENGTH} characters")
+    try:
+        u = httpx.URL(url.strip())
+    except (httpx.InvalidURL, ValueError, TypeError) as e:
+        raise FetchError(f"not a valid URL ({e})") from None
+    if u.scheme not in ("http", "https"):
+        raise FetchError(f"only http and https URLs can be fetched, not {u.scheme + ':' if u.scheme else 'a relative URL'}")
+    if not u.raw_host:
+        raise FetchError("the URL has no host")
+    if u.userinfo:
+        raise FetchError("URLs with a user name or password are not accepted")
+    return u
+
+
+def fetch_bytes(url: str, policy: FetchPolicy, resolve: Resolver | None = None) -> tuple[bytes, str]:
+    """Download ``url`` under ``policy``: (body, final URL). Raises FetchError with the reason."""
+    import httpx
+
+    resolve = resolve or _system_resolver
+    deadline = time.monotonic() + policy.timeout_s
+    u = _parse(url)
+    timeout = httpx.Timeout(policy.timeout_s)
+    # trust_env=False: no proxies from the environment (a proxy would resolve and connect on its own)
+    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+        for hop in range(policy.max_redirects + 1):
+            host = u.raw_host.decode("ascii")  # IDNA-encoded; IPv6 without brackets
+            port = u.port or (443 if u.scheme == "https" else 80)
+            try:
+                ip = _checked_addresses(host, port, policy, resolve)[0]
+            except FetchError as e:
+                raise FetchError(f"redirect to {_short(str(u))}: {e}" if hop else str(e)) from None
+            # Connect to the address that was checked; keep Host and the TLS server name of the URL.
+            target = u.copy_with(host=str(ip))
+            headers = {"Host": u.netloc.decode("ascii"), "User-Agent": _USER_AGENT, "Accept": "image/*",
+                       "Accept-Encoding": "identity"}
+            ext = {}
+            if u.scheme == "https" and not _is_ip_literal(host):
+                ext["sni_hostname"] = host
+            try:
+                with client.stream("GET", target, headers=headers, extensions=ext) as r:
+                    if r.status_code in _REDIRECTS and r.headers.get("location"):
+                        if hop == policy.max_redirects:
+                            raise FetchError(f"too many redirects (more than {policy.max_redirects})")
+                        try:
+                            u = _parse(str(u.join(r.headers["location"])))
+                        except FetchError as e:
+                            raise FetchError(f"redirect: {e}") from None
+                        continue
+                    if r.status_code != 200:
+                        raise FetchError(f"the server answered {r.status_code} {r.reason_phrase}".rstrip())
+                    return _read_capped(r, policy, deadline), str(u)
+            except httpx.TimeoutException:
+                raise FetchError(f"timed out after {policy.timeout_s:g} s") from None
+            except httpx.HTTPError as e:  # connection refused, TLS failure, protocol errors ...
+                detail = str(e).splitlines()[0] if str(e) else type(e).__name__
+                raise FetchError(f"could not fetch the URL ({detail})") from None
+    raise AssertionError("unreachable")
+
+
+def _read_capped(r, policy: FetchPolicy, deadline: float) -> bytes:
+    length = r.headers.get("content-length")
+    if length and length.isdigit() and int(length) > policy.max_bytes:
+        raise FetchTooLargeError(f"the image is {int(length):,} bytes, over the {policy.max_bytes:,}-byte limit")
+    chunks, total = [], 0
+    for chunk in r.iter_bytes():
+        total += len(chunk)
+        if total > policy.max_bytes:
+            raise FetchTooLargeError(f"the download is over the {policy.max_bytes:,}-byte limit")
+        if time.monotonic() > deadline:  # a server trickling bytes must not hold a worker for ever
+            raise FetchError(f"timed out after {policy.timeout_s:g} s")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
+
+
+def fetch_image(url: str, policy: FetchPolicy, resolve: Resolver | None = None) -> tuple[Image.Image, bytes]:
+    """Download and decode an image: (decoded image, the downloaded bytes). FetchError or ImageError."""
+    data, final = fetch_bytes(url, policy, resolve)
+    return decode_image(data, name=_short(final), max_pixels=policy.max_pixels), data
+
+
+def _short(url: str, n: int = 80) -> str:
+    return url if len(url) <= n else url[: n - 3] + "..."

@@ -1,0 +1,150 @@
+"""autopainter evaluate: metrics, determinism, Fréchet distance, CLI; and the training options it measured."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from autopainter.cli import main
+from autopainter.evaluate import EvalError, evaluate, format_table, frechet_distance
+
+from conftest import tiny_config
+
+
+@pytest.fixture(scope="module")
+def split_dir(pairs_dir, tmp_path_factory):
+    """A dataset folder with a test/ split of 6 pairs."""
+    root = tmp_path_factory.mktemp("evalset")
+    (root / "test").mkdir()
+    for p in sorted(pairs_dir.glob("*.png"))[:6]:
+        shutil.copy(p, root / "test" / p.name)
+    return root
+
+
+def test_frechet_distance_is_zero_for_equal_sets_and_grows_with_a_shift():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(200, 8))
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    # same covariance, means 2 apart in every one of 8 dims: distance = |mu1 - mu2|^2 = 32
+    assert frechet_distance(a, a + 2.0) == pytest.approx(32.0, rel=1e-6)
+    with pytest.raises(EvalError):
+        frechet_distance(a[:1], a)
+
+
+def test_evaluate_reports_metrics_and_writes_files(tiny_model_dir, split_dir, tmp_path):
+    report = evaluate(tiny_model_dir, split_dir, hints=[5, 0], out_dir=tmp_path / "ev", examples=3)
+    assert report["images"] == 6 and report["fd"]["n"] == 6 and report["fd"]["name"] == "FD-Lite0"
+    assert list(report["results"]) == ["0", "5"]
+    for r in report["results"].values():
+        assert 0.0 < r["l1"] < 1.0
+        assert 0.0 < r["psnr"] < 60.0
+        assert -1.0 <= r["ssim"] <= 1.0
+        assert r["fd_lite0"] > 0.0
+    # a random model's outputs do not depend on which pair... but hints change its input, so results differ
+    assert report["results"]["0"]["l1"] != report["results"]["5"]["l1"]
+    stored = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert stored["results"] == report["results"]
+    from PIL import Image
+
+    grid = Image.open(tmp_path / "ev" / "examples.png")
+    assert grid.height == 3 * 192 and grid.width == 5 * 192  # sketch, out0, hints5, out5, target
+    assert "| 5 |" in format_table(report)
+
+
+def test_evaluate_is_deterministic(tiny_model_dir, split_dir):
+    a = evaluate(tiny_model_dir, split_dir, hints=[3], limit=3)
+    b = evaluate(tiny_model_dir, split_dir, hints=[3], limit=3)
+    assert a["results"] == b["results"]
+    c = evaluate(tiny_model_dir, split_dir, hints=[3], limit=3, seed=1)  # other hints
+    assert c["results"]["3"]["l1"] != a["results"]["3"]["l1"]
+
+
+def test_evaluate_cli(tiny_model_dir, split_dir, tmp_path, capsys):
+    rc = main(["evaluate", "--model", str(tiny_model_dir), "--data", str(split_dir), "--hints", "0", "1", "-o", str(tmp_path / "o"), "-q"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "FD-Lite0" in out and "| 1 |" in out
+    assert (tmp_path / "o" / "metrics.json").is_file()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--split", "val"], "no val/ split"),
+        (["--limit", "-1"], "--limit"),
+        (["--hints", "-2"], "hint counts"),
+    ],
+)
+def test_evaluate_cli_errors(tiny_model_dir, split_dir, capsys, args, message):
+    rc = main(["evaluate", "--model", str(tiny_model_dir), "--data", str(split_dir), "-q", *args])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.startswith("autopainter: error:") and message in err and "Traceback" not in err
+
+
+def test_evaluate_missing_model_folder(split_dir, tmp_path, capsys):
+    assert main(["evaluate", "--model", str(tmp_path / "nope"), "--data", str(split_dir), "-q"]) == 2
+    assert "autopainter: error:" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- training options behind the results
+def test_hint_l1_counts_hinted_areas_only():
+    from autopainter.losses import hint_l1
+
+    real = torch.zeros(1, 3, 32, 32)
+    fake = torch.zeros(1, 3, 32, 32)
+    mask = torch.zeros(1, 1, 32, 32)
+    fake[..., 20:, 20:] = 1.0  # wrong far from any hint
+    assert float(hint_l1(fake, real, mask)) == 0.0  # no hints: nothing to follow
+    mask[..., 2:4, 2:4] = 1.0
+    assert float(hint_l1(fake, real, mask)) == 0.0
+    fake[..., 3, 3] = 1.0  # wrong under the hint
+    assert float(hint_l1(fake, real, mask)) > 0.0
+
+
+def test_init_from_starts_the_generator_from_a_model_folder(pairs_dir, tiny_overrides, tmp_path):
+    from autopainter.models.io import save_pretrained
+    from autopainter.models.unet import build_generator
+    from autopainter.training.loop import build_models
+
+    cfg = tiny_config(pairs_dir, *tiny_overrides)
+    torch.manual_seed(123)
+    src = build_generator(cfg.model)
+    folder = save_pretrained(src, tmp_path / "start")
+    cfg2 = tiny_config(pairs_dir, *tiny_overrides, f"train.init_from={folder}")
+    models = build_models(cfg2, torch.device("cpu"))
+    for k, v in src.state_dict().items():
+        if not v.is_floating_point():
+            continue
+        torch.testing.assert_close(models.G.state_dict()[k], v.half().float())  # stored as fp16
+        torch.testing.assert_close(models.G_ema.state_dict()[k], models.G.state_dict()[k])
+
+
+def test_init_from_must_be_a_folder(pairs_dir, tiny_overrides, tmp_path):
+    from autopainter.config import ConfigError
+
+    with pytest.raises(ConfigError, match="init_from"):
+        tiny_config(pairs_dir, *tiny_overrides, f"train.init_from={tmp_path / 'missing'}")
+
+
+def test_hint_hue_jitter_turns_target_and_hints_together(pairs_dir):
+    from autopainter.data.pairs import PairDataset
+
+    import dataclasses
+
+    base = tiny_config(pairs_dir, "data.hint_none_prob=0").data
+    plain = PairDataset(base, train=True)
+    turned = PairDataset(dataclasses.replace(base, hint_hue_jitter=1.0), train=True)
+    changed = 0
+    for key in range(6):
+        a, b = plain[key], turned[key]
+        torch.testing.assert_close(a["sketch"], b["sketch"])  # lines untouched
+        torch.testing.assert_close(a["mask"], b["mask"])  # same hint places
+        if not torch.equal(a["color"], b["color"]):
+            changed += 1
+            m = b["mask"].bool().expand(3, -1, -1)
+            # the hints still tell the (turned) target's colors: same gap as before the turn, roughly
+            assert (b["hint"][m] - b["color"][m]).abs().mean() < (a["hint"][m] - a["color"][m]).abs().mean() + 0.1
+    assert changed >= 4

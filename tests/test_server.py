@@ -1,0 +1,443 @@
+"""The web app's REST API through TestClient, with the tiny model; the SSRF-safe URL fetcher against a
+local HTTP server; limits, bad input and the in-flight bound."""
+
+import base64
+import io
+import ipaddress
+import socket
+import struct
+import threading
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image, ImageDraw
+
+from autopainter.cli import main
+from autopainter.server import ServerSettings, create_app
+from autopainter.server.fetch import FetchError, FetchPolicy, FetchTooLargeError, address_problem, fetch_bytes
+
+MAX_UPLOAD = 200_000
+MAX_PIXELS = 250_000
+URL_MAX_BYTES = 60_000
+
+
+def png_bytes(img: Image.Image, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", **kw)
+    return buf.getvalue()
+
+
+def sketch_png(size=(45, 67)) -> bytes:
+    img = Image.new("L", size, 255)
+    ImageDraw.Draw(img).ellipse((4, 4, size[0] - 5, size[1] - 5), outline=0, width=2)
+    return png_bytes(img)
+
+
+def hints_png(size=(45, 67)) -> bytes:
+    img = Image.new("RGBA", size, (0, 0, 0, 0))
+    ImageDraw.Draw(img).rectangle((10, 10, size[0] - 10, size[1] - 10), fill=(230, 40, 30, 255))
+    return png_bytes(img)
+
+
+def bomb_png(w=40_000, h=40_000) -> bytes:
+    """A valid PNG header claiming w x h pixels (1-bit gray) with a few bytes of data: a decompression bomb."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    ihdr = struct.pack(">IIBBBBB", w, h, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def decode(data: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(data))
+
+
+# ------------------------------------------------------------------------------ a local HTTP server
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.0"  # bodies without Content-Length end when the connection closes
+
+    def log_message(self, *args):  # keep the test output clean
+        pass
+
+    def _send(self, code, body=b"", ctype="image/png", headers=(), length=True):
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        for k, v in headers:
+            self.send_header(k, v)
+        if length:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        self.server.seen.append((self.path, self.headers.get("Host")))
+        p = self.path
+        if p == "/sketch.png":
+            self._send(200, sketch_png((50, 30)))
+        elif p == "/photo.png":
+            self._send(200, png_bytes(Image.new("RGB", (40, 24), (200, 120, 40))))
+        elif p == "/to-sketch":
+            self._send(302, headers=[("Location", "/sketch.png")])
+        elif p == "/to-private":
+            self._send(302, headers=[("Location", "http://10.0.0.7/sketch.png")])
+        elif p == "/to-file":
+            self._send(302, headers=[("Location", "file:///etc/passwd")])
+        elif p.startswith("/loop/"):
+            self._send(302, headers=[("Location", f"/loop/{int(p.rsplit('/', 1)[1]) + 1}")])
+        elif p == "/big-stream":  # no Content-Length: the cap must hold while streaming
+            self._send(200, b"\0" * (URL_MAX_BYTES * 3), length=False)
+        elif p == "/big-declared":
+            self.send_response(200)
+            self.send_header("Content-Length", str(URL_MAX_BYTES * 100))
+            self.end_headers()
+            self.wfile.write(b"\0" * 1000)
+        elif p == "/text":
+            self._send(200, b"<html>not an image</html>", "text/html")
+        elif p == "/slow":
+            self.send_response(200)
+            self.end_headers()
+            threading.Event().wait(3)
+        else:
+            self._send(404, b"no", "text/plain")
+
+
+@pytest.fixture(scope="module")
+def web():
+    """A local HTTP server on 127.0.0.1: (base URL, list of (path, Host header) it was asked for)."""
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    srv.daemon_threads = True
+    srv.seen = []
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}", srv.seen
+    srv.shutdown()
+    srv.server_close()
+
+
+def settings(tmp_path, model_dir=None, **kw) -> ServerSettings:
+    base = dict(model_dir=model_dir, max_upload_bytes=MAX_UPLOAD, max_pixels=MAX_PIXELS, url_max_bytes=URL_MAX_BYTES,
+                url_timeout_s=1.0, url_allow=("127.0.0.1/32",), data_dir=tmp_path / "data")
+    return ServerSettings(**{**base, **kw})
+
+
+@pytest.fixture(scope="module")
+def client(tiny_model_dir, tmp_path_factory):
+    app = create_app(settings(tmp_path_factory.mktemp("server"), tiny_model_dir))
+    with TestClient(app) as c:
+        yield c
+
+
+def assert_error(r, status, *words):
+    assert r.status_code == status, (r.status_code, r.text)
+    body = r.json()
+    assert set(body) == {"error"} and isinstance(body["error"], str) and body["error"]
+    assert "Traceback" not in r.text
+    for w in words:
+        assert w.lower() in body["error"].lower(), body["error"]
+
+
+@pytest.fixture(scope="module")
+def strict_client(tiny_model_dir, tmp_path_factory):
+    """The default URL policy: no private host allowed."""
+    app = create_app(settings(tmp_path_factory.mktemp("server"), tiny_model_dir, url_allow=()))
+    with TestClient(app) as c:
+        yield c
+
+
+# ------------------------------------------------------------------------------ the API
+def test_health_and_docs(client):
+    h = client.get("/api/v1/health").json()
+    assert h["status"] == "ok" and h["max_in_flight"] >= 1 and h["limits"]["max_pixels"] == MAX_PIXELS
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/v1/colorize", "/api/v1/sketchify", "/api/v1/health"} <= set(paths)
+    assert_error(client.get("/no/such/page"), 404)
+
+
+def test_page_and_static_files(client):
+    r = client.get("/")
+    assert r.status_code == 200 and "Auto-Painter" in r.text and "hint-canvas" in r.text
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+    for f in ("app.js", "app.css"):
+        assert client.get(f"/static/{f}").status_code == 200
+    examples = client.get("/api/v1/examples").json()["examples"]
+    assert len(examples) >= 3
+    img = decode(client.get(examples[0]["url"]).content)
+    assert img.size == (examples[0]["width"], examples[0]["height"])
+
+
+@pytest.mark.parametrize("size", [(45, 67), (300, 17)])
+def test_colorize_png_at_input_size(client, size):
+    r = client.post("/api/v1/colorize", files={"sketch": ("s.png", sketch_png(size), "image/png")})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    img = decode(r.content)
+    assert img.size == size and img.mode == "RGB"
+
+
+def test_colorize_json_base64(client):
+    for kw in ({"params": {"format": "json"}}, {"data": {"format": "json"}}):
+        r = client.post("/api/v1/colorize", files={"sketch": ("s.png", sketch_png(), "image/png")}, **kw)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+        body = r.json()
+        assert (body["width"], body["height"]) == (45, 67) and body["media_type"] == "image/png"
+        assert decode(base64.b64decode(body["image"])).size == (45, 67)
+
+
+def test_hints_reach_the_model(client):
+    files = {"sketch": ("s.png", sketch_png(), "image/png")}
+    plain = np.asarray(decode(client.post("/api/v1/colorize", files=files).content))
+    hinted = client.post("/api/v1/colorize", files={**files, "hints": ("h.png", hints_png(), "image/png")})
+    assert hinted.status_code == 200
+    assert not np.array_equal(plain, np.asarray(decode(hinted.content)))
+    # hints of another size are stretched over the sketch
+    other = client.post("/api/v1/colorize", files={**files, "hints": ("h.png", hints_png((20, 20)), "image/png")})
+    assert other.status_code == 200 and decode(other.content).size == (45, 67)
+    # an opaque image is no hint layer: every pixel would be a hint
+    opaque = png_bytes(Image.new("RGB", (45, 67), (255, 0, 0)))
+    assert_error(client.post("/api/v1/colorize", files={**files, "hints": ("h.png", opaque, "image/png")}), 422, "hints", "rgba")
+
+
+def test_layers(client):
+    r = client.post("/api/v1/colorize?format=json", files={"sketch": ("s.png", sketch_png(), "image/png")}, data={"layers": "true"})
+    if not client.get("/api/v1/health").json()["layers"]:
+        assert_error(r, 501, "layers")
+        return
+    assert r.status_code == 200
+    layers = r.json()["layers"]
+    assert decode(base64.b64decode(layers["color"])).size == (45, 67)
+    lines = decode(base64.b64decode(layers["lines"]))
+    assert lines.size == (45, 67) and lines.mode == "RGBA"
+
+
+def test_sketchify(client):
+    photo = png_bytes(Image.new("RGB", (64, 40), (250, 250, 250)))
+    for method in ("xdog", "thin"):
+        r = client.post("/api/v1/sketchify", files={"image": ("c.png", photo, "image/png")}, data={"method": method})
+        assert r.status_code == 200
+        img = decode(r.content)
+        assert img.size == (64, 40) and img.mode == "L"
+    r = client.post("/api/v1/sketchify", files={"image": ("c.png", photo, "image/png")}, data={"method": "crayon"})
+    assert_error(r, 422, "xdog")
+
+
+@pytest.mark.parametrize("name,payload,status,words", [
+    ("text", b"hello, I am not an image", 415, ["sketch", "not an image"]),
+    ("empty", b"", 422, ["empty"]),
+    ("truncated", sketch_png((120, 90))[:90], 422, ["sketch"]),
+    ("bomb", bomb_png(), 413, ["sketch"]),
+    ("too-many-pixels", png_bytes(Image.new("L", (600, 600), 255)), 413, ["pixel limit"]),
+])
+def test_bad_uploads_are_4xx_json(client, name, payload, status, words):
+    r = client.post("/api/v1/colorize", files={"sketch": (f"{name}.png", payload, "image/png")})
+    assert_error(r, status, *words)
+    assert client.get("/api/v1/health").status_code == 200  # and the server keeps serving
+
+
+def test_bad_requests_are_4xx_json(client):
+    big = b"\0" * (MAX_UPLOAD + 1)
+    assert_error(client.post("/api/v1/colorize", files={"sketch": ("s.png", big, "image/png")}), 413, "too large")
+    # a chunked body has no Content-Length: the cap holds while it is read
+    chunks = (b"\0" * 50_000 for _ in range(6))
+    r = client.post("/api/v1/colorize", content=chunks, headers={"content-type": "multipart/form-data; boundary=x"})
+    assert_error(r, 413, "too large")
+    assert_error(client.post("/api/v1/colorize"), 422, "missing")
+    assert_error(client.post("/api/v1/colorize", files={"sketch": ("s.png", sketch_png(), "image/png")}, params={"format": "gif"}), 422, "format")
+    assert_error(client.post("/api/v1/colorize", files={"sketch": ("s.png", sketch_png(), "image/png")}, data={"layers": "maybe"}), 422, "layers")
+    assert_error(client.post("/api/v1/colorize", data={"url": "http://127.0.0.1/x.png"},
+                             files={"sketch": ("s.png", sketch_png(), "image/png")}), 422, "not both")
+    assert_error(client.get("/api/v1/colorize"), 405)
+    assert_error(client.post("/api/v1/colorize", content=b"{}", headers={"content-type": "application/json"}), 422)
+
+
+# ------------------------------------------------------------------------------ image URLs
+def test_url_input(client, web):
+    base, seen = web
+    r = client.post("/api/v1/colorize", data={"url": f"{base}/sketch.png"})
+    assert r.status_code == 200 and decode(r.content).size == (50, 30)
+    r = client.post("/api/v1/colorize", data={"url": f"{base}/to-sketch"})  # one redirect, checked again: fine
+    assert r.status_code == 200 and decode(r.content).size == (50, 30)
+    r = client.post("/api/v1/sketchify", data={"url": f"{base}/photo.png"})
+    assert r.status_code == 200 and decode(r.content).size == (40, 24)
+    r = client.post("/api/v1/fetch", data={"url": f"{base}/photo.png"})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png" and decode(r.content).size == (40, 24)
+
+
+@pytest.mark.parametrize("url,words", [
+    ("file:///etc/passwd", ["http and https"]),
+    ("ftp://example.com/a.png", ["http and https"]),
+    ("javascript:alert(1)", ["http and https"]),
+    ("example.com/a.png", ["http and https"]),
+    ("http://user:secret@example.com/a.png", ["password"]),
+    ("http://10.1.2.3/a.png", ["private"]),
+    ("http://192.168.0.1/a.png", ["private"]),
+    ("http://169.254.169.254/latest/meta-data/", ["link-local"]),
+    ("http://localhost:9/a.png", ["loopback"]),
+    ("http://[::1]/a.png", ["loopback"]),
+    ("http://[::ffff:127.0.0.1]/a.png", ["loopback"]),
+    ("http://2130706433/a.png", ["loopback"]),  # 127.0.0.1 written as one number
+    ("http://0.0.0.0/a.png", ["unspecified"]),
+    ("http://224.0.0.1/a.png", ["multicast"]),
+    ("http://host.invalid/a.png", ["resolve"]),
+])
+def test_bad_urls_are_refused(strict_client, url, words):
+    assert_error(strict_client.post("/api/v1/colorize", data={"url": url}), 400, *words)
+
+
+def test_loopback_refused_without_allow_list(strict_client, web):
+    base, seen = web
+    seen.clear()
+    for endpoint in ("colorize", "sketchify", "fetch"):
+        assert_error(strict_client.post(f"/api/v1/{endpoint}", data={"url": f"{base}/sketch.png"}), 400, "loopback")
+    assert seen == []  # refused before connecting
+
+
+@pytest.mark.parametrize("path,status,words", [
+    ("/to-private", 400, ["redirect", "private"]),
+    ("/to-file", 400, ["redirect", "http and https"]),
+    ("/loop/0", 400, ["too many redirects"]),
+    ("/big-stream", 413, ["limit"]),
+    ("/big-declared", 413, ["limit"]),
+    ("/text", 415, ["not an image"]),
+    ("/missing.png", 400, ["404"]),
+    ("/slow", 400, ["timed out"]),
+])
+def test_bad_url_content(client, web, path, status, words):
+    base, seen = web
+    assert_error(client.post("/api/v1/colorize", data={"url": base + path}), status, *words)
+
+
+def test_redirects_are_capped_at_three(client, web):
+    base, seen = web
+    seen.clear()
+    client.post("/api/v1/colorize", data={"url": f"{base}/loop/0"})
+    assert [p for p, _ in seen] == ["/loop/0", "/loop/1", "/loop/2", "/loop/3"]  # the URL + 3 redirects, no more
+
+
+def test_fetch_connects_to_the_checked_address_with_the_original_host(web):
+    base, seen = web
+    port = int(base.rsplit(":", 1)[1])
+    asked = []
+
+    def resolver(host, port):
+        asked.append(host)
+        return {"images.test": ["127.0.0.1"], "rebind.test": ["93.184.216.34", "127.0.0.1"],
+                "public.test": ["93.184.216.34"]}[host]
+
+    policy = FetchPolicy(timeout_s=2, max_bytes=URL_MAX_BYTES, allowed_hosts=frozenset({"images.test"}))
+    seen.clear()
+    data, final = fetch_bytes(f"http://images.test:{port}/sketch.png", policy, resolver)
+    assert decode(data).size == (50, 30) and final == f"http://images.test:{port}/sketch.png"
+    assert seen == [("/sketch.png", f"images.test:{port}")]  # the checked IP, with the URL's Host header
+    assert asked == ["images.test"]  # resolved once: the connection never looks the name up again
+    # one bad address among good ones is enough to refuse (DNS answers can be mixed to slip one in)
+    with pytest.raises(FetchError, match="loopback"):
+        fetch_bytes(f"http://rebind.test:{port}/sketch.png", policy, resolver)
+    # an allowed host may not redirect to a name that resolves privately
+    with pytest.raises(FetchError, match="10.0.0.7"):
+        fetch_bytes(f"http://images.test:{port}/to-private", policy, resolver)
+    with pytest.raises(FetchTooLargeError):
+        fetch_bytes(f"http://images.test:{port}/big-stream", policy, resolver)
+
+
+@pytest.mark.parametrize("ip", [
+    "127.0.0.1", "127.8.9.10", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
+    "224.0.0.1", "240.0.0.1", "255.255.255.255", "::1", "::", "fe80::1", "fc00::1", "ff02::1", "::ffff:127.0.0.1",
+    "::ffff:10.0.0.1", "64:ff9b::7f00:1", "2002:7f00:1::1", "2001:db8::1",
+])
+def test_address_problem_refuses_non_public(ip):
+    assert address_problem(ipaddress.ip_address(ip)) is not None
+
+
+@pytest.mark.parametrize("ip", ["93.184.216.34", "8.8.8.8", "2606:2800:220:1:248:1893:25c8:1946", "::ffff:93.184.216.34"])
+def test_address_problem_allows_public(ip):
+    assert address_problem(ipaddress.ip_address(ip)) is None
+
+
+def test_settings_checks():
+    with pytest.raises(ValueError, match="url_allow"):
+        ServerSettings(url_allow=("not a host/",))
+    with pytest.raises(ValueError, match="max_in_flight"):
+        ServerSettings(max_in_flight=0)
+    s = ServerSettings(url_allow=("10.0.0.0/8", "Intranet.Example."))
+    assert s.allowed_hosts == {"intranet.example"} and ipaddress.ip_network("10.0.0.0/8") in s.allowed_networks
+
+
+# ------------------------------------------------------------------------------ the in-flight bound
+class _BlockingColorizer:
+    """Called like a Colorizer; blocks until released, so the test knows a request is in flight."""
+
+    size = 32
+
+    def __init__(self):
+        self.started, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, sketch, hints=None):
+        self.started.set()
+        assert self.release.wait(10)
+        return Image.new("RGB", sketch.size, (1, 2, 3))
+
+
+def test_busy_server_answers_503_with_retry_after(tmp_path):
+    fake = _BlockingColorizer()
+    app = create_app(settings(tmp_path, max_in_flight=1, retry_after_s=7), colorizer=fake)
+    files = {"sketch": ("s.png", sketch_png(), "image/png")}
+    with TestClient(app) as c:
+        first = {}
+        t = threading.Thread(target=lambda: first.setdefault("r", c.post("/api/v1/colorize", files=files)))
+        t.start()
+        try:
+            assert fake.started.wait(10)
+            busy = c.post("/api/v1/colorize", files=files)
+            assert_error(busy, 503, "busy")
+            assert busy.headers["retry-after"] == "7"
+            assert c.get("/api/v1/health").json()["in_flight"] == 1  # health is never held up by the bound
+        finally:
+            fake.release.set()
+            t.join(10)
+        assert first["r"].status_code == 200 and decode(first["r"].content).size == (45, 67)
+        assert c.post("/api/v1/colorize", files=files).status_code == 200  # the slot is free again
+
+
+def test_unexpected_failure_is_500_json_without_traceback(tmp_path):
+    def broken(sketch, hints=None):
+        raise RuntimeError("secret internals")
+
+    with TestClient(create_app(settings(tmp_path), colorizer=broken)) as c:
+        r = c.post("/api/v1/colorize", files={"sketch": ("s.png", sketch_png(), "image/png")})
+        assert_error(r, 500, "internal error")
+        assert "secret" not in r.text
+        assert c.get("/api/v1/health").status_code == 200
+
+
+# ------------------------------------------------------------------------------ visitor counter
+def test_visitor_counter_persists_across_restarts(tiny_model_dir, tmp_path):
+    s = settings(tmp_path, tiny_model_dir)
+    with TestClient(create_app(s)) as a:
+        assert a.get("/api/v1/visitors").json() == {"visitors": 0}
+        a.get("/")
+        a.get("/")  # the same browser (cookie) counts once
+        assert a.get("/api/v1/visitors").json() == {"visitors": 1}
+    assert (tmp_path / "data" / "visitors.sqlite3").is_file()
+    with TestClient(create_app(s)) as b:  # a restart: a new app on the same file
+        b.get("/")
+        assert b.get("/api/v1/visitors").json() == {"visitors": 2}
+
+
+# ------------------------------------------------------------------------------ the serve command
+def test_serve_command_errors_are_one_line(tiny_model_dir, tmp_path, capsys):
+    assert main(["serve", "--model", str(tmp_path / "nope"), "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("autopainter: error:") and "model folder not found" in err and "\n" not in err
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        port = taken.getsockname()[1]
+        assert main(["serve", "--model", str(tiny_model_dir), "--port", str(port), "--data-dir", str(tmp_path)]) == 2
+        assert "pick another --port" in capsys.readouterr().err
+    finally:
+        taken.close()
+    assert main(["serve", "--model", str(tiny_model_dir), "--max-in-flight", "0"]) == 2
+    assert "--max-in-flight" in capsys.readouterr().err
