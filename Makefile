@@ -37,8 +37,8 @@ serve: install-serve
 	@echo "starting Auto-Painter at http://$(HOST):$(PORT)/ (Ctrl+C stops it)"
 	$(BIN)/autopainter serve --host $(HOST) --port $(PORT) $(if $(MODEL),--model $(MODEL))
 
-# The main job (until the bundled model and web app land): train the tiny preset on the example pairs,
-# export it, and color the example sketches into demo/out/.
+# The training pipeline in seconds: train the tiny preset on the example pairs, export it, and color the
+# example sketches into demo/out/ (it shows the pipeline, not quality: the bundled model is the quality one).
 demo: install
 	rm -rf demo && mkdir -p demo
 	$(BIN)/autopainter train --config tiny --data examples/pairs --set train.runs_dir=demo/runs --set train.epochs=40 --set data.image_size=64 --set data.load_size=72 -q
