@@ -122,11 +122,14 @@ def test_init_from_starts_the_generator_from_a_model_folder(pairs_dir, tiny_over
         torch.testing.assert_close(models.G_ema.state_dict()[k], models.G.state_dict()[k])
 
 
-def test_init_from_must_be_a_folder(pairs_dir, tiny_overrides, tmp_path):
-    from autopainter.config import ConfigError
+def test_init_from_missing_folder_is_a_clear_error_but_not_on_resume(pairs_dir, tiny_overrides, tmp_path):
+    from autopainter.models.io import ModelFileError
+    from autopainter.training.loop import build_models
 
-    with pytest.raises(ConfigError, match="init_from"):
-        tiny_config(pairs_dir, *tiny_overrides, f"train.init_from={tmp_path / 'missing'}")
+    cfg = tiny_config(pairs_dir, *tiny_overrides, f"train.init_from={tmp_path / 'missing'}")
+    with pytest.raises(ModelFileError, match="missing"):
+        build_models(cfg, torch.device("cpu"))
+    build_models(cfg, torch.device("cpu"), init=False)  # resuming: the checkpoint holds the weights
 
 
 def test_hint_hue_jitter_turns_target_and_hints_together(pairs_dir):

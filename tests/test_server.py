@@ -441,3 +441,39 @@ def test_serve_command_errors_are_one_line(tiny_model_dir, tmp_path, capsys):
         taken.close()
     assert main(["serve", "--model", str(tiny_model_dir), "--max-in-flight", "0"]) == 2
     assert "--max-in-flight" in capsys.readouterr().err
+
+
+def test_url_fetch_has_one_deadline_for_the_name_lookup_too():
+    import time
+
+    def slow_resolver(host, port):
+        time.sleep(3)
+        return ["93.184.216.34"]
+
+    policy = FetchPolicy(timeout_s=0.5, max_bytes=URL_MAX_BYTES)
+    t0 = time.monotonic()
+    with pytest.raises(FetchError, match="timed out"):
+        fetch_bytes("http://slow.test/sketch.png", policy, slow_resolver)
+    assert time.monotonic() - t0 < 2.0
+
+
+def test_a_failure_outside_inference_is_json_too(tmp_path, tiny_model_dir):
+    app = create_app(settings(tmp_path, tiny_model_dir))
+
+    def locked():
+        raise RuntimeError("database is locked")
+
+    app.state.counter.get = locked
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.get("/api/v1/visitors")
+        assert_error(r, 500, "internal error")
+        assert "locked" not in r.text
+
+
+def test_counter_on_an_unusable_file_is_a_clear_error(tmp_path):
+    from autopainter.server.counter import Counter
+
+    bad = tmp_path / "visitors.sqlite3"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(ValueError, match="visitor counter"):
+        Counter(bad)

@@ -225,8 +225,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .server import ServerSettings, create_app
 
     for name in ("max_upload_mb", "max_pixels", "max_in_flight"):
-        if getattr(args, name) <= 0:
-            raise CLIError(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
+        if not 0 < getattr(args, name) < float("inf"):
+            raise CLIError(f"--{name.replace('_', '-')} must be a number > 0, got {getattr(args, name)}")
     settings = ServerSettings(
         model_dir=args.model, device=args.device, size=args.size, max_upload_bytes=int(args.max_upload_mb * 2**20),
         max_pixels=args.max_pixels, max_in_flight=args.max_in_flight, url_allow=tuple(args.allow_url or ()),

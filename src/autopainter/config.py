@@ -211,8 +211,6 @@ class Config:
                 raise ConfigError(f"loss.{k} must be >= 0")
         if lo.l1 == lo.feature == lo.gan == lo.tv == lo.hint == 0:
             raise ConfigError("every loss weight is 0: set at least one of loss.l1, loss.feature, loss.gan, loss.tv, loss.hint > 0")
-        if t.init_from and not Path(t.init_from).is_dir():
-            raise ConfigError(f"train.init_from={t.init_from!r} is not a model folder")
         if lo.feature > 0 and lo.feature_backbone == "none":
             raise ConfigError("loss.feature > 0 needs a loss.feature_backbone (efficientnet-lite0, vgg16 or vgg19)")
 

@@ -170,15 +170,24 @@ def evaluate(
             continue
         tgt = np.asarray(target)
         row = [sketch.convert("RGB")]
-        for n in hints:
-            rgb, mask = simulate_hints(tgt, np.random.default_rng([seed, i, n]), n=n)
-            rgba = hints_to_rgba(rgb, mask)
-            out = colorizer(sketch, Image.fromarray(rgba) if n > 0 else None)
-            o = np.asarray(out)
-            totals[n].l1.append(float(np.abs(o.astype(np.float32) - tgt.astype(np.float32)).mean() / 255.0))
-            with np.errstate(divide="ignore"):
-                totals[n].psnr.append(min(PSNR_CAP, float(psnr_fn(tgt, o, data_range=255))))
-            totals[n].ssim.append(float(ssim_fn(tgt, o, channel_axis=2, data_range=255, gaussian_weights=True, sigma=1.5, use_sample_covariance=False)))
+        try:
+            scored = []
+            for n in hints:
+                rgb, mask = simulate_hints(tgt, np.random.default_rng([seed, i, n]), n=n)
+                rgba = hints_to_rgba(rgb, mask)
+                out = colorizer(sketch, Image.fromarray(rgba) if n > 0 else None)
+                o = np.asarray(out)
+                with np.errstate(divide="ignore"):
+                    psnr = min(PSNR_CAP, float(psnr_fn(tgt, o, data_range=255)))
+                ssim = float(ssim_fn(tgt, o, channel_axis=2, data_range=255, gaussian_weights=True, sigma=1.5, use_sample_covariance=False))
+                scored.append((n, rgba, out, float(np.abs(o.astype(np.float32) - tgt.astype(np.float32)).mean() / 255.0), psnr, ssim))
+        except (ImageError, ValueError):  # too large for the colorizer, too small for SSIM's window ...
+            skipped += 1
+            continue
+        for n, rgba, out, l1_err, psnr, ssim in scored:
+            totals[n].l1.append(l1_err)
+            totals[n].psnr.append(psnr)
+            totals[n].ssim.append(ssim)
             batch_outputs[n].append(out)
             if len(grid_rows) < examples:
                 if n > 0:

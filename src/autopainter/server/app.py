@@ -10,8 +10,8 @@ A thin shell over the library (``Colorizer``, ``extract_sketch``, ``imageio.deco
 Work (decoding, fetching, the generator, encoding) runs in worker threads, at most
 ``settings.max_in_flight`` requests at once; one more is answered at once with 503 and Retry-After
 rather than queued. Every error is a JSON ``{"error": "..."}`` with a 4xx status (500 only for a bug,
-without the traceback, which goes to the server log). Nothing a user sends is written to disk: results
-go back in the response, so there are no result files to name or prune.
+without the traceback, which goes to the server log). Results go back in the response, so there are no
+result files to name or prune (uploads over 1 MB are spooled to a temporary file for the request only).
 """
 
 from __future__ import annotations
@@ -224,6 +224,11 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, e: StarletteHTTPException):
         return JSONResponse({"error": str(e.detail)}, e.status_code, headers=getattr(e, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, e: Exception):  # never a traceback or plain text to the client
+        logging.getLogger("autopainter.server").exception("unexpected error on %s", request.url.path)
+        return JSONResponse({"error": "internal error"}, 500)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, e: RequestValidationError):

@@ -19,8 +19,15 @@ class Counter:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+        try:
+            db = self._connect()
+            try:
+                with db:
+                    db.execute("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+            finally:
+                db.close()
+        except sqlite3.Error as e:  # unwritable folder, a file that is not a database ...
+            raise ValueError(f"cannot use {self.path} for the visitor counter ({e}); choose another --data-dir") from None
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=10)

@@ -99,10 +99,29 @@ def _system_resolver(host: str, port: int) -> list[str]:
     return [info[4][0] for info in infos]
 
 
-def _checked_addresses(host: str, port: int, policy: FetchPolicy, resolve: Resolver) -> list[IPAddress]:
+_LOOKUPS = None  # a small thread pool for name lookups, which have no timeout of their own
+
+
+def _lookup(resolve: Resolver, host: str, port: int, seconds: float) -> list[str]:
+    """resolve(host, port), given at most ``seconds``: a slow resolver must not hold a request for ever."""
+    global _LOOKUPS
+    import concurrent.futures
+
+    if _LOOKUPS is None:
+        _LOOKUPS = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="autopainter-dns")
+    try:
+        return _LOOKUPS.submit(resolve, host, port).result(timeout=max(seconds, 0.0))
+    except concurrent.futures.TimeoutError:
+        raise FetchError(f"timed out resolving the host {host!r}") from None
+
+
+def _checked_addresses(host: str, port: int, policy: FetchPolicy, resolve: Resolver, seconds: float | None = None) -> list[IPAddress]:
     """The addresses of ``host``, all of them checked; FetchError when any is refused."""
     try:
-        found = [host] if _is_ip_literal(host) else list(dict.fromkeys(resolve(host, port)))
+        if _is_ip_literal(host):
+            found = [host]
+        else:
+            found = list(dict.fromkeys(_lookup(resolve, host, port, policy.timeout_s if seconds is None else seconds)))
     except (socket.gaierror, UnicodeError, OSError):
         raise FetchError(f"cannot resolve the host {host!r}") from None
     if not found:
@@ -145,14 +164,18 @@ def fetch_bytes(url: str, policy: FetchPolicy, resolve: Resolver | None = None) 
     resolve = resolve or _system_resolver
     deadline = time.monotonic() + policy.timeout_s
     u = _parse(url)
-    timeout = httpx.Timeout(policy.timeout_s)
+    timed_out = f"timed out after {policy.timeout_s:g} s"
     # trust_env=False: no proxies from the environment (a proxy would resolve and connect on its own)
-    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+    with httpx.Client(timeout=httpx.Timeout(policy.timeout_s), follow_redirects=False, trust_env=False) as client:
         for hop in range(policy.max_redirects + 1):
             host = u.raw_host.decode("ascii")  # IDNA-encoded; IPv6 without brackets
             port = u.port or (443 if u.scheme == "https" else 80)
+            # One deadline for the whole fetch: lookups, connects and reads of every hop share it.
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise FetchError(timed_out)
             try:
-                ip = _checked_addresses(host, port, policy, resolve)[0]
+                ip = _checked_addresses(host, port, policy, resolve, remaining)[0]
             except FetchError as e:
                 raise FetchError(f"redirect to {_short(str(u))}: {e}" if hop else str(e)) from None
             # Connect to the address that was checked; keep Host and the TLS server name of the URL.
@@ -162,8 +185,11 @@ def fetch_bytes(url: str, policy: FetchPolicy, resolve: Resolver | None = None) 
             ext = {}
             if u.scheme == "https" and not _is_ip_literal(host):
                 ext["sni_hostname"] = host
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise FetchError(timed_out)
             try:
-                with client.stream("GET", target, headers=headers, extensions=ext) as r:
+                with client.stream("GET", target, headers=headers, extensions=ext, timeout=httpx.Timeout(remaining)) as r:
                     if r.status_code in _REDIRECTS and r.headers.get("location"):
                         if hop == policy.max_redirects:
                             raise FetchError(f"too many redirects (more than {policy.max_redirects})")
@@ -176,7 +202,7 @@ def fetch_bytes(url: str, policy: FetchPolicy, resolve: Resolver | None = None) 
                         raise FetchError(f"the server answered {r.status_code} {r.reason_phrase}".rstrip())
                     return _read_capped(r, policy, deadline), str(u)
             except httpx.TimeoutException:
-                raise FetchError(f"timed out after {policy.timeout_s:g} s") from None
+                raise FetchError(timed_out) from None
             except httpx.HTTPError as e:  # connection refused, TLS failure, protocol errors ...
                 detail = str(e).splitlines()[0] if str(e) else type(e).__name__
                 raise FetchError(f"could not fetch the URL ({detail})") from None

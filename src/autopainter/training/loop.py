@@ -201,9 +201,11 @@ def _init_generator(G: torch.nn.Module, model_dir: str) -> None:
     load_state_checked(G, src.state_dict(), model_dir)
 
 
-def build_models(cfg: Config, device: torch.device) -> Models:
+def build_models(cfg: Config, device: torch.device, init: bool = True) -> Models:
+    """G, D, the EMA generator, optimizers and the feature network. ``init=False`` (resuming: the weights
+    come from the checkpoint) skips ``train.init_from``."""
     G = build_generator(cfg.model)
-    if cfg.train.init_from:
+    if init and cfg.train.init_from:
         _init_generator(G, cfg.train.init_from)
     D = build_discriminator(cfg.model) if cfg.loss.gan > 0 else None
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
@@ -409,7 +411,7 @@ def _train(cfg: Config, resume: str | Path | None, progress: bool) -> Path:
     train_set = PairDataset(cfg.data, split="train", train=True, seed=cfg.train.seed)
     val_set = PairDataset(cfg.data, split="val", train=False, seed=cfg.train.seed)
 
-    models = to_device(build_models(cfg, device), cfg, device)
+    models = to_device(build_models(cfg, device, init=resume is None), cfg, device)
     pos = Position()
     if resume is not None:
         run_dir = Path(resume)
