@@ -15,7 +15,6 @@ import contextlib
 import copy
 import json
 import math
-import os
 import signal
 import time
 from dataclasses import dataclass
