@@ -56,14 +56,13 @@ def model_dir(arg: str | None, tmp: Path) -> tuple[Path, str]:
         return bundled_model_dir(), "bundled"
     import torch
 
-    from autopainter.cli import resolve_config_path
     from autopainter.config import Config
     from autopainter.models.io import save_pretrained
     from autopainter.models.unet import build_generator
 
-    cfg = Config.load(resolve_config_path("default"))
+    cfg = Config.load("default")
     torch.manual_seed(0)
-    out = save_pretrained(build_generator(cfg.model), tmp / "model", extra={"image_size": cfg.data.image_size})
+    out = save_pretrained(build_generator(cfg.model), tmp / "model", image_size=cfg.data.image_size)
     return out, "default preset, random weights"
 
 

@@ -73,7 +73,7 @@ def line_art(w: int, h: int, seed: int = 0) -> Image.Image:
 
 
 def default_model():
-    """(generator, config dict, where from): the bundled model, else the default preset, random weights."""
+    """(generator, ModelInfo or config dict, where from): the bundled model, else the default preset, random weights."""
     from autopainter.config import Config
     from autopainter.inference import bundled_model_dir
     from autopainter.models.io import load_generator
@@ -84,7 +84,7 @@ def default_model():
         gen, meta = load_generator(d)
         return gen, meta, "bundled model", d
     torch.manual_seed(0)
-    cfg = Config.load(Path(__file__).parents[1] / "configs" / "default.yaml")
+    cfg = Config.load("default")
     return build_generator(cfg.model).eval(), {"image_size": cfg.data.image_size}, "default preset, random weights", None
 
 
@@ -93,7 +93,7 @@ def pix2pix_model():
     from autopainter.models.unet import build_generator, count_parameters
 
     torch.manual_seed(0)
-    cfg = Config.load(Path(__file__).parents[1] / "configs" / "pix2pix.yaml", ["model.in_channels=3"])
+    cfg = Config.load("pix2pix", ["model.in_channels=3"])
     gen = build_generator(cfg.model).eval()
     assert count_parameters(gen) == 54_414_019, count_parameters(gen)
     return gen
@@ -205,7 +205,7 @@ def main() -> None:
 
 def run_all(args: argparse.Namespace, tmp: Path) -> None:
     from autopainter.inference import Colorizer
-    from autopainter.onnx_backend import OnnxRunner, export_onnx
+    from autopainter.inference.onnx import OnnxRunner, export_onnx
 
     os.environ["XDG_CACHE_HOME"] = str(tmp / "cache")  # the default model's ONNX export goes here, not ~/.cache
     load_before = os.getloadavg()  # other processes on the machine: the noise these figures carry
@@ -224,8 +224,8 @@ def run_all(args: argparse.Namespace, tmp: Path) -> None:
 
     # ---- parity (ONNX Runtime vs PyTorch fp32, on the generator's [-1, 1] output)
     parity = {}
-    for name, g, runner, shape in [("default", gen, cols["default-onnx"]._onnx, (1, 5, 192, 256)),
-                                   ("default-256", gen, cols["default-onnx"]._onnx, (1, 5, 256, 256)),
+    for name, g, runner, shape in [("default", gen, cols["default-onnx"].runner, (1, 5, 192, 256)),
+                                   ("default-256", gen, cols["default-onnx"].runner, (1, 5, 256, 256)),
                                    ("pix2pix-512", p2p, p2p_onnx, (1, 3, 512, 512)),
                                    ("pix2pix-2048x1536", p2p, p2p_onnx, (1, 3, 1536, 2048))]:
         x = (torch.rand(*shape, generator=torch.Generator().manual_seed(0)) * 2 - 1).numpy()
@@ -236,7 +236,7 @@ def run_all(args: argparse.Namespace, tmp: Path) -> None:
     model_only = {}
     for hw in [(256, 256), (192, 256)]:
         x = (torch.rand(1, 5, *hw) * 2 - 1).numpy()
-        runs = {k: (lambda c=c: c._generate(x)) for k, c in cols.items()}
+        runs = {k: (lambda c=c: c.generate(x)) for k, c in cols.items()}
         if args.compile:
             import copy
 

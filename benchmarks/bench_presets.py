@@ -2,7 +2,7 @@
 
     python benchmarks/bench_presets.py [--presets tiny,default,pix2pix,paper] [--repeats 3]
 
-Each step is a full D step + G step (the loop's own ``train_step``) on random tensors, fp32 eager, at the
+Each step is a full D step + G step (the training's own ``train_step``) on random tensors, fp32 eager, at the
 preset's batch size. The paper preset's VGG16 feature loss runs with random weights saved in torchvision's
 format (the real file is not obtainable offline; the cost is the same).
 """
@@ -20,10 +20,22 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import RESULTS, median_seconds, write_json  # noqa: E402
 
-from autopainter.cli import resolve_config_path  # noqa: E402
-from autopainter.config import Config  # noqa: E402
+from autopainter.config import Config, preset_names  # noqa: E402
 from autopainter.models.unet import count_parameters  # noqa: E402
-from autopainter.training.loop import build_models, train_step  # noqa: E402
+from autopainter.training.loop import build_models  # noqa: E402
+
+
+def step_fn(models, cfg, batch):
+    """One D + G step; ``training.step.train_step(models, cfg, batch)`` once it exists (issue 11)."""
+    try:
+        from autopainter.training.step import train_step
+    except ModuleNotFoundError as e:
+        if e.name != "autopainter.training.step":
+            raise
+        from autopainter.training.loop import train_step
+
+        return lambda: train_step(models, cfg, batch, contextlib.nullcontext(), False)
+    return lambda: train_step(models, cfg, batch)
 
 
 def random_vgg16(path: Path) -> Path:
@@ -46,7 +58,7 @@ def random_vgg16(path: Path) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--presets", default="tiny,default,pix2pix,paper")
+    ap.add_argument("--presets", default="tiny,default,pix2pix,paper", help=f"comma-separated, of: {', '.join(preset_names())}")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default=str(RESULTS / "presets.json"))
@@ -56,12 +68,12 @@ def main() -> None:
     rows = []
     for name in args.presets.split(","):
         overrides = [f"data.image_size={args.size}", f"data.load_size={args.size}"]
-        cfg0 = Config.load(resolve_config_path(name))
+        cfg0 = Config.load(name)
         if cfg0.loss.feature > 0 and cfg0.loss.feature_backbone.startswith("vgg"):
             overrides.append(f"loss.feature_weights={random_vgg16(tmp / 'vgg16-random.pth')}")
         if name == "tiny":
             overrides += ["model.depth=4"]
-        cfg = Config.load(resolve_config_path(name), overrides)
+        cfg = Config.load(name, overrides)
         models = build_models(cfg, torch.device("cpu"))
         b, s = cfg.train.batch_size, args.size
         batch = {
@@ -70,7 +82,11 @@ def main() -> None:
             "hint": torch.zeros(b, 3, s, s),
             "mask": torch.zeros(b, 1, s, s),
         }
-        sec, times = median_seconds(lambda: train_step(models, cfg, batch, contextlib.nullcontext(), False), args.repeats)
+        # what the generator gets, laid out as models.inputs.encode_inputs does: sketch | hint RGB | mask (5),
+        # or the sketch as gray RGB (3)
+        batch["input"] = (batch["sketch"].expand(-1, 3, -1, -1) if cfg.model.in_channels == 3
+                          else torch.cat([batch["sketch"], batch["hint"], batch["mask"]], 1))
+        sec, times = median_seconds(step_fn(models, cfg, batch), args.repeats)
         row = {
             "preset": name,
             "batch_size": b,

@@ -110,8 +110,8 @@ def main() -> None:
     pkg = find_package_dir(args.package_dir or default_cache_dir() / f"openmoji-{OPENMOJI_VERSION}")
     model = args.model or bundled_model_dir()
     ours = Colorizer.from_pretrained(model, size=args.size, precision="fp32")
-    plain = Colorizer(ours.generator, ours.config, size=ours.size, precision="fp32", sketch_lines=False)
-    print(f"model {model} (trained at {ours.config.get('image_size')} px), working size {ours.size}, "
+    plain = Colorizer(ours.generator, ours.info, size=ours.size, precision="fp32", sketch_lines=False)
+    print(f"model {model} (trained at {ours.info.image_size} px), working size {ours.size}, "
           f"sketches {args.render} px")
 
     # ---- figures
@@ -135,8 +135,8 @@ def main() -> None:
     sketch, color = render(pkg, FIGURE, args.render)
     res = ours.colorize(sketch)
     flat_plain = np.asarray(plain(sketch))
-    prep = ours._prepare(sketch, None)
-    generated = ours._generate(prep.x)  # what the generator made, at the working resolution
+    prep = ours.prepare(sketch)
+    generated = ours.generate(prep.x)  # what the generator made, at the working resolution
     gen_up = np.asarray(Image.fromarray(generated).resize(sketch.shape[::-1], Image.Resampling.NEAREST))
     full = [sketch, gen_up, flat_plain, np.asarray(res.image)]
     s = args.render

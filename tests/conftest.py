@@ -38,10 +38,10 @@ def tiny_config(data: Path, *overrides: str):
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A model folder (config.json + model.safetensors) holding the tiny generator the inference tests use,
     with random weights: for the web app and anything else that loads a model by folder."""
-    from autopainter.config import ModelConfig
+    from autopainter.config import GeneratorConfig
     from autopainter.models.io import save_pretrained
     from autopainter.models.unet import build_generator
 
     torch.manual_seed(0)
-    gen = build_generator(ModelConfig(ngf=8, depth=4, norm="group", dropout=0.0))
-    return save_pretrained(gen, tmp_path_factory.mktemp("tiny-model") / "model", extra={"image_size": 32})
+    gen = build_generator(GeneratorConfig(ngf=8, depth=4, norm="group", dropout=0.0))
+    return save_pretrained(gen, tmp_path_factory.mktemp("tiny-model") / "model", image_size=32)

@@ -208,6 +208,97 @@ def test_plan_outputs():
     assert plan_outputs(files[:1], Path("one.jpg"), True) == {files[0]: Path("one.jpg")}
 
 
+def test_plan_outputs_single_file_rule(tmp_path):
+    from pathlib import Path
+
+    from autopainter.cli import CLIError, plan_outputs
+
+    a, b = Path("x/a.png"), Path("x/b.png")
+    for name in ("one.png", "one.JPG", "one.jpeg", "one.webp"):  # an image suffix: one file
+        assert plan_outputs([a], tmp_path / name) == {a: tmp_path / name}
+        with pytest.raises(CLIError, match="give a folder"):
+            plan_outputs([a, b], tmp_path / name)
+    for name in ("out", "out.d", "v1.5"):  # anything else: a folder of STEM.png
+        assert plan_outputs([a], tmp_path / name) == {a: tmp_path / name / "a.png"}
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(CLIError, match="not a folder"):
+        plan_outputs([a], tmp_path / "file")
+    (tmp_path / "made.png").mkdir()
+    with pytest.raises(CLIError, match="is a folder"):
+        plan_outputs([a], tmp_path / "made.png")
+    assert plan_outputs([a, Path("y/a.png")], tmp_path / "o", extras=("_color",)) == {
+        a: tmp_path / "o" / "a.png", Path("y/a.png"): tmp_path / "o" / "a-1.png"}
+
+
+def test_colorize_single_file_rule(trained, tmp_path, capsys):
+    _, model = trained
+    a = _sketch(tmp_path / "a.png", (30, 20))
+    b = _sketch(tmp_path / "b.png", (20, 30))
+    assert main(["colorize", str(a), str(b), "-o", str(tmp_path / "out.png"), "--model", str(model)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("autopainter: error:") and "give a folder" in err[0]
+    assert not (tmp_path / "out.png").exists()
+    assert main(["colorize", str(a), "-o", str(tmp_path / "x.jpg"), "--model", str(model), "--layers", "-q"]) == 0
+    with Image.open(tmp_path / "x.jpg") as img:
+        assert img.format == "JPEG" and img.size == (30, 20)
+    for layer in ("x_color.png", "x_lines.png"):  # layers stay PNG next to the output
+        assert Image.open(tmp_path / layer).format == "PNG"
+    assert main(["colorize", str(a), "-o", str(tmp_path / "x.webp"), "--model", str(model), "-q"]) == 0
+    assert Image.open(tmp_path / "x.webp").format == "WEBP"
+
+
+def test_help_of_every_command(capsys):
+    import subprocess
+    import sys
+
+    for cmd in ("colorize", "sketchify"):
+        with pytest.raises(SystemExit):
+            main([cmd, "--help"])
+        out = " ".join(capsys.readouterr().out.split())
+        assert ".jpg" in out and "written in that format" in out, cmd
+    for cmd in ("train", "export", "serve", "evaluate", "prepare"):
+        with pytest.raises(SystemExit):
+            main([cmd, "--help"])
+    r = subprocess.run([sys.executable, "-m", "autopainter", "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "colorize" in r.stdout
+
+
+def test_serve_defaults_come_from_the_settings():
+    from autopainter.cli import build_parser
+    from autopainter.server import ServerSettings
+
+    args = build_parser().parse_args(["serve"])
+    s = ServerSettings()
+    assert (args.device, args.size, args.max_pixels, args.max_in_flight, args.model, args.data_dir) == (
+        s.device, s.size, s.max_pixels, s.max_in_flight, s.model_dir, s.data_dir)
+    assert args.max_upload_mb * 2**20 == s.max_upload_bytes
+
+
+def test_evaluate_layout_defaults_to_auto():
+    from autopainter.cli import build_parser
+
+    assert build_parser().parse_args(["evaluate", "--data", "d"]).layout == "auto"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["evaluate", "--data", "d", "--layout", "bogus"])
+
+
+def test_cli_modules_import_only_the_leaf():
+    """No cycles: command modules may import cli.outputs, never each other; outputs imports no cli module."""
+    import ast
+    from pathlib import Path
+
+    import autopainter.cli as pkg
+
+    root = Path(pkg.__file__).parent
+    for path in root.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:  # from .x import ...
+                target = node.module or ""
+                if path.stem in ("__init__", "__main__"):
+                    continue
+                assert path.stem != "outputs" and target == "outputs", f"{path.name} imports .{target}"
+
+
 def test_colorize_option_errors(trained, tmp_path, capsys):
     _, model = trained
     sk = _sketch(tmp_path / "s.png", (40, 30))

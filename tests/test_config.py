@@ -67,3 +67,53 @@ def test_more_invalid_configs(overrides, message):
 
 def test_numeric_text_for_string_fields():
     assert Config.load(REPO / "configs" / "tiny.yaml", ["train.name=2024"]).train.name == "2024"
+
+
+def test_presets_by_name():
+    from autopainter.config import preset_names, resolve_config_path
+
+    assert set(preset_names()) >= {"tiny", "default", "pix2pix", "paper"}
+    assert Config.load("tiny") == Config.load(REPO / "configs" / "tiny.yaml")
+    assert resolve_config_path("paper").name == "paper.yaml"
+    with pytest.raises(ConfigError, match="no config file or preset named 'nosuch'; presets: default, paper"):
+        Config.load("nosuch")
+
+
+def test_each_section_validates_itself():
+    from autopainter.config import DataConfig, DiscriminatorConfig, GeneratorConfig, LossConfig, TrainConfig
+
+    with pytest.raises(ConfigError, match="data.layout='bogus' is not one of: auto"):
+        DataConfig(path="x", layout="bogus")
+    with pytest.raises(ConfigError, match="data.load_size"):
+        DataConfig(image_size=64, load_size=32)
+    with pytest.raises(ConfigError, match="model.kernel_size"):
+        GeneratorConfig(kernel_size=5)
+    with pytest.raises(ConfigError, match="discriminator.in_channels"):
+        DiscriminatorConfig(in_channels=5)
+    with pytest.raises(ConfigError, match="loss.gan_mode"):
+        LossConfig(gan_mode="wgan")
+    with pytest.raises(ConfigError, match="train.device"):
+        TrainConfig(device="tpu")
+
+
+def test_old_keys_move_to_their_sections():
+    """Run folders written before the discriminator had its own section keep loading."""
+    old = {"name": "old", "model": {"ngf": 8, "depth": 4, "ndf": 16, "d_layers": 2, "d_norm": "group",
+                                    "d_in_channels": 6, "gradient_checkpointing": True}}
+    cfg = Config.from_dict(old)
+    assert (cfg.discriminator.ndf, cfg.discriminator.layers, cfg.discriminator.norm, cfg.discriminator.in_channels) == (16, 2, "group", 6)
+    assert cfg.train.gradient_checkpointing is True and cfg.model.ngf == 8
+    assert "ndf" not in cfg.to_dict()["model"]
+    assert old["model"]["ndf"] == 16  # the caller's dict is left alone
+    # the old --set spelling still works, and a contradiction is an error, not a silent choice
+    assert Config.load("tiny", ["model.ndf=4"]).discriminator.ndf == 4
+    assert Config.load("tiny", ["model.ndf=4", "discriminator.ndf=2"]).discriminator.ndf == 2  # the last one wins
+    with pytest.raises(ConfigError, match="model.ndf .* and discriminator.ndf disagree"):
+        Config.from_dict({"model": {"ndf": 4}, "discriminator": {"ndf": 8}})
+
+
+def test_sketch_methods_agree_with_the_implementation():
+    from autopainter.config import SKETCH_METHODS
+    from autopainter.data import sketch
+
+    assert tuple(SKETCH_METHODS) == tuple(sketch.SKETCH_METHODS)

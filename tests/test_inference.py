@@ -3,7 +3,7 @@ import pytest
 import torch
 from PIL import Image
 
-from autopainter.config import ModelConfig
+from autopainter.config import GeneratorConfig
 from autopainter.inference import Colorizer, working_size
 from autopainter.models.io import ModelFileError
 from autopainter.models.unet import build_generator
@@ -12,7 +12,7 @@ from autopainter.models.unet import build_generator
 @pytest.fixture(scope="module")
 def colorizer():
     torch.manual_seed(0)
-    g = build_generator(ModelConfig(ngf=8, depth=4, norm="group", dropout=0.0))
+    g = build_generator(GeneratorConfig(ngf=8, depth=4, norm="group", dropout=0.0))
     return Colorizer(g, {"image_size": 32})
 
 
@@ -106,7 +106,7 @@ def test_full_resolution_keeps_the_sketchs_line_pixels(colorizer):
 
 
 def test_layers_composite_to_the_image(colorizer):
-    from autopainter.compose import composite_layers
+    from autopainter.inference.compose import composite_layers
 
     res = colorizer.colorize(_line_art(300, 200, width=2), hints=None)
     lines = np.asarray(res.lines)
@@ -117,7 +117,7 @@ def test_layers_composite_to_the_image(colorizer):
 
 
 def test_color_layer_fills_each_side_of_a_line_with_its_own_color():
-    from autopainter.compose import color_layer, fill_from_paper, flat_color, paper_mask
+    from autopainter.inference.compose import color_layer, fill_from_paper, flat_color, paper_mask
 
     # the generator's output at 40x60: red | blue, with the dark line it drew between them, a bit wide
     gen = np.zeros((40, 60, 3), np.uint8)
@@ -145,7 +145,7 @@ def test_color_layer_fills_each_side_of_a_line_with_its_own_color():
 
 
 def test_multiply_lines_is_exact_rounding():
-    from autopainter.compose import line_layer, multiply_lines
+    from autopainter.inference.compose import line_layer, multiply_lines
 
     rng = np.random.default_rng(0)
     c = rng.integers(0, 256, (300, 7, 3), dtype=np.uint8)  # more rows than one strip

@@ -18,7 +18,7 @@ pytest.importorskip("onnxscript")
 
 from autopainter.inference import Colorizer  # noqa: E402
 from autopainter.models.io import load_generator  # noqa: E402
-from autopainter.onnx_backend import ONNX_NAME, BackendError, OnnxRunner, fingerprint, load_runner  # noqa: E402
+from autopainter.inference.onnx import ONNX_NAME, BackendError, OnnxRunner, fingerprint, load_runner  # noqa: E402
 
 TOL = 1e-4
 
@@ -59,7 +59,7 @@ def test_parity_with_pytorch(onnx_model_dir, hw):
 def test_colorizer_onnx_equals_torch_fp32(onnx_model_dir, tmp_path):
     torch_c = Colorizer.from_pretrained(onnx_model_dir, backend="torch", precision="fp32")
     onnx_c = Colorizer.from_pretrained(onnx_model_dir, backend="onnx")
-    assert onnx_c._onnx.path == onnx_model_dir / ONNX_NAME  # the folder's own file, no export
+    assert onnx_c.runner.path == onnx_model_dir / ONNX_NAME  # the folder's own file, no export
     assert not (tmp_path / "cache").exists()
     for size in [(150, 90), (64, 200)]:
         hints = Image.new("RGBA", size, (0, 0, 0, 0))
@@ -73,7 +73,7 @@ def test_colorizer_onnx_equals_torch_fp32(onnx_model_dir, tmp_path):
 def test_export_is_cached_by_fingerprint(onnx_model_dir, tmp_path, monkeypatch):
     import shutil
 
-    import autopainter.onnx_backend as ob
+    import autopainter.inference.onnx as ob
 
     gen, _ = load_generator(onnx_model_dir)
     cached = tmp_path / "cache" / "autopainter" / "onnx" / f"{fingerprint(gen)[:32]}.onnx"
@@ -91,7 +91,7 @@ def test_export_is_cached_by_fingerprint(onnx_model_dir, tmp_path, monkeypatch):
 
 
 def test_stale_or_broken_onnx_files_are_replaced(onnx_model_dir, tmp_path, monkeypatch):
-    import autopainter.onnx_backend as ob
+    import autopainter.inference.onnx as ob
 
     gen, _ = load_generator(onnx_model_dir)
     with torch.no_grad():

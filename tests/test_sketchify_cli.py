@@ -76,3 +76,33 @@ def test_sketchify_skips_unreadable(colored, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "broken.png" in err[0] and err[1].startswith("autopainter: error: 1 of 7")
     assert len(list((tmp_path / "o").iterdir())) == 6
+    assert main(["sketchify", str(colored / "broken.png"), "-o", str(tmp_path / "b.png")]) == 2
+    assert "broken.png" in _err_line(capsys)  # one input: its error in one line
+    assert not (tmp_path / "b.png").exists()
+
+
+def test_sketchify_single_file_rule(colored, tmp_path, capsys):
+    """An -o with an image suffix is one file in that format; several inputs with it: one line, exit 2."""
+    a, b = colored / "rgb.png", colored / "gray.png"
+    assert main(["sketchify", str(a), str(b), "-o", str(tmp_path / "out.png")]) == 2
+    assert "give a folder" in _err_line(capsys)
+    assert not (tmp_path / "out.png").exists()  # no folder named out.png/ either
+    assert main(["sketchify", str(colored), "-o", str(tmp_path / "all.webp"), "-q"]) == 2  # a folder of 6
+    assert "6 inputs" in _err_line(capsys)
+    assert not (tmp_path / "all.webp").exists()
+
+    assert main(["sketchify", str(a), "-o", str(tmp_path / "x.jpg"), "-q"]) == 0
+    assert (tmp_path / "x.jpg").is_file()
+    with Image.open(tmp_path / "x.jpg") as img:
+        assert img.format == "JPEG" and img.mode == "L" and img.size == Image.open(a).size
+    assert main(["sketchify", str(a), "-o", str(tmp_path / "x.WEBP"), "-q"]) == 0
+    assert Image.open(tmp_path / "x.WEBP").format == "WEBP"
+    assert main(["sketchify", str(a), "-o", str(tmp_path / "lines"), "-q"]) == 0  # no suffix: a folder
+    assert [p.name for p in (tmp_path / "lines").iterdir()] == ["rgb.png"]
+
+
+def test_sketchify_help_states_the_rule(capsys):
+    with pytest.raises(SystemExit):
+        main(["sketchify", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert ".jpg" in out and "written in that format" in out

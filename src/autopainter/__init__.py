@@ -11,7 +11,7 @@ __all__ = ["__version__", "Colorizer"]
 
 def __getattr__(name):  # lazy: `import autopainter` stays light
     if name == "Colorizer":
-        from .inference import Colorizer
+        from .inference.colorizer import Colorizer
 
         return Colorizer
     raise AttributeError(name)

@@ -7,6 +7,7 @@ The resolved tree is written into every run folder and checkpoint: a checkpoint 
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import types
 import typing
@@ -21,15 +22,32 @@ class ConfigError(ValueError):
     """A config that cannot be used; the message says what to change."""
 
 
+# Set while Config.from_dict builds a tree: sections then skip their own check in __post_init__, and
+# Config.validate checks everything once the whole tree exists. Built alone, a section checks itself.
+_DEFERRED: contextvars.ContextVar[bool] = contextvars.ContextVar("autopainter_config_deferred", default=False)
+
+
 NORMS = ("batch", "instance", "group", "none")
 GAN_MODES = ("vanilla", "lsgan", "hinge")
 FEATURE_BACKBONES = ("efficientnet-lite0", "vgg16", "vgg19", "none")
-LAYOUTS = ("side_by_side", "two_folders", "color_only")
+LAYOUTS = ("auto", "side_by_side", "two_folders", "color_only")  # auto: detected as `prepare check` does
+SKETCH_METHODS = ("xdog", "thin")  # data.sketch implements them (a test checks the two agree)
+PRESETS_DIR = Path(__file__).parent / "configs"
+
+# Keys of the config tree before the generator and discriminator had sections of their own. Old run
+# folders and old --set lines still load: from_dict moves them to where they live now.
+LEGACY_KEYS = {
+    ("model", "ndf"): ("discriminator", "ndf"),
+    ("model", "d_layers"): ("discriminator", "layers"),
+    ("model", "d_norm"): ("discriminator", "norm"),
+    ("model", "d_in_channels"): ("discriminator", "in_channels"),
+    ("model", "gradient_checkpointing"): ("train", "gradient_checkpointing"),
+}
 
 
 @dataclass
-class ModelConfig:
-    """Generator and discriminator architecture."""
+class GeneratorConfig:
+    """The U-Net generator: all a release model folder needs to rebuild itself (YAML section ``model``)."""
 
     in_channels: int = 5  # sketch 1 + hint RGB 3 + hint mask 1 (pix2pix itself: 3)
     out_channels: int = 3  # RGB in [-1, 1]
@@ -40,11 +58,46 @@ class ModelConfig:
     norm: str = "batch"  # generator norm: batch | instance | group | none
     dropout: float = 0.5  # dropout in the innermost decoder blocks (pix2pix: 0.5)
     dropout_blocks: int = 3  # how many innermost decoder blocks (below the bottleneck) get dropout
-    ndf: int = 64  # discriminator base channels
-    d_layers: int = 3  # PatchGAN strided layers: 3 gives the 70x70 receptive field
-    d_norm: str = "batch"  # discriminator norm: batch | instance | group | none
-    d_in_channels: int = 4  # discriminator input: sketch 1 + image 3 (pix2pix: 6)
-    gradient_checkpointing: bool = False  # recompute generator activations in backward to save memory
+
+    def __post_init__(self) -> None:
+        if not _DEFERRED.get():
+            self.validate()
+
+    def validate(self) -> None:
+        _choice("model.norm", self.norm, NORMS)
+        for name in ("ngf", "depth", "max_mult"):
+            _positive(f"model.{name}", getattr(self, name))
+        if self.out_channels != 3:
+            raise ConfigError(f"model.out_channels must be 3 (RGB), got {self.out_channels}")
+        if self.dropout_blocks < 0:
+            raise ConfigError(f"model.dropout_blocks must be >= 0, got {self.dropout_blocks}")
+        if self.kernel_size not in (3, 4):
+            raise ConfigError(f"model.kernel_size must be 3 or 4, got {self.kernel_size}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
+        if self.in_channels not in (3, 5):
+            raise ConfigError("model.in_channels must be 5 (sketch + hint RGB + mask) or 3 (pix2pix RGB input)")
+
+
+@dataclass
+class DiscriminatorConfig:
+    """The conditional PatchGAN (YAML section ``discriminator``); training only, never in a release model."""
+
+    ndf: int = 64  # base channels
+    layers: int = 3  # strided layers: 3 gives the 70x70 receptive field
+    norm: str = "batch"  # batch | instance | group | none
+    in_channels: int = 4  # sketch 1 + image 3 (pix2pix: 6, the sketch as gray RGB)
+
+    def __post_init__(self) -> None:
+        if not _DEFERRED.get():
+            self.validate()
+
+    def validate(self) -> None:
+        _choice("discriminator.norm", self.norm, NORMS)
+        _positive("discriminator.ndf", self.ndf)
+        _positive("discriminator.layers", self.layers)
+        if self.in_channels not in (4, 6):
+            raise ConfigError("discriminator.in_channels must be 4 (sketch + image) or 6 (pix2pix: gray RGB sketch + image)")
 
 
 @dataclass
@@ -61,13 +114,28 @@ class LossConfig:
     feature_weights: str = ""  # path to a torchvision-format .pth (required for vgg16 / vgg19)
     feature_layers: list[int] = field(default_factory=list)  # backbone stages to compare; [] = backbone default
 
+    def __post_init__(self) -> None:
+        if not _DEFERRED.get():
+            self.validate()
+
+    def validate(self) -> None:
+        _choice("loss.gan_mode", self.gan_mode, GAN_MODES)
+        _choice("loss.feature_backbone", self.feature_backbone, FEATURE_BACKBONES)
+        for k in ("l1", "feature", "gan", "tv", "hint"):
+            if getattr(self, k) < 0:
+                raise ConfigError(f"loss.{k} must be >= 0")
+        if self.l1 == self.feature == self.gan == self.tv == self.hint == 0:
+            raise ConfigError("every loss weight is 0: set at least one of loss.l1, loss.feature, loss.gan, loss.tv, loss.hint > 0")
+        if self.feature > 0 and self.feature_backbone == "none":
+            raise ConfigError("loss.feature > 0 needs a loss.feature_backbone (efficientnet-lite0, vgg16 or vgg19)")
+
 
 @dataclass
 class DataConfig:
     """Where pairs come from and how they are augmented."""
 
     path: str = ""  # dataset root (uses ROOT/train and ROOT/val when they exist)
-    layout: str = "side_by_side"  # side_by_side | two_folders | color_only
+    layout: str = "auto"  # auto (detected: sketch/ + color/ folders -> two_folders, else side_by_side) | side_by_side | two_folders | color_only
     sketch_side: str = "right"  # side_by_side: which half holds the sketch (Kaggle set: right)
     sketch_dir: str = "sketch"  # two_folders: subfolder of sketches
     color_dir: str = "color"  # two_folders: subfolder of colored images, matched by file stem
@@ -81,6 +149,27 @@ class DataConfig:
     hint_hue_jitter: float = 0.0  # chance that a hinted sample's target and hints get one random hue rotation:
     # the hue must then come from the hints, not from what such drawings usually look like
     num_val_samples: int = 8  # fixed sketches in the per-epoch sample grid
+
+    def __post_init__(self) -> None:
+        if not _DEFERRED.get():
+            self.validate()
+
+    def validate(self) -> None:
+        _choice("data.layout", self.layout, LAYOUTS)
+        _choice("data.sketch_side", self.sketch_side, ("left", "right"))
+        _choice("data.sketch_method", self.sketch_method, SKETCH_METHODS)
+        _positive("data.image_size", self.image_size)
+        _positive("data.num_val_samples", self.num_val_samples)
+        if self.num_workers < 0:
+            raise ConfigError("data.num_workers must be >= 0")
+        if self.hint_max_strokes < 0:
+            raise ConfigError(f"data.hint_max_strokes must be >= 0, got {self.hint_max_strokes}")
+        if self.load_size < self.image_size:
+            raise ConfigError(f"data.load_size ({self.load_size}) must be >= data.image_size ({self.image_size})")
+        if not 0.0 <= self.hint_hue_jitter <= 1.0:
+            raise ConfigError(f"data.hint_hue_jitter must be in [0, 1], got {self.hint_hue_jitter}")
+        if not 0.0 <= self.hint_none_prob <= 1.0:
+            raise ConfigError(f"data.hint_none_prob must be in [0, 1], got {self.hint_none_prob}")
 
 
 @dataclass
@@ -99,6 +188,7 @@ class TrainConfig:
     seed: int = 0  # seeds data order, augmentation, hints and initialisation
     device: str = "auto"  # auto (CUDA when present, else CPU) | cpu | cuda | cuda:N
     mixed_precision: str = "none"  # none | auto | bf16 | fp16 (auto: bf16 where native, fp16 on older GPUs)
+    gradient_checkpointing: bool = False  # recompute generator activations in backward to save memory
     checkpoint_every: int = 1  # epochs between checkpoints (the last epoch and an interrupt always save)
     sample_every: int = 1  # epochs between sample grids (samples/epoch-NNNN.png and progress.gif)
     channels_last: bool = False  # channels_last memory format (often faster with bf16 on CPU and on CUDA)
@@ -107,37 +197,62 @@ class TrainConfig:
     runs_dir: str = "runs"  # where numbered run folders are made
     name: str = ""  # run name suffix; default: the config's name
 
+    def __post_init__(self) -> None:
+        if not _DEFERRED.get():
+            self.validate()
+
+    def validate(self) -> None:
+        _choice("train.mixed_precision", self.mixed_precision, ("none", "auto", "bf16", "fp16"))
+        for name in ("batch_size", "epochs", "checkpoint_every", "sample_every", "log_every"):
+            _positive(f"train.{name}", getattr(self, name))
+        if self.max_steps < 0:
+            raise ConfigError("train.max_steps must be >= 0 (0: no limit)")
+        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+            raise ConfigError(f"train.device={self.device!r} is not one of: auto, cpu, cuda, cuda:N")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError(f"train.ema_decay must be in [0, 1), got {self.ema_decay}")
+
 
 @dataclass
 class Config:
-    """The whole tree: ``Config.load("configs/tiny.yaml", overrides=["train.epochs=2"])``."""
+    """The whole tree: ``Config.load("tiny", overrides=["train.epochs=2"])`` (a preset name or a YAML path)."""
 
     name: str = "default"  # preset name, used in run folder names
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: GeneratorConfig = field(default_factory=GeneratorConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    def __post_init__(self) -> None:
+        if not _DEFERRED.get():
+            self.validate()
+
     # ------------------------------------------------------------------ building
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> "Config":
-        cfg = _build(cls, d or {}, "")
+        token = _DEFERRED.set(True)  # built whole first, so the rules that span sections are checked first
+        try:
+            cfg = _build(cls, migrate(d or {}), "")
+        finally:
+            _DEFERRED.reset(token)
         cfg.validate()
         return cfg
 
     @classmethod
     def load(cls, path: str | Path | None = None, overrides: list[str] | None = None) -> "Config":
+        """A preset name (``tiny``, ``default``, ``pix2pix``, ``paper``) or a YAML path, then ``--set`` overrides."""
         d: dict[str, Any] = {}
         if path is not None:
-            p = Path(path)
+            p = resolve_config_path(path)
             if not p.is_file():
-                raise ConfigError(f"config file not found: {p} (presets live in configs/, e.g. configs/tiny.yaml)")
+                raise ConfigError(f"config file not found: {p} (or name a preset: {', '.join(preset_names())})")
             try:
                 d = yaml.safe_load(p.read_text()) or {}
             except yaml.YAMLError as e:
                 raise ConfigError(f"{p} is not valid YAML: {str(e).splitlines()[0]}") from None
             if not isinstance(d, dict):
-                raise ConfigError(f"{p} must hold a mapping of sections (model, loss, data, train)")
+                raise ConfigError(f"{p} must hold a mapping of sections (model, discriminator, loss, data, train)")
             d.setdefault("name", p.stem)
         for ov in overrides or []:
             apply_override(d, ov)
@@ -151,68 +266,54 @@ class Config:
 
     # ---------------------------------------------------------------- validation
     def validate(self) -> None:
-        m, lo, da, t = self.model, self.loss, self.data, self.train
-        _choice("model.norm", m.norm, NORMS)
-        _choice("model.d_norm", m.d_norm, NORMS)
-        _choice("loss.gan_mode", lo.gan_mode, GAN_MODES)
-        _choice("loss.feature_backbone", lo.feature_backbone, FEATURE_BACKBONES)
-        _choice("data.layout", da.layout, LAYOUTS)
-        _choice("data.sketch_side", da.sketch_side, ("left", "right"))
-        _choice("train.mixed_precision", t.mixed_precision, ("none", "auto", "bf16", "fp16"))
-        _positive("model.ngf", m.ngf)
-        _positive("model.ndf", m.ndf)
-        _positive("model.depth", m.depth)
-        _positive("model.max_mult", m.max_mult)
-        _positive("data.image_size", da.image_size)
-        _positive("train.batch_size", t.batch_size)
-        _positive("train.epochs", t.epochs)
-        _positive("train.checkpoint_every", t.checkpoint_every)
-        _positive("train.sample_every", t.sample_every)
-        _positive("train.log_every", t.log_every)
-        if t.max_steps < 0:
-            raise ConfigError("train.max_steps must be >= 0 (0: no limit)")
-        if da.num_workers < 0:
-            raise ConfigError("data.num_workers must be >= 0")
-        if not (t.device in ("auto", "cpu", "cuda") or t.device.startswith("cuda:")):
-            raise ConfigError(f"train.device={t.device!r} is not one of: auto, cpu, cuda, cuda:N")
-        if m.out_channels != 3:
-            raise ConfigError(f"model.out_channels must be 3 (RGB), got {m.out_channels}")
-        for name, v in (("model.d_layers", m.d_layers), ("data.num_val_samples", da.num_val_samples)):
-            _positive(name, v)
-        for name, v in (("model.dropout_blocks", m.dropout_blocks), ("data.hint_max_strokes", da.hint_max_strokes)):
-            if v < 0:
-                raise ConfigError(f"{name} must be >= 0, got {v}")
-        from .data.sketch import SKETCH_METHODS
-
-        _choice("data.sketch_method", da.sketch_method, SKETCH_METHODS)
-        if m.kernel_size not in (3, 4):
-            raise ConfigError(f"model.kernel_size must be 3 or 4, got {m.kernel_size}")
-        if not 0.0 <= m.dropout < 1.0:
-            raise ConfigError(f"model.dropout must be in [0, 1), got {m.dropout}")
-        if m.in_channels not in (3, 5):
-            raise ConfigError("model.in_channels must be 5 (sketch + hint RGB + mask) or 3 (pix2pix RGB input)")
-        if m.d_in_channels not in (4, 6):
-            raise ConfigError("model.d_in_channels must be 4 (sketch + image) or 6 (pix2pix: gray RGB sketch + image)")
-        if da.image_size % (2 ** m.depth):
+        """The rules that span sections, then each section's own."""
+        _positive("model.depth", self.model.depth)
+        if self.data.image_size % (2 ** self.model.depth):
             raise ConfigError(
-                f"data.image_size={da.image_size} must be a multiple of 2**model.depth={2 ** m.depth}; "
+                f"data.image_size={self.data.image_size} must be a multiple of 2**model.depth={2 ** self.model.depth}; "
                 f"lower model.depth or pick another size"
             )
-        if da.load_size < da.image_size:
-            raise ConfigError(f"data.load_size ({da.load_size}) must be >= data.image_size ({da.image_size})")
-        if not 0.0 <= da.hint_hue_jitter <= 1.0:
-            raise ConfigError(f"data.hint_hue_jitter must be in [0, 1], got {da.hint_hue_jitter}")
-        if not 0.0 <= da.hint_none_prob <= 1.0:
-            raise ConfigError(f"data.hint_none_prob must be in [0, 1], got {da.hint_none_prob}")
-        if not 0.0 <= t.ema_decay < 1.0:
-            raise ConfigError(f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
-        for k in ("l1", "feature", "gan", "tv", "hint"):
-            if getattr(lo, k) < 0:
-                raise ConfigError(f"loss.{k} must be >= 0")
-        if lo.l1 == lo.feature == lo.gan == lo.tv == lo.hint == 0:
-            raise ConfigError("every loss weight is 0: set at least one of loss.l1, loss.feature, loss.gan, loss.tv, loss.hint > 0")
-        if lo.feature > 0 and lo.feature_backbone == "none":
-            raise ConfigError("loss.feature > 0 needs a loss.feature_backbone (efficientnet-lite0, vgg16 or vgg19)")
+        for section in (self.model, self.discriminator, self.loss, self.data, self.train):
+            section.validate()
+
+
+# ---------------------------------------------------------------------- presets
+def preset_names() -> list[str]:
+    """The bundled presets: tiny, default, pix2pix, paper."""
+    return sorted(q.stem for q in PRESETS_DIR.glob("*.yaml"))
+
+
+def resolve_config_path(name_or_path: str | Path) -> Path:
+    """A YAML path as given, or the file of a bundled preset named ``name_or_path``."""
+    p = Path(name_or_path)
+    if isinstance(name_or_path, Path) or p.suffix in (".yaml", ".yml") or p.exists() or "/" in str(name_or_path):
+        return p
+    preset = PRESETS_DIR / f"{name_or_path}.yaml"
+    if preset.is_file():
+        return preset
+    raise ConfigError(f"no config file or preset named {str(name_or_path)!r}; presets: {', '.join(preset_names())}")
+
+
+def migrate(d: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a config dict with LEGACY_KEYS moved to their sections (old run folders, old --set lines).
+
+    A key given both ways with different values is an error rather than a silent choice.
+    """
+    if not isinstance(d, dict):
+        return d
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in d.items()}
+    for (old_sec, old_key), (new_sec, new_key) in LEGACY_KEYS.items():
+        sec = out.get(old_sec)
+        if not isinstance(sec, dict) or old_key not in sec:
+            continue
+        value = sec.pop(old_key)
+        target = out.setdefault(new_sec, {})
+        if not isinstance(target, dict):
+            continue  # _build reports the bad section
+        if new_key in target and target[new_key] != value:
+            raise ConfigError(f"{old_sec}.{old_key} (the old name of {new_sec}.{new_key}) and {new_sec}.{new_key} disagree; keep one")
+        target[new_key] = value
+    return out
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -226,6 +327,11 @@ def _positive(name: str, value: int) -> None:
 
 
 # ---------------------------------------------------------------------- dict -> dataclass
+def build_section(cls: type, d: dict[str, Any], prefix: str = "") -> Any:
+    """A config dataclass from a plain dict, each value type-checked, unknown keys refused."""
+    return _build(cls, d, prefix)
+
+
 def _build(cls: type, d: dict[str, Any], prefix: str) -> Any:
     if not isinstance(d, dict):
         raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a mapping, got {type(d).__name__}")
@@ -288,6 +394,8 @@ def apply_override(d: dict[str, Any], override: str) -> None:
     parts = key.split(".")
     if not key or any(not p for p in parts):
         raise ConfigError(f"bad --set {override!r}: expected section.key=value, e.g. train.epochs=5")
+    if tuple(parts) in LEGACY_KEYS:  # an old spelling: set what it is called now, so later --set lines win as usual
+        parts = list(LEGACY_KEYS[tuple(parts)])
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:

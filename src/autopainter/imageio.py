@@ -121,11 +121,6 @@ def read_gray(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndar
     return np.asarray(flatten_on_white(open_image(path, max_pixels)).convert("L"))
 
 
-def read_rgba(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """(H, W, 4) uint8, alpha kept (how hint files are read)."""
-    return np.asarray(open_image(path, max_pixels).convert("RGBA"))
-
-
 # ------------------------------------------------------------------------------ conversions
 def to_unit(a: np.ndarray) -> np.ndarray:
     """uint8 [0, 255] -> float32 [-1, 1]."""

@@ -2,18 +2,26 @@
 
 ``save_pretrained`` writes both atomically into a folder; ``load_generator`` rebuilds the generator from
 the folder alone. safetensors holds tensors only: loading a model never runs code from the file.
+
+config.json holds the generator's architecture (``model``: a ``GeneratorConfig``, nothing of the
+discriminator or of training switches), the typed ``image_size`` the model was trained at (the
+working resolution it colors best at), the weights' dtype and, under ``trained``, where it came from.
+Folders written before the generator had its own config section carry discriminator keys under
+``model`` (``ndf``, ``d_layers``, ...): they are ignored on loading, so those folders keep working.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 
-from ..config import ConfigError, ModelConfig, _build
+from ..config import ConfigError, GeneratorConfig, build_section
 from ..imageio import atomic_write_bytes
 from .unet import UNetGenerator
 
@@ -21,32 +29,71 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 FORMAT = "autopainter-generator"
 FORMAT_VERSION = 1
+DEFAULT_IMAGE_SIZE = 256  # what a folder without an image_size is assumed to be trained at (with a warning)
+# Keys that config.json files of the first release kept under "model" but that are not the generator's:
+# the discriminator's architecture and a training switch. Ignored when loading.
+LEGACY_MODEL_KEYS = ("ndf", "d_layers", "d_norm", "d_in_channels", "gradient_checkpointing")
 
 
 class ModelFileError(ValueError):
     """A model folder that cannot be loaded; the message says why and what to do."""
 
 
-def save_pretrained(
-    generator: UNetGenerator,
-    out_dir: str | Path,
-    extra: dict[str, Any] | None = None,
-    dtype: torch.dtype = torch.float16,
-) -> Path:
-    """Write ``out_dir/config.json`` and ``out_dir/model.safetensors`` (weights cast to ``dtype``).
+@dataclass
+class ModelInfo:
+    """What a release folder says about its model besides the weights."""
 
-    ``extra`` goes into config.json (e.g. the training image size and the source run).
-    """
-    from safetensors.torch import save
+    model: GeneratorConfig  # the generator's architecture
+    image_size: int = DEFAULT_IMAGE_SIZE  # training resolution: the default working size (long side, px)
+    dtype: str = "float16"  # dtype of the stored weights
+    trained: dict[str, Any] = field(default_factory=dict)  # run, config name, steps ... (informative)
+    extra: dict[str, Any] = field(default_factory=dict)  # any other keys of config.json, kept as read
 
+    @classmethod
+    def coerce(cls, info: "ModelInfo | Mapping[str, Any] | None", model: GeneratorConfig) -> "ModelInfo":
+        """A ModelInfo from one, from a plain mapping (``{"image_size": 64}``), or from nothing (256 px)."""
+        if isinstance(info, ModelInfo):
+            return info
+        d = dict(info or {})
+        size = d.pop("image_size", DEFAULT_IMAGE_SIZE)
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"image_size must be a whole number >= 1, got {size!r}")
+        return cls(model=model, image_size=size, dtype=str(d.pop("dtype", "float16")),
+                   trained=dict(d.pop("trained", {}) or {}), extra=d)
+
+
+def check_output_dir(out_dir: str | Path) -> Path:
+    """``out_dir`` if a model folder may be written there: missing, empty, or holding a model (replaced).
+
+    Raises ModelFileError for a file, or a non-empty folder that holds no model (never written into)."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ModelFileError(f"{out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / CONFIG_NAME).is_file():
         raise ModelFileError(f"{out} is a non-empty folder that holds no model: choose a new or empty folder")
+    return out
+
+
+def save_pretrained(
+    generator: UNetGenerator,
+    out_dir: str | Path,
+    image_size: int,
+    extra: dict[str, Any] | None = None,
+    dtype: torch.dtype = torch.float16,
+) -> Path:
+    """Write ``out_dir/config.json`` and ``out_dir/model.safetensors`` (weights cast to ``dtype``).
+
+    ``image_size``: the resolution the model was trained at (its default working size). ``extra`` goes
+    into config.json too (e.g. ``{"trained": {"run": ..., "step": ...}}``).
+    """
+    from safetensors.torch import save
+
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
+        raise ValueError(f"image_size must be a whole number >= 1, got {image_size!r}")
+    out = check_output_dir(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     state = {}
-    for k, v in strip_prefixes(generator.state_dict()).items():
+    for k, v in generator.state_dict().items():  # a plain module: training unwraps before it saves
         v = v.detach().cpu()
         if v.is_floating_point():
             v = v.to(dtype)
@@ -57,6 +104,7 @@ def save_pretrained(
         "model": dataclasses.asdict(generator.cfg),
         "dtype": str(dtype).replace("torch.", ""),
         **(extra or {}),
+        "image_size": image_size,
     }
     # Weights first, config last: a folder with a config.json is complete.
     atomic_write_bytes(out / WEIGHTS_NAME, save(state, metadata={"format": FORMAT}))
@@ -83,17 +131,35 @@ def read_model_config(model_dir: str | Path) -> dict[str, Any]:
     return meta
 
 
-def load_generator(model_dir: str | Path, device: str | torch.device = "cpu") -> tuple[UNetGenerator, dict[str, Any]]:
-    """Rebuild the generator of a model folder, in eval mode and float32. Returns (generator, config dict)."""
+def model_info(model_dir: str | Path, meta: dict[str, Any] | None = None) -> ModelInfo:
+    """The typed contents of a model folder's config.json (``meta``: the parsed file, if already read)."""
+    meta = dict(read_model_config(model_dir) if meta is None else meta)
+    arch = meta.pop("model", {})
+    if not isinstance(arch, dict):
+        raise ModelFileError(f"{model_dir}: config.json's model entry must be a mapping")
+    arch = {k: v for k, v in arch.items() if k not in LEGACY_MODEL_KEYS}
+    try:
+        mcfg = build_section(GeneratorConfig, arch, "model.")
+    except ConfigError as e:
+        raise ModelFileError(f"{model_dir}: {e}") from None
+    for k in ("format", "format_version"):
+        meta.pop(k, None)
+    if "image_size" not in meta:
+        warnings.warn(f"{model_dir}: config.json has no image_size; assuming {DEFAULT_IMAGE_SIZE} px "
+                      "(export the model again, or pass size=)", stacklevel=3)
+    try:
+        return ModelInfo.coerce(meta, mcfg)
+    except ValueError as e:
+        raise ModelFileError(f"{model_dir}: config.json: {e}") from None
+
+
+def load_generator(model_dir: str | Path, device: str | torch.device = "cpu") -> tuple[UNetGenerator, ModelInfo]:
+    """Rebuild the generator of a model folder, in eval mode and float32. Returns (generator, its ModelInfo)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    meta = read_model_config(model_dir)
-    try:
-        mcfg = _build(ModelConfig, meta.get("model", {}), "model.")
-    except ConfigError as e:
-        raise ModelFileError(f"{model_dir}: {e}") from None
-    gen = UNetGenerator(mcfg)
+    info = model_info(model_dir)
+    gen = UNetGenerator(info.model)
     wpath = Path(model_dir) / WEIGHTS_NAME
     if not wpath.is_file():
         raise ModelFileError(f"{model_dir} has no {WEIGHTS_NAME}")
@@ -102,7 +168,7 @@ def load_generator(model_dir: str | Path, device: str | torch.device = "cpu") ->
     except (SafetensorError, OSError) as e:
         raise ModelFileError(f"{wpath} is not a readable safetensors file ({e})") from None
     load_state_checked(gen, {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, str(wpath))
-    return gen.to(device).eval(), meta
+    return gen.to(device).eval(), info
 
 
 def strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -1,7 +1,7 @@
 """Conditional PatchGAN discriminator (Isola et al. 2017), as used by Auto-Painter.
 
 It sees the sketch and an image (real or generated) stacked on channels and scores overlapping patches;
-with ``d_layers=3`` each output logit has a 70x70 receptive field.
+with ``layers=3`` each output logit has a 70x70 receptive field.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..config import ModelConfig
+from ..config import DiscriminatorConfig
 from .unet import init_weights, make_norm
 
 
@@ -17,10 +17,11 @@ class PatchDiscriminator(nn.Module):
     """forward(sketch, image): sketch (B, 1, H, W), image (B, 3, H, W), both in [-1, 1]
     -> logits (B, 1, H', W'), one per patch (H' ~ H/8 - 2 for 3 layers)."""
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: DiscriminatorConfig):
         super().__init__()
-        ndf, norm, n = cfg.ndf, cfg.d_norm, cfg.d_layers
-        layers: list[nn.Module] = [nn.Conv2d(cfg.d_in_channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        self.cfg = cfg
+        ndf, norm, n = cfg.ndf, cfg.norm, cfg.layers
+        layers: list[nn.Module] = [nn.Conv2d(cfg.in_channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         mult = 1
         for i in range(1, n + 1):
             prev, mult = mult, min(2**i, 8)
@@ -37,12 +38,12 @@ class PatchDiscriminator(nn.Module):
         return self.net(torch.cat([sketch, image], dim=1))  # (B, 4, H, W) -> (B, 1, H', W')
 
 
-def discriminator_condition(sketch: torch.Tensor, d_in_channels: int) -> torch.Tensor:
-    """The sketch as D's condition: 1 channel, or 3 (gray RGB) when D takes 6 channels as in pix2pix."""
-    return sketch if d_in_channels == 4 else sketch.expand(-1, 3, -1, -1)
+def discriminator_condition(sketch: torch.Tensor, in_channels: int) -> torch.Tensor:
+    """The sketch as D's condition: (B,1,H,W), or (B,3,H,W) gray RGB when D takes 6 channels as in pix2pix."""
+    return sketch if in_channels == 4 else sketch.expand(-1, 3, -1, -1)
 
 
-def build_discriminator(cfg: ModelConfig) -> PatchDiscriminator:
+def build_discriminator(cfg: DiscriminatorConfig) -> PatchDiscriminator:
     d = PatchDiscriminator(cfg)
     init_weights(d)
     return d

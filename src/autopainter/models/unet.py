@@ -12,11 +12,11 @@ any H x W are reflect-padded to a multiple of ``2**depth`` and the output is cro
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ..config import ModelConfig
+from ..config import GeneratorConfig
+from .inputs import crop, pad_to_multiple
 
 
 def make_norm(kind: str, channels: int) -> nn.Module:
@@ -82,9 +82,11 @@ class UNetGenerator(nn.Module):
     any H, W; returns (B, out_channels, H, W) in [-1, 1].
     """
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: GeneratorConfig, gradient_checkpointing: bool = False):
         super().__init__()
         self.cfg = cfg
+        # a training switch, not part of the architecture: it never reaches a release config.json
+        self.gradient_checkpointing = bool(gradient_checkpointing)
         k, norm, depth = cfg.kernel_size, cfg.norm, cfg.depth
         chans = [min(cfg.ngf * 2**i, cfg.ngf * cfg.max_mult) for i in range(depth)]  # encoder outputs
         self.downs = nn.ModuleList()
@@ -107,7 +109,7 @@ class UNetGenerator(nn.Module):
             drop = cfg.dropout if (0 <= blocks_below_bottleneck < cfg.dropout_blocks and not outermost) else 0.0
             self.ups.append(
                 _Up(up_in, up_out, k, norm, use_norm=not outermost, dropout=drop,
-                    bias=True if outermost else _conv_bias(norm), inplace=not cfg.gradient_checkpointing)
+                    bias=True if outermost else _conv_bias(norm), inplace=not self.gradient_checkpointing)
             )
         self.multiple = 2**depth
 
@@ -124,34 +126,18 @@ class UNetGenerator(nn.Module):
         return torch.tanh(x)
 
     def _maybe_ckpt(self, block: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        if self.cfg.gradient_checkpointing and self.training and torch.is_grad_enabled():
+        if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
             return checkpoint(block, x, use_reentrant=False)
         return block(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        m = self.multiple
-        ph, pw = (-h) % m, (-w) % m
-        if ph or pw:
-            # Reflect needs pad < size; fall back to replicate for tiny inputs.
-            mode = "reflect" if ph < h and pw < w else "replicate"
-            x = F.pad(x, (0, pw, 0, ph), mode=mode)  # (B, C, H+ph, W+pw)
-        y = self._run(x)
-        return y[..., :h, :w]
+        y = self._run(pad_to_multiple(x, self.multiple))  # (B, 3, H', W'), multiples of 2**depth
+        return crop(y, h, w)
 
 
-def generator_input(sketch: torch.Tensor, hint: torch.Tensor, mask: torch.Tensor, in_channels: int) -> torch.Tensor:
-    """sketch (B,1,H,W), hint (B,3,H,W), mask (B,1,H,W) -> (B, in_channels, H, W).
-
-    in_channels=5: sketch | hint RGB | hint mask. in_channels=3 (pix2pix's RGB input): the sketch as gray RGB.
-    """
-    if in_channels == 5:
-        return torch.cat([sketch, hint, mask], dim=1)  # (B, 5, H, W)
-    return sketch.expand(-1, 3, -1, -1)
-
-
-def build_generator(cfg: ModelConfig) -> UNetGenerator:
-    gen = UNetGenerator(cfg)
+def build_generator(cfg: GeneratorConfig, gradient_checkpointing: bool = False) -> UNetGenerator:
+    gen = UNetGenerator(cfg, gradient_checkpointing)
     init_weights(gen)
     return gen
 

@@ -1,11 +1,11 @@
-"""ONNX export of the generator and an ONNX Runtime backend for ``Colorizer`` (``backend="onnx"``).
+"""ONNX export of the generator and an ONNX Runtime runner for ``Colorizer`` (``backend="onnx"``).
 
 ``export_onnx(generator, path)`` writes ``model.onnx``: one input ``input`` (1, C, H, W) float32 in
-[-1, 1] (C = ``in_channels``: sketch, hint RGB, hint mask, as ``models.unet.generator_input`` builds
-it) and one output ``output`` (1, 3, H, W) in [-1, 1]. H and W are dynamic: the graph reflect-pads
-them to a multiple of ``2**depth`` and crops the result back, as ``UNetGenerator.forward`` does (the
-reflect padding needs H and W larger than the padding: ``OnnxRunner`` pads smaller inputs itself, by
-edge replication, as the PyTorch module does).
+[-1, 1] (C = ``in_channels``, as ``models.inputs.encode_inputs`` builds it) and one output ``output``
+(1, 3, H, W) in [-1, 1]. H and W are dynamic: the graph reflect-pads them to a multiple of
+``2**depth`` and crops the result back, as ``UNetGenerator.forward`` does. Reflection needs H and W
+larger than the padding; for smaller inputs ``OnnxRunner`` pads first with ``models.inputs.pad_array``
+(the same rule as the PyTorch module's, ``models.inputs.padding``), and the graph then pads nothing.
 
 A model folder (``config.json`` + ``model.safetensors``) holds no ONNX file unless ``autopainter export
 --onnx`` wrote one; ``load_runner`` otherwise exports the generator once into the user cache
@@ -34,8 +34,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .imageio import atomic_write_bytes
-from .models.unet import UNetGenerator
+from ..imageio import atomic_write_bytes
+from ..models.inputs import crop, pad_array, padding
+from ..models.unet import UNetGenerator
 
 ONNX_NAME = "model.onnx"
 OPSET = 18
@@ -76,10 +77,12 @@ class _PadRunCrop(torch.nn.Module):
         self.generator = generator
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # models.inputs.pad_to_multiple's reflect case with symbolic sizes (its replicate case branches on
+        # the shape, which an exported graph cannot: OnnxRunner handles those inputs before the graph)
         h, w = x.shape[-2], x.shape[-1]
         m = self.generator.multiple
         x = F.pad(x, (0, (m - w % m) % m, 0, (m - h % m) % m), mode="reflect")  # (1, C, H', W'), multiples of m
-        return self.generator._run(x)[:, :, :h, :w]  # (1, 3, H, W)
+        return crop(self.generator._run(x), h, w)  # (1, 3, H, W)
 
 
 @contextlib.contextmanager
@@ -204,10 +207,7 @@ class OnnxRunner:
         session = self._sessions[key]
         x = np.ascontiguousarray(x, dtype=np.float32)
         h, w = x.shape[-2:]
-        m = self.multiple
-        ph, pw = (-h) % m, (-w) % m
-        if ph >= h or pw >= w:
-            # too small for reflect padding: replicate, as UNetGenerator.forward does; the graph pads no more
-            x = np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="edge")  # (1, C, H+ph, W+pw)
+        if padding(h, w, self.multiple)[2] == "replicate":
+            x = pad_array(x, self.multiple)  # too small to reflect: padded here, the graph pads no more
         y = session.run(None, {"input": x})[0]
-        return y[:, :, :h, :w]
+        return crop(y, h, w)  # (1, 3, h, w)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .outputs import CLIError
+
+__all__ = ["add_eval_command", "cmd_evaluate"]
+
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate, format_table
+    from ..evaluate import evaluate, format_table
 
     if args.limit < 0:
-        raise ValueError("--limit must be >= 0")
+        raise CLIError(f"--limit must be >= 0, got {args.limit}")
     progress = None
     if not args.quiet:
         from tqdm import tqdm
@@ -27,6 +31,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def add_eval_command(sub) -> None:
+    """Add ``evaluate`` to the ``autopainter`` subparsers ``sub``."""
+    from ..config import LAYOUTS
+
     v = sub.add_parser(
         "evaluate", help="measure a model on a paired split (L1, PSNR, SSIM, FD-Lite0)",
         description="Color every sketch of a paired split (with 0 or more simulated hint strokes drawn from the target "
@@ -36,7 +43,9 @@ def add_eval_command(sub) -> None:
     v.add_argument("--data", required=True, metavar="DIR", help="dataset folder (its SPLIT/ subfolder is used)")
     v.add_argument("--split", default="test", help="subfolder to evaluate (default: test)")
     v.add_argument("--hints", type=int, nargs="+", default=[0], metavar="N", help="simulated hint strokes per image; several counts allowed (default: 0)")
-    v.add_argument("--layout", default="side_by_side", help="side_by_side | two_folders | color_only (default: side_by_side)")
+    v.add_argument("--layout", default="auto", choices=LAYOUTS,
+                   help="auto: detected as 'prepare check' does (sketch/ and color/ subfolders: two_folders, "
+                        "else side_by_side); or side_by_side, two_folders, color_only (default: auto)")
     v.add_argument("--sketch-side", default="right", choices=("left", "right"), help="side_by_side: the sketch half (default: right)")
     v.add_argument("-o", "--output", default="evaluation", metavar="OUT", help="output folder (default: evaluation)")
     v.add_argument("--seed", type=int, default=0, help="seed of the simulated hints (default: 0)")

@@ -1,8 +1,7 @@
 """The data commands of ``autopainter``: ``sketchify`` and ``prepare {openmoji,folder,check}``.
 
 Thin shells over ``data.sketch.extract_sketch`` and ``data.sources``; ``cli.build_parser`` adds them
-with ``add_data_commands(sub)``. Library errors are ValueErrors that ``cli.main`` turns into one line
-and exit code 2.
+with ``add_data_commands(sub)``.
 """
 
 from __future__ import annotations
@@ -11,13 +10,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from .outputs import EXIT_BAD_INPUT, CLIError, collect_inputs, output_help, plan_outputs
+
 __all__ = ["add_data_commands", "parse_params"]
 
 
 def parse_params(items: list[str] | None) -> dict[str, float]:
     """["sigma=1.2", "p=30"] -> {"sigma": 1.2, "p": 30.0}; the method checks the names."""
-    from .cli import CLIError
-
     out: dict[str, float] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
@@ -39,18 +38,13 @@ def cmd_sketchify(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm.auto import tqdm
 
-    from .cli import EXIT_BAD_INPUT, CLIError, _collect_inputs, plan_outputs
-    from .data.sketch import extract_sketch
-    from .imageio import ImageError, read_rgb, save_image
+    from ..data.sketch import extract_sketch
+    from ..imageio import ImageError, read_rgb, save_image
 
     params = parse_params(args.set_param)
     extract_sketch(np.full((8, 8), 255, np.uint8), method=args.method, **params)  # bad names: fail before any work
-    files = _collect_inputs(args.inputs)
-    out = Path(args.output)
-    single_file = len(files) == 1 and out.suffix.lower() == ".png"
-    if not single_file and out.exists() and not out.is_dir():
-        raise CLIError(f"-o {out} exists and is not a folder (give a folder for several inputs, or NAME.png for one)")
-    targets = plan_outputs(files, out, single_file)  # the same stem twice: STEM-1.png, never an overwrite
+    files = collect_inputs(args.inputs)
+    targets = plan_outputs(files, Path(args.output))  # the same stem twice: STEM-1.png, never an overwrite
 
     failed = 0
     items = list(targets.items())
@@ -58,10 +52,12 @@ def cmd_sketchify(args: argparse.Namespace) -> int:
         try:
             rgb = read_rgb(f)  # (H, W, 3): RGBA/LA/palette transparency on white, gray and palette to RGB
         except ImageError as e:
+            if len(items) == 1:  # one file: its error is the command's error (one line), as in colorize
+                raise
             _err(f"skipped: {e}")
             failed += 1
             continue
-        save_image(extract_sketch(rgb, method=args.method, **params), dest)  # (H, W) uint8 gray PNG
+        save_image(extract_sketch(rgb, method=args.method, **params), dest)  # (H, W) uint8 gray, format from the suffix
         if not args.quiet and len(items) == 1:
             print(dest)
     if failed:
@@ -78,7 +74,7 @@ def _print_report(report) -> None:
 
 
 def cmd_prepare_openmoji(args: argparse.Namespace) -> int:
-    from .data.sources.openmoji import build_openmoji
+    from ..data.sources.openmoji import build_openmoji
 
     report = build_openmoji(
         args.output, size=args.size, layout=args.layout, seed=args.seed, val_fraction=args.val_fraction,
@@ -94,8 +90,7 @@ def cmd_prepare_openmoji(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare_folder(args: argparse.Namespace) -> int:
-    from .cli import EXIT_BAD_INPUT
-    from .data.sources.folder import build_from_folder
+    from ..data.sources.folder import build_from_folder
 
     report = build_from_folder(
         args.input, args.output, size=args.size, method=args.method, params=parse_params(args.set_param),
@@ -110,8 +105,7 @@ def cmd_prepare_folder(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare_check(args: argparse.Namespace) -> int:
-    from .cli import EXIT_BAD_INPUT
-    from .data.sources.check import check_dataset
+    from ..data.sources.check import check_dataset
 
     report = check_dataset(args.dir, layout=args.layout, workers=args.workers, progress=not args.quiet)
     print(report.format())
@@ -121,13 +115,14 @@ def cmd_prepare_check(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------- parser
 def add_data_commands(sub) -> None:
     """Add ``sketchify`` and ``prepare`` to the ``autopainter`` subparsers ``sub``."""
-    from .data.sketch import SKETCH_METHODS
+    from ..data.sketch import SKETCH_METHODS
 
     s = sub.add_parser("sketchify", help="turn colored images into line art (the training sketches)",
                        description="Extract line art from colored images (files or folders) with the same "
-                                   "function as training; writes gray PNGs.")
+                                   "function as training: gray PNGs into a folder, or one file in the format its "
+                                   "suffix names (.png, .jpg, .jpeg, .webp).")
     s.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
-    s.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder, or NAME.png for a single input")
+    s.add_argument("-o", "--output", required=True, metavar="OUT", help=output_help("gray"))
     s.add_argument("--method", default="xdog", choices=SKETCH_METHODS,
                    help="xdog: soft pencil-like lines (default); thin: binary inked lines")
     s.add_argument("--set-param", action="append", metavar="NAME=VALUE",

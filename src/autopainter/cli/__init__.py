@@ -1,0 +1,56 @@
+"""The ``autopainter`` command: a thin shell over the library.
+
+Every command resolves its options, calls one library function, and turns the library's ValueErrors
+(bad config, bad image, bad model folder ...) into a one-line message and exit code 2. One module per
+command group (train.py: train, export; colorize.py; serve.py; data.py: sketchify, prepare;
+evaluate.py), each importing only the leaf ``outputs.py`` (errors, inputs, the one output planner).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import __version__
+from .outputs import EXIT_BAD_INPUT, CLIError, plan_outputs
+
+__all__ = ["CLIError", "EXIT_BAD_INPUT", "build_parser", "main", "plan_outputs"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .colorize import add_colorize_command
+    from .data import add_data_commands
+    from .evaluate import add_eval_command
+    from .serve import add_serve_command
+    from .train import add_train_commands
+
+    p = argparse.ArgumentParser(prog="autopainter", description="Color line art with a conditional GAN guided by color hints.")
+    p.add_argument("--version", action="version", version=f"autopainter {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_train_commands(sub)
+    add_colorize_command(sub)
+    add_serve_command(sub)
+    add_data_commands(sub)
+    add_eval_command(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as e:  # every library error is a ValueError subclass with a one-line message
+        lines = str(e).strip().splitlines()
+        # an error raised in a DataLoader worker arrives wrapped: "Caught X in DataLoader worker ...", the
+        # original traceback, and the original message last
+        msg = (lines[-1].split(": ", 1)[-1] if lines and lines[0].startswith("Caught ") else lines[0]) if lines else type(e).__name__
+        print(f"autopainter: error: {msg}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as e:  # unwritable output, disk full, a file where a folder should be ...
+        where = f": {e.filename}" if e.filename else ""
+        print(f"autopainter: error: {e.strerror or e}{where}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("autopainter: interrupted", file=sys.stderr)
+        return 130

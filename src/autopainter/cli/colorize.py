@@ -1,0 +1,98 @@
+"""``autopainter colorize``: a thin shell over ``inference.Colorizer`` and ``inference.colorize_files``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .outputs import EXIT_BAD_INPUT, CLIError, collect_inputs, output_help, plan_outputs, require_positive
+
+__all__ = ["add_colorize_command", "cmd_colorize"]
+
+
+def cmd_colorize(args: argparse.Namespace) -> int:
+    from ..inference import Colorizer, FileJob, colorize_files, layer_paths
+
+    files = collect_inputs(args.inputs)
+    targets = plan_outputs(files, Path(args.output), extras=("_color", "_lines") if args.layers else ())
+    require_positive(args, "size", "max_pixels", "jobs", "threads")
+    hints_dir = hints_file = None
+    if args.hints:
+        hp = Path(args.hints)
+        if hp.is_dir():
+            hints_dir = hp
+        elif hp.is_file():
+            if len(files) != 1:
+                raise CLIError("--hints FILE goes with a single sketch; for several, give a folder of hints named like the sketches")
+            hints_file = hp
+        else:
+            raise CLIError(f"hints not found: {hp}")
+
+    options = {"backend": args.backend, "precision": args.precision, "threads": args.threads}
+    if args.max_pixels is not None:
+        options["max_pixels"] = args.max_pixels
+    colorizer = Colorizer.from_pretrained(args.model, device=args.device, size=args.size, **options)
+    jobs = []
+    for f, dest in targets.items():
+        hint = hints_file
+        if hints_dir is not None:
+            cand = [hints_dir / f"{f.stem}{ext}" for ext in (".png", ".webp")]
+            hint = next((c for c in cand if c.is_file()), None)
+        color_dest, lines_dest = layer_paths(dest) if args.layers else (None, None)  # always PNG, next to dest
+        jobs.append(FileJob(f, dest, hint, color_dest, lines_dest))
+
+    if len(jobs) == 1:  # one file: its error is the command's error
+        job = jobs[0]
+        failed = colorize_files(colorizer, jobs, workers=1)
+        if failed:
+            raise failed[0][1]
+        if not args.quiet:
+            print("\n".join(str(p) for p in (job.dest, job.color_dest, job.lines_dest) if p is not None))
+        return 0
+    bar = None
+    if not args.quiet:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(jobs), unit="img", desc="colorize")
+
+    def done(job, err):
+        if err is not None:
+            msg = f"autopainter: skipped: {err}"
+            bar.write(msg, file=sys.stderr) if bar is not None else print(msg, file=sys.stderr)
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        failed = colorize_files(colorizer, jobs, workers=args.jobs, on_done=done)
+    finally:
+        if bar is not None:
+            bar.close()
+    if failed:
+        print(f"autopainter: error: {len(failed)} of {len(jobs)} images could not be colored", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0
+
+
+def add_colorize_command(sub) -> None:
+    """Add ``colorize`` to the ``autopainter`` subparsers ``sub``."""
+    c = sub.add_parser("colorize", help="color sketches",
+                       description="Color sketch images (files or folders) at each input's size: PNGs into a folder, "
+                                   "or one file in the format its suffix names (.png, .jpg, .jpeg, .webp); "
+                                   "--layers are PNGs next to each output.")
+    c.add_argument("inputs", nargs="+", metavar="INPUT", help="sketch image files or folders")
+    c.add_argument("-o", "--output", required=True, metavar="OUT", help=output_help("colored"))
+    c.add_argument("--model", metavar="DIR", help="model folder (default: the bundled model)")
+    c.add_argument("--hints", metavar="FILE", help="RGBA hint image (transparent except painted colors), or a folder of them named like the sketches")
+    c.add_argument("--size", type=int, metavar="PX", help="working resolution, long side in pixels (default: the model's training size)")
+    c.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    c.add_argument("--layers", action="store_true", help="also write NAME_color.png (flat colors) and NAME_lines.png (transparent line layer)")
+    c.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx"),
+                   help="auto (= torch), torch, or onnx: ONNX Runtime, needs pip install 'autopainter[onnx]' (default: auto)")
+    c.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                   help="torch backend: auto (bf16 on CPUs with AVX-512 BF16 or AMX, else fp32), fp32 or bf16")
+    c.add_argument("--max-pixels", type=int, metavar="N", help="largest sketch accepted, width x height in pixels (default: 67108864 = 8192x8192)")
+    c.add_argument("--jobs", type=int, metavar="N", help="files colored at once for folders (default: one per core, at most 4)")
+    c.add_argument("--threads", type=int, metavar="N", help="CPU threads per generator run (default: half the cores, at most 4)")
+    c.add_argument("-q", "--quiet", action="store_true")
+    c.set_defaults(func=cmd_colorize)

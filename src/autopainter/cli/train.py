@@ -1,0 +1,104 @@
+"""``autopainter train`` and ``autopainter export``: thin shells over ``training`` and ``models.io``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from .outputs import CLIError
+
+__all__ = ["add_train_commands", "cmd_export", "cmd_train"]
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ..config import Config
+    from ..training.loop import resume_config, train
+
+    overrides = list(args.set or [])
+    if args.data:
+        overrides.append(f"data.path={args.data}")
+    if args.resume:
+        if args.config:
+            raise CLIError("--resume uses the run's own config; drop --config (use --set to change e.g. train.epochs)")
+        cfg = resume_config(args.resume, overrides)
+    else:
+        cfg = Config.load(args.config or "default", overrides)  # a preset name or a YAML path
+    if args.dry_run:
+        print(cfg.to_yaml(), end="")
+        return 0
+    if not cfg.data.path:
+        raise CLIError("no training data: pass --data PATH (or --set data.path=PATH)")
+    if not Path(cfg.data.path).is_dir():
+        raise CLIError(f"data folder not found: {cfg.data.path}")
+    run_dir = train(cfg, resume=args.resume, progress=not args.quiet)
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 reports
+        print(f"run: {run_dir}")
+    return 0
+
+
+def _export_run(run_dir: str, out_dir: str) -> Path:
+    try:
+        from ..training.export import export
+    except ModuleNotFoundError as e:  # until training/export.py lands (issue 11); drop this fallback then
+        if e.name != "autopainter.training.export":
+            raise
+        from ..training.loop import export
+    return export(run_dir, out_dir)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    src = Path(args.run_dir)
+    if (src / "config.json").is_file() and not (src / "checkpoints").is_dir():
+        # already a model folder: only the ONNX file is new
+        if not args.onnx:
+            raise CLIError(f"{src} is already a model folder; add --onnx to write its model.onnx")
+        out = _copy_model_folder(src, Path(args.output))
+    else:
+        out = _export_run(args.run_dir, args.output)
+    print(f"model: {out}")
+    if args.onnx:
+        from ..models.io import load_generator
+        from ..inference.onnx import ONNX_NAME, export_onnx
+
+        gen, _ = load_generator(out)  # the saved fp16 weights, so the ONNX file matches the folder exactly
+        print(f"onnx: {export_onnx(gen, out / ONNX_NAME)}")
+    return 0
+
+
+def _copy_model_folder(src: Path, out: Path) -> Path:
+    """Copy a model folder's config.json and model.safetensors into ``out`` (a new, empty or model folder)."""
+    from ..imageio import atomic_write_bytes
+    from ..models.io import CONFIG_NAME, WEIGHTS_NAME, ModelFileError, check_output_dir, read_model_config
+
+    read_model_config(src)
+    if out.resolve() == src.resolve():
+        return out
+    check_output_dir(out)  # the same rule as save_pretrained: never write into a folder that holds something else
+    if not (src / WEIGHTS_NAME).is_file():
+        raise ModelFileError(f"{src} has no {WEIGHTS_NAME}")
+    for name in (WEIGHTS_NAME, CONFIG_NAME):  # config last: a folder with a config.json is complete
+        atomic_write_bytes(out / name, (src / name).read_bytes())
+    return out
+
+
+def add_train_commands(sub) -> None:
+    """Add ``train`` and ``export`` to the ``autopainter`` subparsers ``sub``."""
+    from ..config import preset_names
+
+    t = sub.add_parser("train", help="train a model on sketch/color pairs", description="Train a model; writes a numbered run folder under runs/.")
+    t.add_argument("--config", help=f"YAML file or preset name: {', '.join(preset_names())} (default: default)")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. train.epochs=5 (repeatable)")
+    t.add_argument("--data", help="dataset folder (same as --set data.path=PATH)")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run exactly from its last checkpoint")
+    t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    t.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("export", help="write a run's EMA generator as a model folder",
+                       description="Write config.json + fp16 model.safetensors from a run's last checkpoint; with "
+                                   "--onnx also model.onnx (RUN_DIR may then be a model folder).")
+    e.add_argument("run_dir", metavar="RUN_DIR")
+    e.add_argument("-o", "--output", required=True, metavar="MODEL_DIR")
+    e.add_argument("--onnx", action="store_true", help="also write model.onnx (dynamic height and width) for ONNX Runtime")
+    e.set_defaults(func=cmd_export)

@@ -1,0 +1,27 @@
+"""Coloring sketches with a trained model, in the order the pipeline runs.
+
+``colorizer.py`` (``Colorizer``: prepare -> generate -> finish), ``runners.py`` (the generator on
+PyTorch or ONNX Runtime behind one call), ``compose.py`` (full-resolution color and line layers),
+``files.py`` (many files at once), ``onnx.py`` (export and the ONNX Runtime runner).
+Names are imported lazily, so ``import autopainter.inference.compose`` stays light.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Colorizer", "ColorizeResult", "Prepared", "bundled_model_dir", "working_size",
+           "FileJob", "colorize_files", "layer_paths", "save_output", "default_threads"]
+
+_WHERE = {
+    "Colorizer": "colorizer", "ColorizeResult": "colorizer", "Prepared": "colorizer",
+    "bundled_model_dir": "colorizer", "working_size": "colorizer",
+    "FileJob": "files", "colorize_files": "files", "layer_paths": "files", "save_output": "files",
+    "default_threads": "runners",
+}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

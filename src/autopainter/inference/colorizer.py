@@ -1,0 +1,222 @@
+"""Coloring sketches with a trained model: ``Colorizer.from_pretrained(dir)(sketch, hints=None) -> image``.
+
+The generator runs at a working resolution (the long side, by default the size the model was trained
+at, keeping the aspect ratio); the result comes back at the input's exact size with the sketch's own
+lines: the generated colors become a flat color layer, scaled smoothly to full size, under the
+full-resolution sketch as a multiply layer (``compose``; docs/resolution.md shows why this beats
+scaling the output). ``Colorizer.colorize`` also returns the two layers.
+
+Three public stages, which ``colorize_files``, the web app and the benchmarks call too:
+``prepare`` (read, bring to the working resolution, encode with ``models.inputs.encode_inputs``),
+``generate`` (one generator run on the chosen runner) and ``finish`` (back to full resolution).
+
+Backends (``backend=``, see ``runners``): ``torch`` (on CPUs with native bf16, AVX-512 BF16 or AMX, the
+generator runs in bf16 with channels_last: the fastest path measured, ``benchmarks/bench_inference.py``)
+and ``onnx`` (ONNX Runtime; the ``onnx`` extra). ``auto`` is ``torch``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping, Optional, Union
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..data.hints import hints_from_rgba
+from ..devices import bf16_native
+from ..imageio import DEFAULT_MAX_PIXELS, ImageError, flatten_on_white, from_unit, open_image
+from ..models.inputs import encode_inputs
+from ..models.io import ModelFileError, ModelInfo, load_generator
+from ..models.unet import UNetGenerator
+from . import compose
+from .runners import BACKENDS, PRECISIONS, default_threads, make_runner
+
+ImageLike = Union[str, Path, Image.Image, np.ndarray]
+
+
+def bundled_model_dir() -> Path:
+    """The default model shipped inside the package."""
+    return Path(str(resources.files("autopainter") / "weights"))
+
+
+def _as_pil(img: ImageLike, what: str, max_pixels: int) -> Image.Image:
+    if isinstance(img, (str, Path)):
+        return open_image(img, max_pixels=max_pixels)
+    if isinstance(img, Image.Image):
+        pil = img
+    elif isinstance(img, np.ndarray):
+        if img.dtype != np.uint8 or img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (3, 4)):
+            raise ImageError(f"{what}: expected a uint8 array of shape (H, W), (H, W, 3) or (H, W, 4)")
+        pil = Image.fromarray(img)
+    else:
+        raise ImageError(f"{what}: expected a path, a PIL image or a numpy array, got {type(img).__name__}")
+    w, h = pil.size
+    if w * h > max_pixels:
+        raise ImageError(f"{what}: {w}x{h} is over the {max_pixels:,}-pixel limit")
+    return pil
+
+
+def working_size(h: int, w: int, long_side: int) -> tuple[int, int]:
+    """(h, w) scaled so the long side is ``long_side`` (never up-scaled past the input), aspect kept."""
+    scale = min(1.0, long_side / max(h, w))
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+@dataclass
+class ColorizeResult:
+    """A colored sketch and its two layers, all at the sketch's exact size.
+
+    ``image``: RGB, the result. ``color``: RGB, the flat color layer (no lines). ``lines``: RGBA, the
+    sketch's ink (black, alpha ``255 - gray``); ``lines`` composited over ``color`` gives ``image``.
+    """
+
+    image: Image.Image
+    color: Optional[Image.Image]  # None only inside ``Colorizer.__call__``, which does not keep it
+    sketch: np.ndarray = field(repr=False)  # (H, W) uint8 gray sketch the lines come from
+
+    @cached_property
+    def lines(self) -> Image.Image:
+        return Image.fromarray(compose.line_layer(self.sketch), "RGBA")
+
+
+@dataclass
+class Prepared:
+    """A sketch read and brought to the working resolution, ready for the generator (``Colorizer.prepare``)."""
+
+    sketch: np.ndarray  # (H, W) uint8 gray, full resolution
+    small: np.ndarray  # (h, w) uint8 gray, the sketch as the generator sees it
+    x: np.ndarray  # (1, C, h, w) float32 in [-1, 1], the generator's input
+
+
+class Colorizer:
+    """A loaded generator and how to run it.
+
+    >>> colorizer = Colorizer.from_pretrained("my-model")
+    >>> image = colorizer("sketch.png", hints="hints.png")  # PIL.Image, the sketch's size
+    >>> result = colorizer.colorize("sketch.png")           # .image, .color, .lines
+
+    Args:
+        generator: the model.
+        info: its ``ModelInfo`` (``models.io``), or a mapping such as ``{"image_size": 256}``; its
+            ``image_size`` (the training size) is the default working size.
+        device: ``cpu`` or ``cuda``.
+        size: working resolution, long side in pixels (default: the training size).
+        backend: ``auto`` | ``torch`` | ``onnx`` (ONNX Runtime on the CPU; needs the ``onnx`` extra).
+        precision: ``auto`` | ``fp32`` | ``bf16`` for the torch backend (auto: bf16 where it is native).
+        max_pixels: the largest sketch accepted (width x height); larger ones raise ImageError.
+        sketch_lines: True (default) keeps the sketch's own full-resolution lines over a flat color
+            layer; False scales the generated image to the sketch's size (for comparison).
+        model_dir: where the model came from (``backend="onnx"`` looks there for ``model.onnx``).
+        threads: CPU threads per generator run (default ``default_threads()``: half the cores, at most 4).
+    """
+
+    def __init__(self, generator: UNetGenerator, info: ModelInfo | Mapping[str, Any] | None = None,
+                 device: str | torch.device = "cpu", size: int | None = None, backend: str = "auto",
+                 precision: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS, sketch_lines: bool = True,
+                 model_dir: str | Path | None = None, threads: int | None = None):
+        self.generator = generator.to(device).eval()
+        self.info = ModelInfo.coerce(info, generator.cfg)
+        self.device = torch.device(device)
+        self.size = int(size if size is not None else self.info.image_size)
+        if self.size <= 0:
+            raise ValueError(f"size must be > 0, got {self.size}")
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
+        if int(max_pixels) <= 0:
+            raise ValueError(f"max_pixels must be > 0, got {max_pixels}")
+        self.max_pixels = int(max_pixels)
+        self.sketch_lines = bool(sketch_lines)
+        self.backend = "torch" if backend == "auto" else backend
+        if self.backend == "onnx":
+            if self.device.type != "cpu":
+                raise ValueError("the onnx backend runs on the CPU; use --backend torch for cuda")
+            if precision == "bf16":
+                raise ValueError("bf16 is a torch-backend precision; the onnx backend runs in fp32")
+            self.precision = "fp32"
+        else:
+            self.precision = ("bf16" if bf16_native(self.device) else "fp32") if precision == "auto" else precision
+        if threads is not None and int(threads) <= 0:
+            raise ValueError(f"threads must be > 0, got {threads}")
+        self.threads = int(threads) if threads else default_threads()
+        self.runner = make_runner(self.generator, self.backend, self.precision, self.device, self.threads, model_dir)
+
+    @classmethod
+    def from_pretrained(cls, model_dir: str | Path | None = None, device: str = "cpu", size: int | None = None,
+                        **kwargs) -> "Colorizer":
+        """Load a model folder (config.json + model.safetensors); None loads the bundled default model.
+        Keyword arguments go to ``Colorizer`` (backend, precision, max_pixels, ...)."""
+        if not (device == "cpu" or (device.startswith("cuda") and torch.cuda.is_available())):
+            raise ValueError(f"device {device!r} is not available here; use cpu" + (" or cuda" if torch.cuda.is_available() else ""))
+        if model_dir is None:
+            model_dir = bundled_model_dir()
+            if not (model_dir / "config.json").is_file():
+                raise ModelFileError("this install has no bundled model; pass a model folder (--model DIR)")
+        gen, info = load_generator(model_dir, device)
+        return cls(gen, info, device, size, model_dir=model_dir, **kwargs)
+
+    # ------------------------------------------------------------------------------ public calls
+    def __call__(self, sketch: ImageLike, hints: ImageLike | None = None) -> Image.Image:
+        """Color ``sketch`` (any size up to ``max_pixels``; transparency is composited on white).
+        ``hints``: an RGBA image, transparent except where a color is given, at any size (it is
+        stretched over the sketch). Returns an RGB PIL image of the sketch's exact size."""
+        prep = self.prepare(sketch, hints)
+        return self.finish(prep, self.generate(prep.x), layers=False).image
+
+    def colorize(self, sketch: ImageLike, hints: ImageLike | None = None) -> ColorizeResult:
+        """Like calling the colorizer, and also the flat color layer and the transparent line layer."""
+        prep = self.prepare(sketch, hints)
+        return self.finish(prep, self.generate(prep.x), layers=True)
+
+    # ------------------------------------------------------------------------------ the three stages
+    def prepare(self, sketch: ImageLike, hints: ImageLike | None = None) -> Prepared:
+        """Read the sketch (and hints), bring them to the working resolution and encode them.
+
+        Returns a ``Prepared`` whose ``x`` is the generator's input (1, C, h, w) float32 in [-1, 1]."""
+        sk = flatten_on_white(_as_pil(sketch, "sketch", self.max_pixels)).convert("L")
+        W, H = sk.size
+        h, w = working_size(H, W, self.size)
+        small = sk.resize((w, h), Image.Resampling.LANCZOS) if (h, w) != (H, W) else sk
+        small_a = np.asarray(small)
+        rgb = m = None
+        if hints is not None:
+            hint_img = _as_pil(hints, "hints", self.max_pixels)
+            if hint_img.mode not in ("RGBA", "LA", "PA") and "transparency" not in hint_img.info:
+                raise ImageError("hints: expected an RGBA image, transparent except where colors are painted "
+                                 "(this one has no transparency, so every pixel would be a hint)")
+            rgba = hint_img.convert("RGBA")
+            # Nearest keeps the painted colors exact; hints are sparse marks, not photos.
+            rgb, m = hints_from_rgba(np.asarray(rgba.resize((w, h), Image.Resampling.NEAREST)))
+        # numpy, not torch: this runs beside other work, where small multi-threaded torch ops stall
+        x = encode_inputs(small_a, rgb, m, self.generator.cfg.in_channels)[None]  # (1, C, h, w)
+        return Prepared(sketch=np.asarray(sk), small=small_a, x=x)
+
+    def generate(self, x: np.ndarray, threads: int | None = None) -> np.ndarray:
+        """(1, C, h, w) float32 in [-1, 1] -> (h, w, 3) uint8: one generator run on this colorizer's runner.
+
+        On the CPU it uses ``threads`` (default ``self.threads``) threads (see ``runners``)."""
+        y = self.runner(x, threads=int(threads or self.threads))[0]  # (3, h, w) float32
+        return from_unit(y.transpose(1, 2, 0))  # (h, w, 3)
+
+    def finish(self, prep: Prepared, generated: np.ndarray, layers: bool = True) -> ColorizeResult:
+        """Bring the generator's colors (``generate``'s (h, w, 3) uint8) to the sketch's full resolution.
+        ``layers=False`` skips keeping the color layer (``result.color`` is then None)."""
+        H, W = prep.sketch.shape
+        if not self.sketch_lines:
+            img = Image.fromarray(generated)
+            if img.size != (W, H):
+                img = img.resize((W, H), Image.Resampling.BICUBIC)
+            return ColorizeResult(image=img, color=img, sketch=prep.sketch)
+        color = compose.color_layer(generated, prep.small, (W, H))  # (H, W, 3): flat colors, full size
+        if layers:
+            image = compose.multiply_lines(color, prep.sketch)
+            return ColorizeResult(image=Image.fromarray(image), color=Image.fromarray(color), sketch=prep.sketch)
+        color = np.array(color, copy=True) if not color.flags.writeable else color
+        image = compose.multiply_lines(color, prep.sketch, out=color)  # in place: the layer is not kept
+        return ColorizeResult(image=Image.fromarray(image), color=None, sketch=prep.sketch)

@@ -1,0 +1,118 @@
+"""Coloring many files: ``colorize_files(colorizer, jobs)``, several read-color-write pipelines side by side,
+each output written atomically; and where outputs and their layers go."""
+
+from __future__ import annotations
+
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+import torch
+from PIL import Image
+
+from ..imageio import ImageError, save_image
+from .colorizer import Colorizer
+from .runners import CORES
+
+__all__ = ["FileJob", "layer_paths", "save_output", "colorize_files", "PNG_COMPRESS_LEVEL"]
+
+PNG_COMPRESS_LEVEL = 1  # zlib level of written PNGs: Pillow's default 6 encodes 2.4x slower for files ~20 % smaller
+
+
+@dataclass
+class FileJob:
+    """One sketch file to color into ``dest`` (and, with layers, ``color_dest`` and ``lines_dest``)."""
+
+    sketch: Path
+    dest: Path
+    hints: Optional[Path] = None
+    color_dest: Optional[Path] = None
+    lines_dest: Optional[Path] = None
+
+
+def layer_paths(dest: Path) -> tuple[Path, Path]:
+    """Where the layers of ``dest`` go: NAME_color.png and NAME_lines.png next to it (always PNG)."""
+    return dest.with_name(f"{dest.stem}_color.png"), dest.with_name(f"{dest.stem}_lines.png")
+
+
+def save_output(img: Image.Image, path: str | Path) -> None:
+    """Write an output image atomically; PNGs with zlib level ``PNG_COMPRESS_LEVEL``."""
+    path = Path(path)
+    kwargs = {"compress_level": PNG_COMPRESS_LEVEL} if path.suffix.lower() not in (".jpg", ".jpeg", ".webp", ".gif") else {}
+    save_image(img, path, **kwargs)
+
+
+def colorize_files(colorizer: Colorizer, jobs: Iterable[FileJob], workers: int | None = None,
+                   on_done: Callable[[FileJob, Optional[ImageError]], None] | None = None) -> list[tuple[FileJob, ImageError]]:
+    """Color many files, each written atomically; returns the (job, error) of files that could not be read.
+
+    ``workers`` threads (default: one per core, at most 4) each read, color and write one file at a
+    time, each generator run with ``cores // (2 * workers)`` threads (at least 1): several pipelines
+    side by side keep every core busy, since decoding, composing and encoding an image use one core
+    each, and most of the time goes there. ``on_done`` is called in the calling thread as each file
+    finishes. Errors other than ImageError stop the run.
+    """
+    jobs = list(jobs)
+    workers = max(1, min(int(workers if workers else min(4, CORES)), len(jobs)))
+    per_run = colorizer.threads if workers == 1 else max(1, CORES // (2 * workers))
+
+    def one(job: FileJob) -> Optional[ImageError]:
+        layers = job.color_dest is not None or job.lines_dest is not None
+        try:
+            prep = colorizer.prepare(job.sketch, job.hints)
+            res = colorizer.finish(prep, colorizer.generate(prep.x, per_run), layers=layers)
+        except ImageError as e:
+            return e
+        save_output(res.image, job.dest)
+        if job.color_dest is not None:
+            save_output(res.color, job.color_dest)
+        if job.lines_dest is not None:
+            save_output(res.lines, job.lines_dest)
+        return None
+
+    failed: list[tuple[FileJob, ImageError]] = []
+    if workers == 1:
+        for job in jobs:
+            err = one(job)
+            if err is not None:
+                failed.append((job, err))
+            if on_done:
+                on_done(job, err)
+        return failed
+    before = torch.get_num_threads()
+    torch.set_num_threads(per_run)  # for the whole run: the workers' runs then leave it alone
+    try:
+        return _run_pool(one, jobs, workers, on_done)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_pool(one: Callable[[FileJob], Optional[ImageError]], jobs: list[FileJob], workers: int,
+              on_done: Callable[[FileJob, Optional[ImageError]], None] | None) -> list[tuple[FileJob, ImageError]]:
+    failed: list[tuple[FileJob, ImageError]] = []
+    with ThreadPoolExecutor(workers, thread_name_prefix="colorize") as pool:
+        pending: dict = {}
+        it = iter(jobs)
+        try:
+            for job in it:  # at most 2 x workers files in flight: memory stays bounded for any folder
+                pending[pool.submit(one, job)] = job
+                if len(pending) >= 2 * workers:
+                    break
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    job = pending.pop(fut)
+                    err = fut.result()
+                    if err is not None:
+                        failed.append((job, err))
+                    if on_done:
+                        on_done(job, err)
+                    nxt = next(it, None)
+                    if nxt is not None:
+                        pending[pool.submit(one, nxt)] = nxt
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
+    return failed
