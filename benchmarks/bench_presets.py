@@ -26,15 +26,9 @@ from autopainter.training.loop import build_models  # noqa: E402
 
 
 def step_fn(models, cfg, batch):
-    """One D + G step; ``training.step.train_step(models, cfg, batch)`` once it exists (issue 11)."""
-    try:
-        from autopainter.training.step import train_step
-    except ModuleNotFoundError as e:
-        if e.name != "autopainter.training.step":
-            raise
-        from autopainter.training.loop import train_step
+    """One D + G step."""
+    from autopainter.training.loop import train_step
 
-        return lambda: train_step(models, cfg, batch, contextlib.nullcontext(), False)
     return lambda: train_step(models, cfg, batch)
 
 

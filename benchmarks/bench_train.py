@@ -136,7 +136,6 @@ def make_batches(size: int, batch: int, n: int, seed: int = 0) -> list[dict[str,
 
 
 def run_variant(name: str, steps: int, warmup: int) -> dict:
-    from autopainter.cli import resolve_config_path
     from autopainter.config import Config
     from autopainter.training.loop import build_models, prepare_models, train_step
 
@@ -148,9 +147,9 @@ def run_variant(name: str, steps: int, warmup: int) -> dict:
         "default": (256, "default", []),
         "default-512": (512, "default", ["data.image_size=512", "data.load_size=512", "train.batch_size=4"]),
         "default-512-ckpt": (512, "default", ["data.image_size=512", "data.load_size=512", "train.batch_size=4",
-                                              "model.gradient_checkpointing=true"]),
+                                              "train.gradient_checkpointing=true"]),
     }[name]
-    cfg = Config.load(resolve_config_path(preset), overrides)
+    cfg = Config.load(preset, overrides)
     batches = make_batches(size, cfg.train.batch_size, warmup + steps)
     if name == "reference":
         ref = Reference(cfg.model.in_channels, cfg.train.batch_size)
@@ -162,7 +161,7 @@ def run_variant(name: str, steps: int, warmup: int) -> dict:
         amp_cfg = cfg.train
 
         def step(b):
-            return float(train_step(models, cfg, b, models.amp, amp_cfg.channels_last)["l1"])
+            return float(train_step(models, cfg, b)["l1"])
 
         settings = f"{cfg.train.mixed_precision}, channels_last={cfg.train.channels_last}, compile={cfg.train.compile}"
     t0 = time.perf_counter()

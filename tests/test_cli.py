@@ -168,7 +168,7 @@ def test_jpeg_output(trained, tmp_path):
 def test_colorize_layers_and_backend(trained, tmp_path, capsys):
     import numpy as np
 
-    from autopainter.compose import composite_layers
+    from autopainter.inference.compose import composite_layers
 
     _, model = trained
     sk = _sketch(tmp_path / "s.png", (120, 90))

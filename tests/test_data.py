@@ -11,10 +11,11 @@ import torch
 from PIL import Image, ImageDraw
 
 from autopainter.config import DataConfig
-from autopainter.data.hints import hints_from_rgba, hints_to_rgba, hints_to_tensors, simulate_hints
-from autopainter.data.pairs import PairDataset
+from autopainter.data.hints import hints_from_rgba, hints_to_rgba, simulate_hints
+from autopainter.data.layouts import LAYOUT_CLASSES, detect_layout, make_layout
+from autopainter.data.pairs import PairDataset, sample_tensors
 from autopainter.data.sketch import SKETCH_METHODS, extract_sketch
-from autopainter.data.synthetic import make_synthetic_pairs
+from autopainter.data.synthetic import draw_synthetic_pair, make_synthetic_pairs
 from autopainter.imageio import ImageError, read_rgb
 
 # ------------------------------------------------------------------------------ sketches
@@ -125,7 +126,8 @@ def test_hints_rgba_round_trip_and_tensors():
     with pytest.raises(ValueError, match="RGBA"):
         hints_from_rgba(rgba[..., :3])
 
-    hint, m = hints_to_tensors(rgb, mask)
+    t = sample_tensors(np.full((64, 64), 255, np.uint8), _target(), rgb, mask)
+    hint, m = t["hint"], t["mask"]
     assert hint.shape == (3, 64, 64) and m.shape == (1, 64, 64)
     assert hint.dtype == m.dtype == torch.float32
     assert hint.min() >= -1 and hint.max() <= 1 and set(m.unique().tolist()) <= {0.0, 1.0}
@@ -139,14 +141,19 @@ def _cfg(path, layout="side_by_side", **kw) -> DataConfig:
     return DataConfig(path=str(path), layout=layout, image_size=32, load_size=40, **kw)
 
 
-def _check_item(item: dict, size: int = 32) -> None:
-    assert set(item) == {"sketch", "color", "hint", "mask"}
-    shapes = {"sketch": (1, size, size), "color": (3, size, size), "hint": (3, size, size), "mask": (1, size, size)}
+def _check_item(item: dict, size: int = 32, in_channels: int = 5) -> None:
+    assert set(item) == {"sketch", "color", "hint", "mask", "input"}
+    shapes = {"sketch": (1, size, size), "color": (3, size, size), "hint": (3, size, size), "mask": (1, size, size),
+              "input": (in_channels, size, size)}
     for k, t in item.items():
         assert t.dtype == torch.float32 and tuple(t.shape) == shapes[k], k
         assert t.min() >= -1.0 and t.max() <= 1.0, k
     assert set(item["mask"].unique().tolist()) <= {0.0, 1.0}
     assert (item["hint"] * (1 - item["mask"]) == 0).all()
+    if in_channels == 5:  # the generator's input is sketch | hint | mask
+        assert torch.equal(item["input"], torch.cat([item["sketch"], item["hint"], item["mask"]]))
+    else:  # pix2pix: the sketch as gray RGB
+        assert torch.equal(item["input"], item["sketch"].expand(3, -1, -1))
 
 
 @pytest.mark.parametrize("layout", ["side_by_side", "two_folders", "color_only"])
@@ -294,3 +301,79 @@ def test_synthetic_is_seeded(tmp_path):
     a = make_synthetic_pairs(tmp_path / "a", n=2, seed=3)
     b = make_synthetic_pairs(tmp_path / "b", n=2, seed=3)
     assert np.array_equal(read_rgb(a / "0001.png"), read_rgb(b / "0001.png"))
+
+
+# ------------------------------------------------------------------------------ layouts
+
+
+@pytest.mark.parametrize("name", list(LAYOUT_CLASSES))
+def test_layout_write_read_round_trip(tmp_path, name):
+    color, sketch = (np.asarray(im) for im in draw_synthetic_pair(np.random.default_rng(0), 24))
+    layout = make_layout(name)
+    paths = layout.paths(tmp_path, "a")
+    layout.write(paths, color, sketch)
+    assert all(p.is_file() for p in paths) and not list(tmp_path.rglob(".*.tmp"))  # atomic: no temporary left
+    assert layout.find(tmp_path) == [paths]
+    got_sketch, got_color = layout.read(paths)
+    assert np.array_equal(np.asarray(got_color), color) and got_color.mode == "RGB"
+    if layout.stores_sketch:
+        assert got_sketch.mode == "L" and np.array_equal(np.asarray(got_sketch), sketch)
+    else:
+        assert got_sketch is None
+    with pytest.raises(ValueError, match="side_by_side"):
+        make_layout("pix2pix")
+
+
+def test_side_by_side_writes_the_sketch_on_its_side(tmp_path):
+    color = np.zeros((4, 4, 3), np.uint8)
+    color[..., 0] = 200
+    sketch = np.full((4, 4), 255, np.uint8)
+    for side, sketch_cols in (("right", slice(4, 8)), ("left", slice(0, 4))):
+        layout = make_layout("side_by_side", sketch_side=side)
+        (path,) = layout.paths(tmp_path / side, "a")
+        layout.write((path,), color, sketch)
+        assert (read_rgb(path)[:, sketch_cols] == 255).all()
+        s, c = layout.read((path,))
+        assert np.array_equal(np.asarray(c), color) and np.array_equal(np.asarray(s), sketch)
+
+
+def test_detect_layout(tmp_path):
+    assert detect_layout(make_synthetic_pairs(tmp_path / "a", n=1, size=16)) == "side_by_side"
+    two = make_synthetic_pairs(tmp_path / "b", n=1, size=16, layout="two_folders", split="train")
+    assert detect_layout(two) == "two_folders"
+    assert detect_layout(two.parent) == "two_folders"  # a dataset root: its splits decide
+    (two.parent / "prepare.json").write_text("{}")  # a builder's manifest is no image
+    assert detect_layout(two.parent) == "two_folders"
+    assert detect_layout(tmp_path / "missing") == "side_by_side"
+
+
+@pytest.mark.parametrize("layout", ["side_by_side", "two_folders"])
+def test_auto_layout_is_detected_per_split(tmp_path, layout):
+    """train --data D works on D/train/sketch + D/train/color without --set data.layout=two_folders."""
+    make_synthetic_pairs(tmp_path, n=3, size=32, layout=layout, split="train")
+    cfg = DataConfig(path=str(tmp_path), image_size=32, load_size=32)
+    assert cfg.layout == "auto"
+    ds = PairDataset(cfg, train=False)
+    assert len(ds) == 3 and ds.layout.name == layout
+    assert ds.describe().startswith(f"{layout} (detected) train: 3 pairs")
+    val = PairDataset(cfg, "val", train=False)  # falls back to train/: detected there too
+    assert val.fallback and val.layout.name == layout and "training images" in val.describe()
+    explicit = PairDataset(replace(cfg, layout=layout), train=False)
+    assert all(torch.equal(ds[0][k], explicit[0][k]) for k in ds[0])
+    assert "(detected)" not in explicit.describe()
+
+
+def test_in_channels_3_items_and_bad_values(tmp_path):
+    root = make_synthetic_pairs(tmp_path, n=2, size=32)
+    _check_item(PairDataset(_cfg(root), in_channels=3)[0], in_channels=3)
+    with pytest.raises(ValueError, match="in_channels"):
+        PairDataset(_cfg(root), in_channels=4)
+
+
+def test_data_config_is_checked_when_built(tmp_path):
+    from autopainter.config import ConfigError
+
+    with pytest.raises(ConfigError, match="layout"):
+        DataConfig(path=str(tmp_path), layout="bogus")
+    with pytest.raises(ConfigError, match="load_size"):
+        DataConfig(path=str(tmp_path), image_size=64, load_size=32)

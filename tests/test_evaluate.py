@@ -53,6 +53,23 @@ def test_evaluate_reports_metrics_and_writes_files(tiny_model_dir, split_dir, tm
     assert "| 5 |" in format_table(report)
 
 
+def test_evaluate_detects_two_folders_and_reports_the_layout(tiny_model_dir, split_dir, tmp_path):
+    """--layout defaults to auto: DATA/test/sketch + DATA/test/color is read without being told."""
+    from autopainter.data.layouts import make_layout
+
+    src, dst = make_layout("side_by_side"), make_layout("two_folders")
+    root = tmp_path / "two"
+    for (path,) in src.find(split_dir / "test"):
+        sketch, color = src.read((path,))
+        dst.write(dst.paths(root / "test", path.stem), np.asarray(color), np.asarray(sketch))
+    a = evaluate(tiny_model_dir, split_dir, hints=[2], limit=3, out_dir=tmp_path / "a")
+    b = evaluate(tiny_model_dir, root, hints=[2], limit=3)
+    assert (a["layout"], b["layout"]) == ("side_by_side", "two_folders")
+    assert a["fallback"] is False and "note" not in a  # a real held-out split: nothing to warn about
+    assert json.loads((tmp_path / "a" / "metrics.json").read_text())["fallback"] is False
+    assert a["results"] == b["results"]  # the same pairs, stored the other way
+
+
 def test_evaluate_is_deterministic(tiny_model_dir, split_dir):
     a = evaluate(tiny_model_dir, split_dir, hints=[3], limit=3)
     b = evaluate(tiny_model_dir, split_dir, hints=[3], limit=3)
@@ -112,7 +129,7 @@ def test_init_from_starts_the_generator_from_a_model_folder(pairs_dir, tiny_over
     cfg = tiny_config(pairs_dir, *tiny_overrides)
     torch.manual_seed(123)
     src = build_generator(cfg.model)
-    folder = save_pretrained(src, tmp_path / "start")
+    folder = save_pretrained(src, tmp_path / "start", image_size=cfg.data.image_size)
     cfg2 = tiny_config(pairs_dir, *tiny_overrides, f"train.init_from={folder}")
     models = build_models(cfg2, torch.device("cpu"))
     for k, v in src.state_dict().items():

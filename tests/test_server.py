@@ -116,9 +116,9 @@ def web():
     srv.server_close()
 
 
-def settings(tmp_path, model_dir=None, **kw) -> ServerSettings:
-    base = dict(model_dir=model_dir, max_upload_bytes=MAX_UPLOAD, max_pixels=MAX_PIXELS, url_max_bytes=URL_MAX_BYTES,
-                url_timeout_s=1.0, url_allow=("127.0.0.1/32",), data_dir=tmp_path / "data")
+def settings(tmp_path, model_dir=None, allow=("127.0.0.1/32",), **kw) -> ServerSettings:
+    base = dict(model_dir=model_dir, max_upload_bytes=MAX_UPLOAD, max_pixels=MAX_PIXELS, data_dir=tmp_path / "data",
+                fetch=FetchPolicy(timeout_s=1.0, max_bytes=URL_MAX_BYTES, allow=allow))
     return ServerSettings(**{**base, **kw})
 
 
@@ -141,7 +141,7 @@ def assert_error(r, status, *words):
 @pytest.fixture(scope="module")
 def strict_client(tiny_model_dir, tmp_path_factory):
     """The default URL policy: no private host allowed."""
-    app = create_app(settings(tmp_path_factory.mktemp("server"), tiny_model_dir, url_allow=()))
+    app = create_app(settings(tmp_path_factory.mktemp("server"), tiny_model_dir, allow=()))
     with TestClient(app) as c:
         yield c
 
@@ -201,9 +201,7 @@ def test_hints_reach_the_model(client):
 
 def test_layers(client):
     r = client.post("/api/v1/colorize?format=json", files={"sketch": ("s.png", sketch_png(), "image/png")}, data={"layers": "true"})
-    if not client.get("/api/v1/health").json()["layers"]:
-        assert_error(r, 501, "layers")
-        return
+    assert client.get("/api/v1/health").json()["layers"] is True
     assert r.status_code == 200
     layers = r.json()["layers"]
     assert decode(base64.b64decode(layers["color"])).size == (45, 67)
@@ -325,7 +323,7 @@ def test_fetch_connects_to_the_checked_address_with_the_original_host(web):
         return {"images.test": ["127.0.0.1"], "rebind.test": ["93.184.216.34", "127.0.0.1"],
                 "public.test": ["93.184.216.34"]}[host]
 
-    policy = FetchPolicy(timeout_s=2, max_bytes=URL_MAX_BYTES, allowed_hosts=frozenset({"images.test"}))
+    policy = FetchPolicy(timeout_s=2, max_bytes=URL_MAX_BYTES, allow=("images.test",))
     seen.clear()
     data, final = fetch_bytes(f"http://images.test:{port}/sketch.png", policy, resolver)
     assert decode(data).size == (50, 30) and final == f"http://images.test:{port}/sketch.png"
@@ -356,12 +354,24 @@ def test_address_problem_allows_public(ip):
 
 
 def test_settings_checks():
-    with pytest.raises(ValueError, match="url_allow"):
-        ServerSettings(url_allow=("not a host/",))
+    with pytest.raises(ValueError, match="fetch allow"):
+        ServerSettings(fetch=FetchPolicy(allow=("not a host/",)))
     with pytest.raises(ValueError, match="max_in_flight"):
         ServerSettings(max_in_flight=0)
-    s = ServerSettings(url_allow=("10.0.0.0/8", "Intranet.Example."))
-    assert s.allowed_hosts == {"intranet.example"} and ipaddress.ip_network("10.0.0.0/8") in s.allowed_networks
+    s = ServerSettings(fetch=FetchPolicy(allow=("10.0.0.0/8", "Intranet.Example.")))
+    assert s.fetch.allowed_hosts == {"intranet.example"} and ipaddress.ip_network("10.0.0.0/8") in s.fetch.allowed_networks
+    for bad in (dict(timeout_s=0), dict(max_bytes=0), dict(max_redirects=-1)):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            FetchPolicy(**bad)
+    assert ServerSettings().fetch == FetchPolicy()  # the defaults live in one place each
+
+
+def test_fetched_images_have_the_upload_pixel_cap(tiny_model_dir, tmp_path, web):
+    """The app passes settings.max_pixels to the URL fetcher: a URL is no way around the cap."""
+    base, _ = web
+    small = create_app(settings(tmp_path, tiny_model_dir, max_pixels=50 * 30 - 1))
+    with TestClient(small) as c:
+        assert_error(c.post("/api/v1/colorize", data={"url": f"{base}/sketch.png"}), 413, "pixel limit")
 
 
 # ------------------------------------------------------------------------------ the in-flight bound
@@ -400,11 +410,15 @@ def test_busy_server_answers_503_with_retry_after(tmp_path):
         assert c.post("/api/v1/colorize", files=files).status_code == 200  # the slot is free again
 
 
-def test_unexpected_failure_is_500_json_without_traceback(tmp_path):
-    def broken(sketch, hints=None):
+class _BrokenColorizer:
+    size = 32
+
+    def __call__(self, sketch, hints=None):
         raise RuntimeError("secret internals")
 
-    with TestClient(create_app(settings(tmp_path), colorizer=broken)) as c:
+
+def test_unexpected_failure_is_500_json_without_traceback(tmp_path):
+    with TestClient(create_app(settings(tmp_path), colorizer=_BrokenColorizer())) as c:
         r = c.post("/api/v1/colorize", files={"sketch": ("s.png", sketch_png(), "image/png")})
         assert_error(r, 500, "internal error")
         assert "secret" not in r.text

@@ -286,6 +286,13 @@ def test_prepare_folder_resize_two_folders_rerun(art_dir, tmp_path, capsys):
     capsys.readouterr()
     assert main(args) == 0
     assert "6 already there" in capsys.readouterr().out
+    # what the builder wrote, training reads without being told the layout, and check agrees
+    from autopainter.config import DataConfig
+    from autopainter.data.pairs import PairDataset
+
+    assert check_dataset(out, progress=False, workers=1).layout == "two_folders"
+    ds = PairDataset(DataConfig(path=str(out), image_size=32, load_size=32), train=False)
+    assert ds.layout.name == "two_folders" and len(ds) == json.loads((out / "prepare.json").read_text())["counts"]["train"]
 
 
 def test_prepare_folder_nothing_readable(tmp_path, capsys):
@@ -345,3 +352,25 @@ def test_check_odd_side_by_side_and_empty(tmp_path, capsys):
     assert main(["prepare", "check", str(tmp_path / "empty"), "-q"]) == 2
     assert main(["prepare", "check", str(tmp_path / "nowhere"), "-q"]) == 2
     assert "dataset folder not found" in _err_line(capsys)
+
+
+def test_builders_share_one_tail():
+    """The end of a build (duplicates, counts, stale files, manifest) is written once, in sources/__init__."""
+    import inspect
+
+    from autopainter.data.sources import folder, openmoji
+
+    for module in (folder, openmoji):
+        src = inspect.getsource(module)
+        assert "finish_build(" in src
+        assert "drop_duplicates(" not in src and "prune_outputs(" not in src and "write_manifest(" not in src
+
+
+def test_layout_names_are_declared_once():
+    from autopainter.config import LAYOUTS
+    from autopainter.data.layouts import LAYOUT_CLASSES
+    from autopainter.data.sources import OUTPUT_LAYOUTS
+    from autopainter.data.sources.check import CHECK_LAYOUTS
+
+    assert set(LAYOUTS) == {"auto", *LAYOUT_CLASSES}
+    assert CHECK_LAYOUTS == tuple(LAYOUT_CLASSES) and OUTPUT_LAYOUTS == ("side_by_side", "two_folders")

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .config import LAYOUTS, DataConfig
+from .config import DataConfig
 from .data.hints import hints_to_rgba, simulate_hints
 from .data.pairs import PairDataset
 from .imageio import ImageError, atomic_write_bytes, save_image
@@ -111,7 +111,7 @@ def evaluate(
     data_dir: str | Path,
     hints: Sequence[int] = (0,),
     split: str = "test",
-    layout: str = "side_by_side",
+    layout: str = "auto",
     sketch_side: str = "right",
     out_dir: str | Path | None = None,
     seed: int = 0,
@@ -124,6 +124,11 @@ def evaluate(
 ) -> dict:
     """Evaluate a model folder (None: the bundled model) on ``data_dir``'s ``split``.
 
+    ``layout`` is a ``DataConfig.layout``; "auto" detects side_by_side or two_folders as ``prepare check``
+    does, and the report's ``layout`` names the one read. A split that is not there is an error, never a
+    silent score of the training images; should the dataset still fall back to them, the report says so
+    (``fallback``, ``note``) and a warning is raised.
+
     Returns the report (also written as ``out_dir/metrics.json``, with ``out_dir/examples.png``).
     """
     from .inference import Colorizer
@@ -131,14 +136,16 @@ def evaluate(
     hints = sorted(set(int(n) for n in hints))
     if not hints or hints[0] < 0:
         raise EvalError("hint counts must be >= 0")
-    if layout not in LAYOUTS:
-        raise EvalError(f"unknown layout {layout!r}; choose one of: {', '.join(LAYOUTS)}")
     if not (Path(data_dir) / split).is_dir():
         raise EvalError(f"{data_dir} has no {split}/ split: evaluate needs held-out pairs in DATA/{split}/ (or --split NAME)")
     psnr_fn, ssim_fn = _metric_fns()
-    colorizer = Colorizer.from_pretrained(model_dir, device=device, size=size)
-    cfg = DataConfig(path=str(data_dir), layout=layout, sketch_side=sketch_side)
+    cfg = DataConfig(path=str(data_dir), layout=layout, sketch_side=sketch_side)  # checks layout, sketch_side
     ds = PairDataset(cfg, split=split, train=False, seed=seed)
+    note = None
+    if ds.fallback:  # the check above should make this impossible; if not, it must not pass unnoticed
+        note = f"no {split}/ split: scored the training images in {ds.root}, which the model may have seen"
+        warnings.warn(note, stacklevel=2)
+    colorizer = Colorizer.from_pretrained(model_dir, device=device, size=size)
     n_items = len(ds) if limit <= 0 else min(limit, len(ds))
     if n_items < 2:
         raise EvalError(f"{ds.root} holds {n_items} pair(s): evaluate needs at least 2")
@@ -206,9 +213,11 @@ def evaluate(
     tf = np.concatenate(target_feats)
     report = {
         "model": str(model_dir) if model_dir is not None else "bundled",
-        "model_trained": colorizer.config.get("trained"),
+        "model_trained": colorizer.info.trained or None,
         "data": str(ds.root),
         "split": split,
+        "layout": ds.layout.name,
+        "fallback": ds.fallback,
         "images": n_done,
         "skipped": skipped,
         "seed": seed,
@@ -226,6 +235,8 @@ def evaluate(
             for n in hints
         },
     }
+    if note is not None:
+        report["note"] = note
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)

@@ -2,8 +2,8 @@
 
 A hint is a pair ``(hint_rgb, hint_mask)``: ``hint_rgb`` (H, W, 3) uint8 holds colors, ``hint_mask``
 (H, W) bool is True where a color was given (``hint_rgb`` is 0 elsewhere). The generator sees them as
-two extra inputs (see ``hints_to_tensors``): the hint colors in [-1, 1] with 0 where there is none, and
-the 0/1 mask, which tells "no hint" apart from a mid-gray hint.
+two extra inputs (``models.inputs.encode_inputs``): the hint colors in [-1, 1] with 0 where there is
+none, and the 0/1 mask, which tells "no hint" apart from a mid-gray hint.
 
 Users give hints as an RGBA image, transparent except where they painted (``hints_from_rgba``,
 ``hints_to_rgba``). At train time ``simulate_hints`` draws them from the target image: short color
@@ -16,12 +16,9 @@ hints at all, so one model serves both uses.
 from __future__ import annotations
 
 import numpy as np
-import torch
 from PIL import Image, ImageDraw
 
-from ..imageio import to_unit
-
-__all__ = ["simulate_hints", "empty_hints", "hints_from_rgba", "hints_to_rgba", "hints_to_tensors"]
+__all__ = ["simulate_hints", "empty_hints", "hints_from_rgba", "hints_to_rgba"]
 
 # Simulation constants; sizes are in pixels at 256 px and scale with the image's shorter side.
 _REFERENCE_SIZE = 256
@@ -175,7 +172,7 @@ def hints_from_rgba(rgba: np.ndarray, alpha_threshold: int = 128) -> tuple[np.nd
 
     Args:
         rgba: (H, W, 4) uint8, transparent except where the user painted colors (straight alpha,
-            as PNG stores it; read files with ``imageio.read_rgba``).
+            as PNG stores it).
         alpha_threshold: pixels with alpha >= this are hints (soft brush edges below it are dropped).
 
     Returns:
@@ -202,20 +199,6 @@ def hints_to_rgba(hint_rgb: np.ndarray, hint_mask: np.ndarray) -> np.ndarray:
     rgba[hint_mask, :3] = hint_rgb[hint_mask]
     rgba[hint_mask, 3] = 255
     return rgba
-
-
-def hints_to_tensors(hint_rgb: np.ndarray, hint_mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """Hints -> generator inputs.
-
-    Returns:
-        hint: (3, H, W) float32 in [-1, 1], the hint colors, exactly 0 where there is no hint.
-        mask: (1, H, W) float32 in {0, 1}.
-    """
-    hint_rgb, hint_mask = _check_hints(hint_rgb, hint_mask)
-    m = hint_mask.astype(np.float32)  # (H, W)
-    hint = to_unit(hint_rgb) * m[:, :, None]  # (H, W, 3) in [-1, 1], 0 off-hint
-    hint = torch.from_numpy(np.ascontiguousarray(hint.transpose(2, 0, 1)))  # (3, H, W)
-    return hint, torch.from_numpy(m[None])  # (1, H, W)
 
 
 def _check_hints(hint_rgb: np.ndarray, hint_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,16 +1,14 @@
 """Datasets of sketch/color pairs for training and evaluation.
 
-Three on-disk layouts (``DataConfig.layout``):
-
-* ``side_by_side``: each file holds both images side by side, as in pix2pix's A|B files and the Kaggle
-  "Anime Sketch Colorization Pair" set (color LEFT, sketch RIGHT: ``sketch_side="right"``).
-* ``two_folders``: ``ROOT/<sketch_dir>/NAME.*`` and ``ROOT/<color_dir>/NAME.*``, matched by file stem.
-* ``color_only``: colored images only; sketches are extracted on the fly with
-  ``extract_sketch(method=cfg.sketch_method)``, the function used at serve time.
+The on-disk layouts (``DataConfig.layout``: side_by_side, two_folders, color_only) are the classes of
+``data.layouts``, which read the files; ``layout="auto"`` (the default) picks side_by_side or two_folders
+with ``layouts.detect_layout`` on the split folder, as ``prepare check`` does. color_only sketches are
+extracted on the fly with ``extract_sketch(method=cfg.sketch_method)``, the function used at serve time.
 
 Splits: ``ROOT/<split>`` is used when it exists. Otherwise "train" reads ROOT itself, and any other
 split ("val", "test") falls back to the training images (``ROOT/train`` if that exists, else ROOT),
-so a small dataset without a held-out split still gets sample grids; ``describe()`` says so.
+so a small dataset without a held-out split still gets sample grids; ``fallback`` and ``describe()``
+say so.
 
 Files are read in ``__getitem__``, never all at once. Randomness is keyed, not stateful: item ``key``
 is image ``key % len(dataset)`` with its own generator ``np.random.default_rng([seed, key])``, so a
@@ -19,6 +17,9 @@ training loop passes ``key = epoch * len(dataset) + i`` to get fresh crops, flip
 Train mode follows pix2pix: resize to ``load_size``, one random crop of ``image_size`` and one random
 flip shared by sketch and color. Eval mode resizes to ``image_size`` only; hints still come from the
 keyed generator, so a fixed key always gives the same hints.
+
+The generator's input of each item (``"input"``) is made by ``models.inputs.encode_inputs``, the encoder
+the Colorizer and the ONNX runner use too (``sample_tensors``; ``tests/test_inputs.py`` checks they agree).
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..config import LAYOUTS, DataConfig
-from ..imageio import ImageError, flatten_on_white, list_images, open_image, to_unit
-from .hints import hints_to_tensors, simulate_hints
+from ..config import DataConfig
+from ..imageio import ImageError, to_unit
+from ..models.inputs import INPUT_CHANNELS, encode_inputs
+from .hints import simulate_hints
+from .layouts import Layout, layout_from_config
 from .sketch import extract_sketch
 
-__all__ = ["PairDataset"]
+__all__ = ["PairDataset", "sample_tensors", "rotate_hue"]
 
 _COLOR_RESAMPLE = Image.Resampling.BICUBIC  # pix2pix's choice; antialiased when shrinking
 # Sketches are resized as inference.Colorizer resizes them, so lines look the same at train and serve time.
@@ -43,23 +46,51 @@ _SKETCH_RESAMPLE = Image.Resampling.LANCZOS
 _MAX_WARNED = 20  # corrupt files named in warnings per dataset copy (one warning per file)
 
 
+def sample_tensors(sketch: np.ndarray, color: np.ndarray, hint_rgb: np.ndarray, hint_mask: np.ndarray,
+                   in_channels: int = 5) -> dict[str, torch.Tensor]:
+    """One training sample from uint8 arrays of one size (H, W).
+
+    Args:
+        sketch: (H, W) uint8, 255 paper. color: (H, W, 3) uint8, the target.
+        hint_rgb: (H, W, 3) uint8 hint colors; hint_mask: (H, W) bool, True where hinted.
+        in_channels: the generator's input channels (5 or 3, see ``models.inputs``).
+
+    Returns:
+        float32 tensors: sketch (1, H, W) in [-1, 1]; color (3, H, W) in [-1, 1]; hint (3, H, W) in
+        [-1, 1], exactly 0 off the mask; mask (1, H, W) in {0, 1}; input (in_channels, H, W), the
+        generator's input as ``encode_inputs`` makes it.
+    """
+    full = encode_inputs(sketch, hint_rgb, hint_mask, 5)  # (5, H, W): sketch | hint RGB | mask
+    x = full if in_channels == 5 else encode_inputs(sketch, hint_rgb, hint_mask, in_channels)
+    return {  # copies, so that no two entries share memory (in-place edits stay local)
+        "sketch": torch.from_numpy(full[0:1].copy()),  # (1, H, W)
+        "color": torch.from_numpy(np.ascontiguousarray(to_unit(color).transpose(2, 0, 1))),  # (3, H, W)
+        "hint": torch.from_numpy(full[1:4].copy()),  # (3, H, W)
+        "mask": torch.from_numpy(full[4:5].copy()),  # (1, H, W)
+        "input": torch.from_numpy(x),  # (C, H, W)
+    }
+
+
 class PairDataset(torch.utils.data.Dataset):
     """Sketch/color pairs as generator inputs and targets.
 
-    Each item is a dict of float32 tensors, with S = cfg.image_size:
+    Each item is a dict of float32 tensors, with S = cfg.image_size (see ``sample_tensors``):
         sketch: (1, S, S) in [-1, 1] (white paper = 1)
         color: (3, S, S) in [-1, 1], the target
         hint: (3, S, S) in [-1, 1], simulated hint colors, 0 where there is no hint
         mask: (1, S, S) in {0, 1}, 1 where hinted
+        input: (in_channels, S, S) in [-1, 1], the generator's input (``models.inputs.encode_inputs``)
 
     Args:
-        cfg: data settings (path, layout, sizes, flip, hint simulation).
+        cfg: data settings (path, layout, sizes, flip, hint simulation), validated when it was built.
         split: "train", "val", "test", ...: the subfolder ROOT/<split> when it exists (see module doc).
         train: random crop and flip (True) or a plain resize to image_size (False).
         seed: base of every per-item generator.
+        in_channels: the generator's input channels (``GeneratorConfig.in_channels``: 5 or 3).
 
     Attributes:
         root: the folder the layout was read from (ROOT/<split> or its fallback, see module doc).
+        layout: the ``data.layouts.Layout`` read ("auto" resolved).
         paths: one file per item, sorted: the pair image (side_by_side) or the color image.
         sketch_paths: two_folders only, the sketch matched to each of ``paths``; otherwise None.
         fallback: True when a non-train split fell back to the training images.
@@ -68,34 +99,36 @@ class PairDataset(torch.utils.data.Dataset):
         ImageError: a missing or empty folder, or two_folders with no matching stems.
     """
 
-    def __init__(self, cfg: DataConfig, split: str = "train", train: bool = True, seed: int = 0) -> None:
+    def __init__(self, cfg: DataConfig, split: str = "train", train: bool = True, seed: int = 0,
+                 in_channels: int = 5) -> None:
         if not cfg.path:
             raise ImageError("data.path is empty: set it to the dataset folder (e.g. --set data.path=data/pairs)")
-        if train and cfg.load_size < cfg.image_size:
-            raise ValueError(f"data.load_size ({cfg.load_size}) must be >= data.image_size ({cfg.image_size})")
+        if in_channels not in INPUT_CHANNELS:
+            raise ValueError(f"in_channels must be one of {INPUT_CHANNELS}, got {in_channels}")
         self.cfg = cfg
         self.split = split
         self.train = train
         self.seed = seed
+        self.in_channels = in_channels
         self.root, self.fallback = _split_root(Path(cfg.path), split)
-        self.sketch_paths: list[Path] | None = None  # two_folders only, aligned with paths
-        if cfg.layout in ("side_by_side", "color_only"):
-            self.paths: list[Path] = list_images(self.root)
-        elif cfg.layout == "two_folders":
-            self.sketch_paths, self.paths = _match_two_folders(self.root / cfg.sketch_dir, self.root / cfg.color_dir)
-        else:
-            raise ValueError(f"unknown layout {cfg.layout!r}; choose one of: {', '.join(LAYOUTS)}")
+        self.layout: Layout = layout_from_config(cfg, self.root)
+        self._pairs = self.layout.find(self.root)  # tuples of paths, as Layout.read takes them
+        self.paths: list[Path] = [p[-1] for p in self._pairs]
+        two = self.layout.name == "two_folders"
+        self.sketch_paths: list[Path] | None = [p[0] for p in self._pairs] if two else None
         self._warned: set[Path] = set()
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def describe(self) -> str:
-        """One line for logs, e.g. ``side_by_side train: 14224 pairs in data/train (train mode, 256 px)``."""
+        """One line for logs, e.g. ``side_by_side train: 14224 pairs in data/train (train mode, 256 px)``;
+        a detected layout says so, and a split that fell back to the training images too."""
         note = f" (no {self.cfg.path}/{self.split}: using the training images)" if self.fallback else ""
         mode = "train mode" if self.train else "eval mode"
         size = self.cfg.image_size
-        return f"{self.cfg.layout} {self.split}: {len(self)} pairs in {self.root}{note} ({mode}, {size} px)"
+        name = self.layout.name + (" (detected)" if self.cfg.layout == "auto" else "")
+        return f"{name} {self.split}: {len(self)} pairs in {self.root}{note} ({mode}, {size} px)"
 
     def __repr__(self) -> str:
         return f"PairDataset({self.describe()})"
@@ -113,7 +146,7 @@ class PairDataset(torch.utils.data.Dataset):
         for attempt in range(n):
             index = (key + attempt) % n
             try:
-                sketch, color = self._load(index)
+                sketch, color = self.layout.read(self._pairs[index])
             except ImageError as e:
                 last_error = e
                 self._warn_once(index, e)
@@ -124,34 +157,13 @@ class PairDataset(torch.utils.data.Dataset):
     def pair(self, index: int) -> tuple[Image.Image, Image.Image]:
         """Item ``index`` as stored, for evaluation: (sketch as an L image, color as an RGB image), the
         color's own size. color_only sketches are extracted as in training."""
-        sketch, color = self._load(index)
+        sketch, color = self.layout.read(self._pairs[index])
         color = color.convert("RGB")
         if sketch is None:
             sketch = Image.fromarray(extract_sketch(np.asarray(color), method=self.cfg.sketch_method))
         elif sketch.size != color.size:
             sketch = sketch.resize(color.size, _SKETCH_RESAMPLE)
         return sketch, color
-
-    # -------------------------------------------------------------------------- loading
-    def _load(self, index: int) -> tuple[Image.Image | None, Image.Image]:
-        """(sketch: L image or None for color_only, color: RGB image) of one item, any sizes."""
-        layout = self.cfg.layout
-        if layout == "side_by_side":
-            path = self.paths[index]
-            img = flatten_on_white(open_image(path))
-            w, h = img.size
-            if w < 2:
-                raise ImageError(f"{path}: {w}x{h} is too narrow to split into a sketch half and a color half")
-            half = w // 2  # an odd last column is dropped
-            left, right = img.crop((0, 0, half, h)), img.crop((half, 0, 2 * half, h))
-            sketch, color = (left, right) if self.cfg.sketch_side == "left" else (right, left)
-            return sketch.convert("L"), color
-        if layout == "two_folders":
-            assert self.sketch_paths is not None
-            sketch = flatten_on_white(open_image(self.sketch_paths[index])).convert("L")
-            color = flatten_on_white(open_image(self.paths[index]))
-            return sketch, color  # sizes may differ: both are resized to the same size next
-        return None, flatten_on_white(open_image(self.paths[index]))  # color_only
 
     def _warn_once(self, index: int, error: ImageError) -> None:
         path = self.paths[index]
@@ -187,13 +199,7 @@ class PairDataset(torch.utils.data.Dataset):
         if self.train and cfg.hint_hue_jitter > 0 and hint_mask.any() and rng.random() < cfg.hint_hue_jitter:
             shift = int(rng.integers(26, 231))  # of 256 hue steps: at least ~36 degrees away
             color_np, hint_rgb = rotate_hue(color_np, shift), rotate_hue(hint_rgb, shift)
-        hint, mask = hints_to_tensors(hint_rgb, hint_mask)
-        return {
-            "sketch": torch.from_numpy(to_unit(sketch_np)[None]),  # (1, S, S)
-            "color": torch.from_numpy(np.ascontiguousarray(to_unit(color_np).transpose(2, 0, 1))),  # (3, S, S)
-            "hint": hint,  # (3, S, S)
-            "mask": mask,  # (1, S, S)
-        }
+        return sample_tensors(sketch_np, color_np, hint_rgb, hint_mask, self.in_channels)  # (C, S, S) each
 
 
 def rotate_hue(rgb: np.ndarray, shift: int) -> np.ndarray:
@@ -212,33 +218,3 @@ def _split_root(root: Path, split: str) -> tuple[Path, bool]:
     if split == "train":
         return root, False
     return (root / "train" if (root / "train").is_dir() else root), True
-
-
-def _match_two_folders(sketch_dir: Path, color_dir: Path) -> tuple[list[Path], list[Path]]:
-    """(sketch paths, color paths) matched by file stem, sorted by stem."""
-    sketches = _by_stem(list_images(sketch_dir))
-    colors = _by_stem(list_images(color_dir))
-    common = sorted(sketches.keys() & colors.keys())
-    unmatched = sorted(sketches.keys() ^ colors.keys())
-    if not common:
-        raise ImageError(
-            f"no file stems in common between {sketch_dir} and {color_dir}: pairs must share a name "
-            f"(e.g. sketch/0001.png and color/0001.jpg)"
-        )
-    if unmatched:
-        shown = ", ".join(unmatched[:5]) + (", ..." if len(unmatched) > 5 else "")
-        warnings.warn(
-            f"{len(unmatched)} files in {sketch_dir} / {color_dir} have no partner and are ignored: {shown}",
-            stacklevel=3,
-        )
-    return [sketches[s] for s in common], [colors[s] for s in common]
-
-
-def _by_stem(paths: list[Path]) -> dict[str, Path]:
-    out: dict[str, Path] = {}
-    for p in paths:  # sorted by name, so a.jpg wins over a.png deterministically
-        if p.stem in out:
-            warnings.warn(f"{p} has the same stem as {out[p.stem]}; using the latter", stacklevel=4)
-            continue
-        out[p.stem] = p
-    return out

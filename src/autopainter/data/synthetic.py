@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..config import LAYOUTS
+from .layouts import LAYOUT_CLASSES, make_layout
 
 __all__ = ["make_synthetic_pairs", "draw_synthetic_pair"]
 
@@ -72,28 +72,16 @@ def make_synthetic_pairs(
 
     With ``split`` (e.g. "train", "val") the files go under ``out_dir/split``, which is returned.
     """
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; choose one of: {', '.join(LAYOUTS)}")
+    if layout not in LAYOUT_CLASSES:
+        raise ValueError(f"unknown layout {layout!r}; choose one of: {', '.join(LAYOUT_CLASSES)}")
     if n < 1 or size < 8:
         raise ValueError(f"need n >= 1 and size >= 8, got n={n}, size={size}")
     root = Path(out_dir) / split if split else Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
-    if layout == "two_folders":
-        (root / "sketch").mkdir(exist_ok=True)
-        (root / "color").mkdir(exist_ok=True)
+    writer = make_layout(layout)  # side_by_side: color LEFT | sketch RIGHT (the default sketch_side)
     rng = np.random.default_rng(seed)
     for i in range(n):
         color, sketch = draw_synthetic_pair(rng, size)
-        name = f"{i:04d}.png"
-        # Plain saves (no fsync): throwaway data, and speed matters for tests.
-        if layout == "side_by_side":
-            pair = Image.new("RGB", (2 * size, size), _WHITE)
-            pair.paste(color, (0, 0))
-            pair.paste(sketch.convert("RGB"), (size, 0))
-            pair.save(root / name, compress_level=1)
-        elif layout == "two_folders":
-            sketch.save(root / "sketch" / name, compress_level=1)
-            color.save(root / "color" / name, compress_level=1)
-        else:
-            color.save(root / name, compress_level=1)
+        # Level 1: throwaway data, and speed matters for tests.
+        writer.write(writer.paths(root, f"{i:04d}"), np.asarray(color), np.asarray(sketch), compress_level=1)
     return root

@@ -1,15 +1,15 @@
 """The web app and REST API of Auto-Painter (``autopainter serve``; needs ``pip install 'autopainter[serve]'``).
 
-``create_app(settings) -> FastAPI`` in ``app.py``; ``ServerSettings`` in ``settings.py``; the SSRF-safe
-image URL fetcher in ``fetch.py``; the page in ``static/``. Importing this package does not import
-FastAPI; ``create_app`` does.
+``create_app(settings) -> FastAPI`` in ``app.py``; ``ServerSettings`` in ``settings.py`` (it holds the URL
+fetch limits, a ``FetchPolicy``); the SSRF-safe image URL fetcher in ``fetch.py``; the page in ``static/``.
+Importing this package does not import FastAPI; ``create_app`` does.
 """
 
 from __future__ import annotations
 
-from .settings import ServerSettings, default_data_dir
+from .settings import FetchPolicy, ServerSettings, default_data_dir
 
-__all__ = ["ServerSettings", "create_app", "default_data_dir", "missing_dependencies"]
+__all__ = ["ServerSettings", "FetchPolicy", "create_app", "default_data_dir", "missing_dependencies"]
 
 SERVE_MODULES = ("fastapi", "uvicorn", "multipart", "httpx", "fastapi_offline")
 

@@ -37,7 +37,7 @@ from .. import __version__
 from ..data.sketch import SKETCH_METHODS, extract_sketch
 from ..imageio import ImageError, ImageTooLargeError, NotAnImageError, decode_image, flatten_on_white
 from .counter import Counter
-from .fetch import FetchError, FetchPolicy, FetchTooLargeError, Resolver, fetch_image
+from .fetch import FetchError, FetchTooLargeError, Resolver, fetch_image
 from .settings import ServerSettings
 
 __all__ = ["create_app", "STATIC_DIR"]
@@ -181,7 +181,7 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
 
     Args:
         settings: limits, model folder, data folder (defaults: ``ServerSettings()``).
-        colorizer: a loaded ``Colorizer`` (or anything called the same way); None loads
+        colorizer: a loaded ``Colorizer`` (the app uses ``__call__``, ``colorize`` and ``size``); None loads
             ``settings.model_dir`` (None: the bundled model), raising ModelFileError when there is none.
         resolver: host name resolution for URL fetches, ``(host, port) -> [ip, ...]`` (tests); None: the system's.
     """
@@ -197,11 +197,10 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
         colorizer = Colorizer.from_pretrained(settings.model_dir, device=settings.device, size=settings.size,
                                               max_pixels=settings.max_pixels)
     counter = Counter(settings.counter_path)
-    policy = FetchPolicy.from_settings(settings)
+    policy = settings.fetch
     gate = InFlight(settings.max_in_flight)
     examples = _examples()
     index_html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
-    has_layers = callable(getattr(colorizer, "colorize", None))
     model_name = Path(settings.model_dir).name if settings.model_dir else "bundled"
 
     app = FastAPIOffline(
@@ -258,7 +257,7 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
 
     def load_input(data: bytes | None, url: str | None, what: str) -> Image.Image:
         if url:
-            img, _ = fetch_image(url, policy, resolver)
+            img, _ = fetch_image(url, policy, settings.max_pixels, resolver)
             return img
         return decode_image(data, name=what, max_pixels=settings.max_pixels)
 
@@ -297,12 +296,12 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
         return {
             "status": "ok",
             "version": __version__,
-            "model": {"name": model_name, "working_size": getattr(colorizer, "size", None)},
-            "layers": has_layers,
+            "model": {"name": model_name, "working_size": colorizer.size},
+            "layers": True,  # format=json&layers=true gives the flat color layer and the line layer
             "in_flight": gate.count,
             "max_in_flight": gate.limit,
             "limits": {"max_upload_bytes": settings.max_upload_bytes, "max_pixels": settings.max_pixels,
-                       "url_max_bytes": settings.url_max_bytes, "url_timeout_s": settings.url_timeout_s},
+                       "url_max_bytes": policy.max_bytes, "url_timeout_s": policy.timeout_s},
             "sketch_methods": list(SKETCH_METHODS),
         }
 
@@ -329,8 +328,6 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
         as_json = _wants_json(request, format)
         if layers and not as_json:
             raise APIError(422, "layers come as JSON: add format=json")
-        if layers and not has_layers:
-            raise APIError(501, "this version cannot split the result into layers")
         sketch_data = await _read_upload(sketch, "sketch")
         hints_data = await _read_upload(hints, "hints")
         one_source(sketch_data, url, "sketch")
@@ -377,7 +374,7 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
         it. PNG, JPEG, WebP and GIF come back as they are; other formats as PNG."""
 
         def job() -> tuple[bytes, str]:
-            img, data = fetch_image(url, policy, resolver)
+            img, data = fetch_image(url, policy, settings.max_pixels, resolver)
             if img.format in _BROWSER_FORMATS:
                 return data, _BROWSER_FORMATS[img.format]
             return _png(img), "image/png"

@@ -16,9 +16,8 @@ redirect, at most ``max_redirects``):
 5. the body is streamed with a byte cap and a deadline for the whole download, and must decode as an
    image (``imageio.decode_image``, with its pixel cap).
 
-Proxies from the environment are ignored: a proxy would resolve the names itself. ``allowed_hosts``
-and ``allowed_networks`` (``ServerSettings.url_allow``) open chosen private hosts or networks, for an
-intranet or tests.
+Proxies from the environment are ignored: a proxy would resolve the names itself. ``FetchPolicy.allow``
+(``autopainter serve --allow-url``) opens chosen private hosts or networks, for an intranet or tests.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from PIL import Image
@@ -51,20 +50,45 @@ class FetchTooLargeError(FetchError):
     """The download is over the byte cap."""
 
 
+MB = 1 << 20
+
+
 @dataclass(frozen=True)
 class FetchPolicy:
-    """What a fetch may do (``ServerSettings`` holds the same fields)."""
+    """What a URL fetch may do; ``ServerSettings.fetch`` holds the web app's. Checked when built."""
 
-    timeout_s: float = 10.0  # connect/read timeout, and the deadline of the whole fetch
-    max_bytes: int = 20 << 20  # largest body
-    max_redirects: int = 3
-    max_pixels: int = 4096 * 4096  # largest image
-    allowed_hosts: frozenset[str] = frozenset()  # host names (lower case) allowed although private
-    allowed_networks: tuple = ()  # ipaddress networks allowed although private
+    timeout_s: float = 10.0  # connect and read timeout, and the deadline of the whole fetch (name lookup included)
+    max_bytes: int = 20 * MB  # largest download
+    max_redirects: int = 3  # redirects followed (each one checked again)
+    allow: tuple[str, ...] = ()  # host names or CIDR networks that URLs may reach although private (intranets, tests)
+    allowed_hosts: frozenset[str] = field(init=False, repr=False)  # allow's host names, lower case
+    allowed_networks: tuple = field(init=False, repr=False)  # allow's networks (ipaddress objects)
 
-    @classmethod
-    def from_settings(cls, s) -> "FetchPolicy":
-        return cls(s.url_timeout_s, s.url_max_bytes, s.url_max_redirects, s.max_pixels, s.allowed_hosts, s.allowed_networks)
+    def __post_init__(self) -> None:
+        if isinstance(self.timeout_s, bool) or not isinstance(self.timeout_s, (int, float)) or not self.timeout_s > 0:
+            raise ValueError(f"fetch timeout_s must be a number > 0, got {self.timeout_s!r}")
+        if isinstance(self.max_bytes, bool) or not isinstance(self.max_bytes, int) or self.max_bytes < 1:
+            raise ValueError(f"fetch max_bytes must be a whole number >= 1, got {self.max_bytes!r}")
+        if isinstance(self.max_redirects, bool) or not isinstance(self.max_redirects, int) or self.max_redirects < 0:
+            raise ValueError(f"fetch max_redirects must be a whole number >= 0, got {self.max_redirects!r}")
+        items = (self.allow,) if isinstance(self.allow, str) else tuple(self.allow)
+        hosts, nets = set(), []
+        for item in items:
+            item = str(item).strip()
+            try:
+                nets.append(ipaddress.ip_network(item, strict=False))
+                continue
+            except ValueError:
+                pass
+            name = item.lower().rstrip(".")
+            if not name or "/" in name or ":" in name or " " in name:
+                raise ValueError(f"fetch allow (--allow-url): {item!r} is neither a host name nor an IP network "
+                                 "(e.g. 10.0.0.0/8)")
+            hosts.add(name)
+        # frozen: set the normalised and derived fields the way dataclasses do
+        object.__setattr__(self, "allow", items)
+        object.__setattr__(self, "allowed_hosts", frozenset(hosts))
+        object.__setattr__(self, "allowed_networks", tuple(nets))
 
 
 def address_problem(ip: IPAddress) -> str | None:
@@ -232,10 +256,13 @@ def _is_ip_literal(host: str) -> bool:
         return False
 
 
-def fetch_image(url: str, policy: FetchPolicy, resolve: Resolver | None = None) -> tuple[Image.Image, bytes]:
-    """Download and decode an image: (decoded image, the downloaded bytes). FetchError or ImageError."""
+def fetch_image(url: str, policy: FetchPolicy, max_pixels: int,
+                resolve: Resolver | None = None) -> tuple[Image.Image, bytes]:
+    """Download and decode an image of at most ``max_pixels`` (width x height; the app passes
+    ``ServerSettings.max_pixels``, the cap of uploads too): (decoded image, the downloaded bytes).
+    Raises FetchError or ImageError."""
     data, final = fetch_bytes(url, policy, resolve)
-    return decode_image(data, name=_short(final), max_pixels=policy.max_pixels), data
+    return decode_image(data, name=_short(final), max_pixels=max_pixels), data
 
 
 def _short(url: str, n: int = 80) -> str:

@@ -30,7 +30,8 @@ from ..imageio import atomic_write_bytes
 from ..losses import adversarial_d, generator_objective
 from ..models.io import load_state_checked, save_pretrained, strip_prefixes
 from ..models.patchgan import build_discriminator, discriminator_condition
-from ..models.unet import UNetGenerator, build_generator, generator_input
+from ..devices import bf16_native
+from ..models.unet import UNetGenerator, build_generator
 from . import distributed as dist
 from .samples import SampleWriter
 from .state import CheckpointError, load_state, save_state
@@ -89,12 +90,7 @@ def resolve_device(name: str) -> torch.device:
 
 def bf16_supported(device: torch.device) -> bool:
     """Whether bf16 math is native here (CPUs with AVX-512 BF16 / AMX, CUDA GPUs from Ampere on)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    try:
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
+    return bf16_native(device)
 
 
 def resolve_precision(device: torch.device, mode: str) -> str:
@@ -203,10 +199,10 @@ def _init_generator(G: torch.nn.Module, model_dir: str) -> None:
 def build_models(cfg: Config, device: torch.device, init: bool = True) -> Models:
     """G, D, the EMA generator, optimizers and the feature network. ``init=False`` (resuming: the weights
     come from the checkpoint) skips ``train.init_from``."""
-    G = build_generator(cfg.model)
+    G = build_generator(cfg.model, cfg.train.gradient_checkpointing)
     if init and cfg.train.init_from:
         _init_generator(G, cfg.train.init_from)
-    D = build_discriminator(cfg.model) if cfg.loss.gan > 0 else None
+    D = build_discriminator(cfg.discriminator) if cfg.loss.gan > 0 else None
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     t = cfg.train
     # fused: one kernel for the whole update (4x faster than the per-tensor loop on CPU), same algorithm
@@ -320,11 +316,12 @@ def g_step(
     return {k: v.detach() for k, v in terms.items()}
 
 
-def train_step(models: Models, cfg: Config, batch: dict[str, torch.Tensor], amp, channels_last: bool) -> dict[str, torch.Tensor]:
-    sketch, real = batch["sketch"], batch["color"]
-    x = generator_input(sketch, batch["hint"], batch["mask"], cfg.model.in_channels)
-    cond = discriminator_condition(sketch, cfg.model.d_in_channels)
-    if channels_last:
+def train_step(models: Models, cfg: Config, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """One D step then one G step on a batch (``batch["input"]``: the generator's input, models.inputs)."""
+    sketch, real, x = batch["sketch"], batch["color"], batch["input"]
+    cond = discriminator_condition(sketch, cfg.discriminator.in_channels)
+    amp = models.amp
+    if cfg.train.channels_last:
         x, cond, real = (t.contiguous(memory_format=torch.channels_last) for t in (x, cond, real))
     with amp:
         fake = models.G(x)  # (B, 3, H, W)
@@ -407,8 +404,11 @@ def _train(cfg: Config, resume: str | Path | None, progress: bool) -> Path:
         torch.cuda.set_device(device)
     torch.manual_seed(cfg.train.seed)
 
-    train_set = PairDataset(cfg.data, split="train", train=True, seed=cfg.train.seed)
-    val_set = PairDataset(cfg.data, split="val", train=False, seed=cfg.train.seed)
+    train_set = PairDataset(cfg.data, split="train", train=True, seed=cfg.train.seed, in_channels=cfg.model.in_channels)
+    val_set = PairDataset(cfg.data, split="val", train=False, seed=cfg.train.seed, in_channels=cfg.model.in_channels)
+    if is_main and progress:  # e.g. that val fell back to the training images
+        print(train_set.describe())
+        print(val_set.describe())
 
     models = to_device(build_models(cfg, device, init=resume is None), cfg, device)
     pos = Position()
@@ -481,7 +481,7 @@ def _train(cfg: Config, resume: str | Path | None, progress: bool) -> Path:
                 sampler.set_epoch(pos.epoch, pos.batch)
                 for batch in loader:
                     batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-                    logs = train_step(models, cfg, batch, amp, cfg.train.channels_last)
+                    logs = train_step(models, cfg, batch)
                     ema_update(models.G_ema, _unwrap(models.G), ema_decay_at(pos.step, cfg.train.ema_decay))
                     pos.step += 1
                     pos.batch += 1
@@ -592,8 +592,5 @@ def export(run_dir: str | Path, out_dir: str | Path) -> Path:
         raise CheckpointError(f"{run_dir}: its stored config is invalid ({e})") from None
     G = UNetGenerator(cfg.model)
     load_state_checked(G, state["G_ema"], str(run_dir))
-    extra = {
-        "image_size": cfg.data.image_size,
-        "trained": {"run": Path(run_dir).name, "config": cfg.name, "step": state["step"], "epochs_done": state["epoch"]},
-    }
-    return save_pretrained(G, out_dir, extra=extra)
+    trained = {"run": Path(run_dir).name, "config": cfg.name, "step": state["step"], "epochs_done": state["epoch"]}
+    return save_pretrained(G, out_dir, image_size=cfg.data.image_size, extra={"trained": trained})

@@ -12,7 +12,6 @@ from PIL import Image
 
 from ..config import Config
 from ..imageio import atomic_write_bytes, save_image, tensor_to_uint8
-from ..models.unet import generator_input
 
 
 def hint_overlay(sketch: torch.Tensor, hint: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -37,7 +36,7 @@ class SampleWriter:
         b = {k: v.to(device) for k, v in self.batch.items()}
         was_training = G.training
         G.eval()
-        fake = G(generator_input(b["sketch"], b["hint"], b["mask"], self.cfg.model.in_channels)).float().cpu()
+        fake = G(b["input"]).float().cpu()
         G.train(was_training)
         rows = []
         for i in range(fake.shape[0]):

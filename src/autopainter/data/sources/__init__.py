@@ -4,8 +4,9 @@
 * ``folder.build_from_folder``: a folder of the user's colored images, sketches made by ``extract_sketch``.
 * ``check.check_dataset``: validates any dataset folder (counts, sizes, pairing, leaks across splits).
 
-What the builders share lives here: the two output layouts, the split assignment, the file writer and
-the re-run rules. Outputs go to ``OUT/<split>/NAME.png`` (side_by_side: color LEFT | sketch RIGHT, the
+What the builders share lives here: the split assignment, the re-run rules and the end of every build
+(``finish_build``: duplicates, counts, stale files, manifest). The files are written by the layout
+classes of ``data.layouts``: ``OUT/<split>/NAME.png`` (side_by_side: color LEFT | sketch RIGHT, the
 Kaggle layout) or ``OUT/<split>/sketch/NAME.png`` + ``OUT/<split>/color/NAME.png`` (two_folders).
 
 Re-runs are safe: every file is written atomically (``imageio.save_image``: a temporary file and a
@@ -28,7 +29,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 import numpy as np
 from PIL import Image
 
-from ...imageio import atomic_write_bytes, save_image
+from ...imageio import atomic_write_bytes
+from ..layouts import LAYOUT_CLASSES, Layout, make_layout
 
 __all__ = [
     "OUTPUT_LAYOUTS",
@@ -44,12 +46,13 @@ __all__ = [
     "pair_digest",
     "existing_digest",
     "drop_duplicates",
+    "finish_build",
 ]
 
-OUTPUT_LAYOUTS: tuple[str, ...] = ("side_by_side", "two_folders")
+# The layouts that store a sketch: color_only would drop the builders' sketches.
+OUTPUT_LAYOUTS: tuple[str, ...] = tuple(name for name, cls in LAYOUT_CLASSES.items() if cls.stores_sketch)
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 MANIFEST_NAME = "prepare.json"
-_PNG_COMPRESS = 6  # Pillow's default: ~2x smaller than level 1, and encoding is not the bottleneck here
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -157,12 +160,13 @@ def assign_splits(
 
 
 # ------------------------------------------------------------------------------ writing pairs
-def pair_paths(out_dir: Path, split: str, name: str, layout: str) -> tuple[Path, ...]:
+def _layout(layout: str | Layout) -> Layout:
+    return layout if isinstance(layout, Layout) else make_layout(layout)
+
+
+def pair_paths(out_dir: Path, split: str, name: str, layout: str | Layout) -> tuple[Path, ...]:
     """The file(s) of one pair: (OUT/split/NAME.png,) or (OUT/split/sketch/NAME.png, OUT/split/color/NAME.png)."""
-    base = Path(out_dir) / split
-    if layout == "side_by_side":
-        return (base / f"{name}.png",)
-    return base / "sketch" / f"{name}.png", base / "color" / f"{name}.png"
+    return _layout(layout).paths(Path(out_dir) / split, name)
 
 
 def outputs_complete(paths: Sequence[Path]) -> bool:
@@ -181,29 +185,20 @@ def outputs_complete(paths: Sequence[Path]) -> bool:
     return True
 
 
-def write_pair(color: np.ndarray, sketch: np.ndarray, out_dir: Path, split: str, name: str, layout: str) -> None:
+def write_pair(color: np.ndarray, sketch: np.ndarray, out_dir: Path, split: str, name: str,
+               layout: str | Layout) -> None:
     """Write one pair atomically, and remove a stale copy of it from the other splits.
 
     Args:
         color: (H, W, 3) uint8 RGB.
         sketch: (H, W) uint8, 255 paper.
     """
-    if color.shape[:2] != sketch.shape[:2]:
-        raise ValueError(f"color {color.shape[:2]} and sketch {sketch.shape[:2]} sizes differ")
-    paths = pair_paths(out_dir, split, name, layout)
-    if layout == "side_by_side":
-        h, w = sketch.shape
-        pair = np.empty((h, 2 * w, 3), dtype=np.uint8)  # (H, 2W, 3): color LEFT | sketch RIGHT (Kaggle)
-        pair[:, :w] = color
-        pair[:, w:] = sketch[:, :, None]
-        save_image(pair, paths[0], compress_level=_PNG_COMPRESS)
-    else:
-        save_image(sketch, paths[0], compress_level=_PNG_COMPRESS)  # L
-        save_image(color, paths[1], compress_level=_PNG_COMPRESS)  # RGB
-    remove_from_other_splits(out_dir, split, name, layout)
+    writer = _layout(layout)
+    writer.write(pair_paths(out_dir, split, name, writer), color, sketch)
+    remove_from_other_splits(out_dir, split, name, writer)
 
 
-def remove_from_other_splits(out_dir: Path, split: str, name: str, layout: str) -> None:
+def remove_from_other_splits(out_dir: Path, split: str, name: str, layout: str | Layout) -> None:
     """Delete NAME from the splits it no longer belongs to (an input set that changed between runs),
     so a pair is never in two splits."""
     for other in SPLITS:
@@ -232,7 +227,7 @@ def pair_digest(paths: Sequence[Path]) -> str:
     return h.hexdigest()
 
 
-def drop_duplicates(out_dir: Path, layout: str, items: Iterable[tuple[str, str, str]]) -> dict[str, str]:
+def drop_duplicates(out_dir: Path, layout: str | Layout, items: Iterable[tuple[str, str, str]]) -> dict[str, str]:
     """Keep one pair of each picture: ``items`` are (name, split, digest) of the pairs written; the files
     of every later name (in sorted order) with the digest of an earlier one are deleted.
 
@@ -251,14 +246,13 @@ def drop_duplicates(out_dir: Path, layout: str, items: Iterable[tuple[str, str, 
     return dropped
 
 
-def prune_outputs(out_dir: Path, layout: str, keep: dict[str, str]) -> int:
+def prune_outputs(out_dir: Path, layout: str | Layout, keep: dict[str, str]) -> int:
     """Delete the pair files under OUT/<split>/ that are not ``keep``'s (name -> split): outputs of an
     earlier run for items that are now dropped or gone. Only PNGs at layout paths are touched.
     Returns the number of files removed."""
     removed = 0
     for split in SPLITS:
-        folders = [out_dir / split] if layout == "side_by_side" else [out_dir / split / "sketch", out_dir / split / "color"]
-        for folder in folders:
+        for folder in _layout(layout).folders(Path(out_dir) / split):
             if not folder.is_dir():
                 continue
             for p in folder.glob("*.png"):
@@ -266,6 +260,35 @@ def prune_outputs(out_dir: Path, layout: str, keep: dict[str, str]) -> int:
                     p.unlink(missing_ok=True)
                     removed += 1
     return removed
+
+
+def finish_build(report: BuildReport, settings: dict[str, Any], written: Sequence[tuple[str, str, str]],
+                 existing: set[str], before_manifest: Callable[[], None] | None = None) -> BuildReport:
+    """The end of every build, once all pairs are written.
+
+    Keeps one pair of each picture (different inputs can draw the same one; it must not be in two
+    splits), counts the pairs per split and those already there, deletes stale files of earlier runs,
+    then marks the folder complete in its manifest.
+
+    Args:
+        report: the builder's report so far (out_dir, layout, dropped, failed); filled in and returned.
+        settings: what ``open_output`` got, stored again with the results.
+        written: (name, split, pixel digest) of every pair now in the folder, new or existing.
+        existing: names of the pairs that were already complete before this run.
+        before_manifest: called just before the manifest is marked complete (e.g. to add license files).
+    """
+    out, layout = Path(report.out_dir), report.layout
+    dups = drop_duplicates(out, layout, written)
+    report.dropped += [(n, f"duplicate: same picture as {first}") for n, first in dups.items()]
+    kept = {n: s for n, s, _ in written if n not in dups}
+    for s in kept.values():
+        report.counts[s] += 1
+    report.existing = len(existing & kept.keys())
+    report.removed = prune_outputs(out, layout, kept)
+    if before_manifest is not None:
+        before_manifest()
+    write_manifest(out, settings, complete=True, report=report)
+    return report
 
 
 # ------------------------------------------------------------------------------ the manifest

@@ -21,12 +21,14 @@ from functools import partial
 from pathlib import Path
 
 from ...imageio import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageError, flatten_on_white, open_image
+from ..layouts import COLOR_DIR as _COLOR
+from ..layouts import LAYOUT_CLASSES, detect_layout, is_two_folders
+from ..layouts import SKETCH_DIR as _SKETCH
 from . import SPLITS, DatasetBuildError, parallel_map
 
 __all__ = ["CheckReport", "check_dataset", "CHECK_LAYOUTS"]
 
-CHECK_LAYOUTS = ("side_by_side", "two_folders", "color_only")
-_SKETCH, _COLOR = "sketch", "color"  # DataConfig defaults for two_folders
+CHECK_LAYOUTS = tuple(LAYOUT_CLASSES)  # every layout can be checked
 _SHOW = 5  # examples listed per kind of problem
 
 
@@ -69,10 +71,6 @@ def _images_in(folder: Path) -> list[Path]:
                   if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS)
 
 
-def _is_two_folders(d: Path) -> bool:
-    return (d / _SKETCH).is_dir() and (d / _COLOR).is_dir()
-
-
 def _split_dirs(root: Path) -> tuple[dict[str, Path], list[str]]:
     """split name -> folder, as ``data/pairs.py`` reads them: ROOT/<split> when it exists, and ROOT
     itself as "train" when there is no ROOT/train."""
@@ -81,8 +79,8 @@ def _split_dirs(root: Path) -> tuple[dict[str, Path], list[str]]:
                      and d.name not in (_SKETCH, _COLOR))
     order = {s: i for i, s in enumerate(SPLITS)}
     subdirs.sort(key=lambda d: (order.get(d.name, len(order)), d.name))  # train, val, test, then others
-    splits = {d.name: d for d in subdirs if _is_two_folders(d) or _images_in(d)}
-    root_has_pairs = _is_two_folders(root) or bool(_images_in(root))
+    splits = {d.name: d for d in subdirs if is_two_folders(d) or _images_in(d)}
+    root_has_pairs = is_two_folders(root) or bool(_images_in(root))
     if "train" in splits:
         if root_has_pairs:
             notes.append(f"the pairs directly in {root} are not used: training reads {root}/train")
@@ -122,7 +120,7 @@ def check_dataset(root: str | Path, layout: str | None = None, workers: int | No
     if layout is not None and layout not in CHECK_LAYOUTS:
         raise DatasetBuildError(f"unknown layout {layout!r}; choose one of: {', '.join(CHECK_LAYOUTS)}")
     splits, notes = _split_dirs(root)
-    kinds = {name: ("two_folders" if _is_two_folders(d) else "images") for name, d in splits.items()}
+    kinds = {name: detect_layout(d) for name, d in splits.items()}  # two_folders | side_by_side
     detected = layout is None
     if layout is None:
         layout = "two_folders" if "two_folders" in kinds.values() else "side_by_side"

@@ -28,14 +28,12 @@ from . import (
     check_fractions,
     check_layout,
     check_size,
-    drop_duplicates,
     existing_digest,
+    finish_build,
     open_output,
     pair_digest,
     pair_paths,
     parallel_map,
-    prune_outputs,
-    write_manifest,
     write_pair,
 )
 
@@ -185,13 +183,5 @@ def build_from_folder(
         written.append((job.name, job.split, detail))
         if status == "existing":
             existing.add(job.name)
-    # Copies of one picture under two names: keep one, so it cannot be in two splits.
-    dups = drop_duplicates(out, layout, written)
-    report.dropped += [(n, f"duplicate: same picture as {first}") for n, first in dups.items()]
-    kept = {n: s for n, s, _ in written if n not in dups}
-    for s in kept.values():
-        report.counts[s] += 1
-    report.existing = len(existing & kept.keys())
-    report.removed = prune_outputs(out, layout, kept)
-    write_manifest(out, settings, complete=True, report=report)
-    return report
+    # Copies of one picture under two names are kept once, so one cannot be in two splits.
+    return finish_build(report, settings, written, existing)

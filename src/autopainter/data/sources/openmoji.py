@@ -24,14 +24,12 @@ regions) are left out, so one picture is never in two splits.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import json
 import os
 import shutil
 import subprocess
-import tarfile
 import tempfile
 import time
 from dataclasses import dataclass
@@ -41,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from ...imageio import atomic_write_bytes, flatten_on_white
+from .npm import check_integrity, default_cache_dir, npm_error_summary, safe_extract
 from . import (
     BuildReport,
     DatasetBuildError,
@@ -48,14 +47,12 @@ from . import (
     check_fractions,
     check_layout,
     check_size,
-    drop_duplicates,
     existing_digest,
+    finish_build,
     open_output,
     pair_digest,
     pair_paths,
     parallel_map,
-    prune_outputs,
-    write_manifest,
     write_pair,
 )
 
@@ -104,12 +101,6 @@ If you publish this data or images made from it, credit "OpenMoji (https://openm
 
 
 # ------------------------------------------------------------------------------ getting the package
-def default_cache_dir() -> Path:
-    """$XDG_CACHE_HOME/autopainter/npm, or ~/.cache/autopainter/npm."""
-    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(root) / "autopainter" / "npm"
-
-
 def fetch_openmoji(version: str = OPENMOJI_VERSION, cache_dir: str | Path | None = None,
                    timeout: float = NPM_TIMEOUT_S) -> Path:
     """The extracted ``openmoji@version`` npm package folder, downloaded with ``npm pack`` on first use.
@@ -126,7 +117,7 @@ def fetch_openmoji(version: str = OPENMOJI_VERSION, cache_dir: str | Path | None
     tgz = cache / f"openmoji-{version}.tgz"
     if not tgz.is_file():
         _npm_pack(f"openmoji@{version}", tgz, timeout)
-    _check_integrity(tgz, _INTEGRITY.get(version))
+    check_integrity(tgz, _INTEGRITY.get(version))
     cache.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=cache, prefix=f".openmoji-{version}."))
     try:
@@ -158,7 +149,7 @@ def _npm_pack(spec: str, dest: Path, timeout: float) -> None:
                 "(or pass --package-dir)"
             ) from None
         except subprocess.CalledProcessError as e:
-            why = _npm_error(e.stderr or "") or f"exit code {e.returncode}"
+            why = npm_error_summary(e.stderr or "") or f"exit code {e.returncode}"
             raise DatasetBuildError(
                 f"'npm pack {spec}' failed ({why}): check the network and the npm registry, or pass --package-dir"
             ) from None
@@ -168,56 +159,6 @@ def _npm_pack(spec: str, dest: Path, timeout: float) -> None:
         if len(tarballs) != 1:
             raise DatasetBuildError(f"'npm pack {spec}' did not produce one .tgz file (got {len(tarballs)})")
         os.replace(tarballs[0], dest)
-
-
-def _npm_error(stderr: str) -> str:
-    """The gist of npm's error output: "code: message", e.g. "ECONNREFUSED: request to ... failed"."""
-    code, message = "", ""
-    for line in stderr.splitlines():
-        line = line.strip()
-        for prefix in ("npm error ", "npm ERR! "):
-            if line.startswith(prefix):
-                line = line[len(prefix):].strip()
-                break
-        else:
-            continue
-        if line.startswith("code ") and not code:
-            code = line[5:].strip()
-        elif (line and not message and line.split(" ")[0] not in ("syscall", "errno", "at", "code")
-              and not line.startswith(("A complete log", "{", "}"))):
-            message = line
-    text = ": ".join(x for x in (code, message) if x)
-    return text[:200]
-
-
-def _check_integrity(tgz: Path, expected: str | None) -> None:
-    if expected is None:
-        return
-    algo, _, b64 = expected.partition("-")
-    digest = base64.b64encode(hashlib.new(algo, tgz.read_bytes()).digest()).decode()
-    if digest != b64:
-        tgz.unlink(missing_ok=True)  # a damaged download: fetch again next time
-        raise DatasetBuildError(f"{tgz} does not match the known {algo} checksum of the package; deleted it, run again")
-
-
-def safe_extract(tgz: str | Path, dest: str | Path) -> None:
-    """Extract regular files and folders of a .tgz into ``dest``; refuse paths that leave ``dest``,
-    links and device files (a tarball is untrusted input)."""
-    dest = Path(dest).resolve()
-    try:
-        with tarfile.open(tgz, "r:gz") as tar:
-            members = []
-            for m in tar.getmembers():
-                if not (m.isfile() or m.isdir()):
-                    continue  # links, devices, fifos: npm packages need none
-                target = (dest / m.name).resolve()
-                if m.name.startswith("/") or not target.is_relative_to(dest):
-                    raise DatasetBuildError(f"{tgz}: unsafe path in archive: {m.name!r}")
-                members.append(m)
-            kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-            tar.extractall(dest, members=members, **kwargs)
-    except (tarfile.TarError, OSError, EOFError) as e:
-        raise DatasetBuildError(f"{tgz}: not a readable .tgz ({e})") from None
 
 
 def find_package_dir(path: str | Path) -> Path:
@@ -416,15 +357,8 @@ def build_openmoji(
         if status == "existing":
             existing.add(job.name)
     # Different SVG files can still draw the same picture (e.g. "men wrestling" and "people wrestling")
-    dups = drop_duplicates(out, layout, written)
-    report.dropped += [(n, f"duplicate: same picture as {first}") for n, first in dups.items()]
-    kept = {n: s for n, s, _ in written if n not in dups}
-    for s in kept.values():
-        report.counts[s] += 1
-    report.existing = len(existing & kept.keys())
-    report.removed = prune_outputs(out, layout, kept)
-    _write_attribution(out, pkg, version, size, layout)
-    write_manifest(out, settings, complete=True, report=report)
+    finish_build(report, settings, written, existing,
+                 before_manifest=lambda: _write_attribution(out, pkg, version, size, layout))
     log(f"done in {time.perf_counter() - t0:.0f} s")
     return report
 

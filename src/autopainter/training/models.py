@@ -1,0 +1,64 @@
+"""Everything a run trains with, built from the config in one place: ``build_models(cfg, device)``.
+
+G (the U-Net, ``train.gradient_checkpointing`` applied), D (the PatchGAN of ``cfg.discriminator``,
+absent when ``loss.gan`` is 0), the EMA generator, fused Adam optimizers, the frozen feature network
+of the feature loss, the fp16 grad scaler and the run's autocast context.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..config import Config
+from ..models.io import load_generator, load_state_checked
+from ..models.patchgan import build_discriminator
+from ..models.unet import UNetGenerator, build_generator
+from .runtime import autocast_context, resolve_precision
+
+__all__ = ["Models", "build_models"]
+
+
+@dataclass
+class Models:
+    G: nn.Module  # as trained: possibly DDP-wrapped and compiled (runtime.unwrap gives the plain one)
+    D: nn.Module | None  # likewise; None when loss.gan == 0
+    G_ema: UNetGenerator  # plain, eval mode, no gradients: samples, evaluation, export
+    opt_G: torch.optim.Optimizer
+    opt_D: torch.optim.Optimizer | None
+    scaler: Any  # torch.amp.GradScaler, enabled for fp16 on CUDA only
+    extractor: nn.Module | None = None  # frozen feature network (loss.feature > 0)
+    D_frozen: nn.Module | None = None  # D without the DDP wrapper, for G's step (no gradient sync needed)
+    amp: Any = contextlib.nullcontext()  # autocast context of the run
+
+
+def build_models(cfg: Config, device: torch.device, init: bool = True) -> Models:
+    """G, D, the EMA generator, optimizers and the feature network, on the CPU and unwrapped
+    (``runtime.prepare_models`` moves and wraps them). ``init=False`` (resuming: the weights come from
+    the checkpoint) skips ``train.init_from``."""
+    t = cfg.train
+    G = build_generator(cfg.model, gradient_checkpointing=t.gradient_checkpointing)
+    if init and t.init_from:
+        # fine-tuning: the model folder's generator weights; the architectures must match
+        src, _ = load_generator(t.init_from)
+        load_state_checked(G, src.state_dict(), t.init_from)
+    D = build_discriminator(cfg.discriminator) if cfg.loss.gan > 0 else None
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    # fused: one kernel for the whole update (4x faster than the per-tensor loop on CPU), same algorithm
+    opt_G = torch.optim.Adam(G.parameters(), lr=t.lr_g, betas=(t.beta1, t.beta2), fused=True)
+    opt_D = torch.optim.Adam(D.parameters(), lr=t.lr_d, betas=(t.beta1, t.beta2), fused=True) if D is not None else None
+    extractor = None
+    if cfg.loss.feature > 0:
+        from ..models.features import build_feature_extractor
+
+        extractor = build_feature_extractor(
+            cfg.loss.feature_backbone, cfg.loss.feature_weights, cfg.loss.feature_layers or None
+        )
+    precision = resolve_precision(device, t.mixed_precision)
+    scaler = torch.amp.GradScaler("cuda", enabled=(precision == "fp16" and device.type == "cuda"))
+    return Models(G, D, G_ema, opt_G, opt_D, scaler, extractor, D_frozen=D, amp=autocast_context(device, precision))
