@@ -9,7 +9,7 @@ invocation, so the ratios compare like with like on a noisy machine.
 
 - ``reference``: pix2pix's training step written out plainly below (unet_256 + 70x70 PatchGAN, batch
   norm, dropout, Adam, BCE + 100*L1), fp32, eager: what a straightforward implementation does.
-- ``pix2pix``: the same architecture and batch size through ``autopainter.training.loop.train_step`` with
+- ``pix2pix``: the same architecture and batch size through ``autopainter.training.step.train_step`` with
   the preset's speed settings (bf16 autocast, channels_last, torch.compile).
 - ``default``: the default preset.
 - ``default-512``: the default preset at 512x512, batch 4 (peak memory goal: under 6 GB), with and
@@ -118,7 +118,7 @@ class Reference:
 
 
 # ----------------------------------------------------------------------------- one variant (subprocess)
-def make_batches(size: int, batch: int, n: int, seed: int = 0) -> list[dict[str, torch.Tensor]]:
+def make_batches(size: int, batch: int, n: int, seed: int = 0, in_channels: int = 5) -> list[dict[str, torch.Tensor]]:
     """n batches of real-looking generated pairs with simulated hints (the dataset's own transforms)."""
     import tempfile
 
@@ -127,7 +127,8 @@ def make_batches(size: int, batch: int, n: int, seed: int = 0) -> list[dict[str,
     from autopainter.data.synthetic import make_synthetic_pairs
 
     root = make_synthetic_pairs(Path(tempfile.mkdtemp()), n=max(8, batch * 2), size=size, seed=seed)
-    ds = PairDataset(DataConfig(path=str(root), image_size=size, load_size=size), train=True, seed=seed)
+    ds = PairDataset(DataConfig(path=str(root), image_size=size, load_size=size), train=True, seed=seed,
+                     in_channels=in_channels)
     out = []
     for i in range(n):
         items = [ds[i * batch + j] for j in range(batch)]
@@ -137,7 +138,9 @@ def make_batches(size: int, batch: int, n: int, seed: int = 0) -> list[dict[str,
 
 def run_variant(name: str, steps: int, warmup: int) -> dict:
     from autopainter.config import Config
-    from autopainter.training.loop import build_models, prepare_models, train_step
+    from autopainter.training.models import build_models
+    from autopainter.training.runtime import prepare_models
+    from autopainter.training.step import train_step
 
     torch.manual_seed(0)
     size, preset, overrides = {
@@ -150,7 +153,7 @@ def run_variant(name: str, steps: int, warmup: int) -> dict:
                                               "train.gradient_checkpointing=true"]),
     }[name]
     cfg = Config.load(preset, overrides)
-    batches = make_batches(size, cfg.train.batch_size, warmup + steps)
+    batches = make_batches(size, cfg.train.batch_size, warmup + steps, in_channels=cfg.model.in_channels)
     if name == "reference":
         ref = Reference(cfg.model.in_channels, cfg.train.batch_size)
         step = ref.step
@@ -158,7 +161,6 @@ def run_variant(name: str, steps: int, warmup: int) -> dict:
     else:
         device = torch.device("cpu")
         models = prepare_models(build_models(cfg, device), cfg, device)
-        amp_cfg = cfg.train
 
         def step(b):
             return float(train_step(models, cfg, b)["l1"])

@@ -3,8 +3,12 @@ import json
 import pytest
 import torch
 
-from autopainter.training.loop import EpochBatchSampler, build_models, export, train, train_step
-from autopainter.training.state import CheckpointError, load_state
+from autopainter.training.checkpoint import CheckpointError, load_state
+from autopainter.training.export import export
+from autopainter.training.loop import train
+from autopainter.training.models import build_models
+from autopainter.training.sampler import EpochBatchSampler
+from autopainter.training.step import train_step
 
 from conftest import tiny_config
 
@@ -62,8 +66,6 @@ def test_overfit_one_batch_loss_falls(pairs_dir):
 
     ds = PairDataset(cfg.data, train=False)
     batch = {k: torch.stack([ds[i][k] for i in range(4)]) for k in ds[0]}
-    import contextlib
-
     losses = [float(train_step(models, cfg, batch)["l1"]) for _ in range(60)]
     assert losses[-1] < 0.5 * losses[0]
 

@@ -38,12 +38,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _export_run(run_dir: str, out_dir: str) -> Path:
-    try:
-        from ..training.export import export
-    except ModuleNotFoundError as e:  # until training/export.py lands (issue 11); drop this fallback then
-        if e.name != "autopainter.training.export":
-            raise
-        from ..training.loop import export
+    from ..training.export import export
+
     return export(run_dir, out_dir)
 
 

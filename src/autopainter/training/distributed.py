@@ -43,8 +43,19 @@ def init(device_type: str = "auto") -> None:
 
 
 def shutdown() -> None:
+    """Leave the process group while the interpreter is whole (call it once all ranks are done talking).
+
+    A process that exits with gloo state still alive can abort at interpreter shutdown ("terminate
+    called without an active exception", SIGABRT): gloo's C++ threads may still hold work objects and
+    tensors that Python owns. So first collect whatever reference cycles still keep such objects (DDP
+    wrappers, reducers, autograd graphs of the last step), then destroy the group, then collect again
+    so that its C++ side is freed here, on this thread, rather than during interpreter finalization."""
     if td.is_available() and td.is_initialized():
+        import gc
+
+        gc.collect()
         td.destroy_process_group()
+        gc.collect()
 
 
 def barrier() -> None:
@@ -88,3 +99,15 @@ def wrap(model: nn.Module, device: torch.device) -> nn.Module:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         return nn.parallel.DistributedDataParallel(model, device_ids=[device.index])
     return nn.parallel.DistributedDataParallel(model)
+
+
+def weights_checksum(model: nn.Module) -> str:
+    """A digest of a plain module's parameters (not the norm statistics, which each rank keeps from its
+    own batches): equal on every rank when DDP kept them in step."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for k, v in sorted(model.named_parameters()):
+        h.update(k.encode())
+        h.update(v.detach().float().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]

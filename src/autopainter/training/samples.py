@@ -1,5 +1,7 @@
 """Per-epoch sample grids of fixed validation sketches and the animated ``progress.gif`` across epochs
-(the paper's training visualization): one row per sketch, columns sketch | hints | output | target."""
+(the paper's training visualization): one row per sketch, columns sketch | hints | output | target.
+
+The generator is fed the dataset's ``input`` (``models.inputs.encode_inputs``), as in training."""
 
 from __future__ import annotations
 
@@ -24,6 +26,9 @@ MAX_GIF_FRAMES = 60
 
 
 class SampleWriter:
+    """The first ``data.num_val_samples`` validation items, fixed for the whole run; ``write`` renders
+    them with a generator into ``samples/epoch-NNNN.png`` and refreshes ``progress.gif``."""
+
     def __init__(self, run_dir: Path, val_set, cfg: Config):
         self.dir = Path(run_dir) / "samples"
         self.cfg = cfg

@@ -1,0 +1,26 @@
+"""From resume state to release model: a run's EMA generator as a model folder (``config.json`` +
+fp16 ``model.safetensors``, ``models.io.save_pretrained``). Only the generator's architecture and the
+training image size go into config.json; the discriminator and the training switches stay behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..models.io import load_state_checked, save_pretrained
+from ..models.unet import UNetGenerator
+from .checkpoint import load_state, stored_config
+
+__all__ = ["export"]
+
+
+def export(run_dir: str | Path, out_dir: str | Path) -> Path:
+    """Write the run's EMA generator as a release model folder; returns ``out_dir``.
+
+    Raises CheckpointError for a run without a readable checkpoint, ModelFileError for an ``out_dir``
+    that holds something other than a model."""
+    state = load_state(run_dir)
+    cfg = stored_config(state, run_dir)
+    G = UNetGenerator(cfg.model)
+    load_state_checked(G, state["G_ema"], str(run_dir))
+    trained = {"run": Path(run_dir).name, "config": cfg.name, "step": state["step"], "epochs_done": state["epoch"]}
+    return save_pretrained(G, out_dir, image_size=cfg.data.image_size, extra={"trained": trained})

@@ -1,0 +1,68 @@
+"""One training step: a discriminator update, then a generator update, on the same generated batch.
+
+The update is pix2pix's (Isola et al. 2017) with Auto-Painter's generator objective (Liu et al. 2017):
+D learns to tell (sketch, target) from (sketch, G(input)); G minimizes
+w_p*L1 + w_f*L_feature + w_G*L_GAN + w_tv*L_TV (+ w_h*L_hint), the terms of ``losses.generator_objective``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..config import Config
+from ..losses import adversarial_d, generator_objective
+from ..models.patchgan import discriminator_condition
+from .models import Models
+
+__all__ = ["d_step", "g_step", "train_step"]
+
+
+def d_step(models: Models, cfg: Config, cond: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """One discriminator update on (cond, real) vs (cond, fake.detach()). Returns the loss (detached).
+
+    cond: (B, 1 or 3, H, W), real and fake: (B, 3, H, W), all in [-1, 1]."""
+    D, opt = models.D, models.opt_D
+    D.requires_grad_(True)
+    opt.zero_grad(set_to_none=True)
+    with models.amp:
+        loss = adversarial_d(D(cond, real), D(cond, fake.detach()), cfg.loss.gan_mode)
+    models.scaler.scale(loss).backward()
+    models.scaler.step(opt)
+    return loss.detach()
+
+
+def g_step(models: Models, cfg: Config, cond: torch.Tensor, real: torch.Tensor, fake: torch.Tensor,
+           hint_mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """One generator update on the objective's total. Returns the named terms (detached).
+
+    Shapes as in ``d_step``; hint_mask: (B, 1, H, W) in {0, 1}, for the hint loss."""
+    models.opt_G.zero_grad(set_to_none=True)
+    with models.amp:
+        logits = None
+        if models.D is not None:
+            models.D.requires_grad_(False)  # G's step must not leave gradients in D
+            logits = models.D_frozen(cond, fake)
+        terms = generator_objective(cfg.loss, fake, real, logits, models.extractor, hint_mask)
+    models.scaler.scale(terms["total"]).backward()
+    models.scaler.step(models.opt_G)
+    return {k: v.detach() for k, v in terms.items()}
+
+
+def train_step(models: Models, cfg: Config, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """D step (when there is a D), then G step, on one batch of ``data.pairs.PairDataset`` items.
+
+    batch: input (B, C, H, W) the generator's input, sketch (B, 1, H, W), color (B, 3, H, W),
+    mask (B, 1, H, W); all in [-1, 1] (mask in {0, 1}). Returns the named loss terms (detached, on the
+    device: ``float()`` them only when they are shown, it waits for the device)."""
+    x, real = batch["input"], batch["color"]
+    cond = discriminator_condition(batch["sketch"], cfg.discriminator.in_channels)  # (B, 1 or 3, H, W)
+    if cfg.train.channels_last:
+        x, cond, real = (t.contiguous(memory_format=torch.channels_last) for t in (x, cond, real))
+    with models.amp:
+        fake = models.G(x)  # (B, 3, H, W)
+    logs = {}
+    if models.D is not None:
+        logs["d"] = d_step(models, cfg, cond, real, fake)
+    logs.update(g_step(models, cfg, cond, real, fake, batch["mask"]))
+    models.scaler.update()
+    return logs

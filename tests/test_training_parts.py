@@ -1,0 +1,100 @@
+"""The pieces beside the loop: the tick gate, unwrapping, old run folders, the run-start messages."""
+
+import json
+
+import pytest
+import torch
+
+from autopainter.training.checkpoint import Position, load_state, save_state
+from autopainter.training.export import export
+from autopainter.training.loop import resume_config, train
+from autopainter.training.runtime import unwrap
+from autopainter.training.schedule import Schedule
+
+from conftest import tiny_config
+
+
+def test_tick_gate_cadences(pairs_dir):
+    cfg = tiny_config(pairs_dir, "train.epochs=4", "train.log_every=2", "train.sample_every=2",
+                      "train.checkpoint_every=3")
+    s = Schedule.from_config(cfg, steps_per_epoch=3)
+    assert s.total_steps == 12
+    ticks = {}
+    pos = Position()
+    while not s.finished(pos):
+        pos.advance(4)
+        ticks[pos.step] = t = s.tick(pos)
+        if t.epoch_end:
+            pos.next_epoch()
+    assert [k for k, t in ticks.items() if t.log] == [2, 4, 6, 8, 10, 12]
+    assert [k for k, t in ticks.items() if t.epoch_end] == [3, 6, 9, 12]
+    assert [k for k, t in ticks.items() if t.sample] == [6, 12]  # every 2nd epoch, and the last
+    assert [k for k, t in ticks.items() if t.checkpoint] == [9, 12]  # every 3rd epoch, and the last
+    assert [k for k, t in ticks.items() if t.done] == [12]
+    assert all(t.check_stop for t in ticks.values())  # one process: every step
+    assert [k for k, t in ticks.items() if t.read] == [2, 4, 6, 8, 10, 12]
+
+
+def test_tick_gate_max_steps_and_ddp(pairs_dir):
+    cfg = tiny_config(pairs_dir, "train.epochs=4", "train.log_every=2", "train.max_steps=5")
+    s = Schedule.from_config(cfg, steps_per_epoch=3, world=2)
+    t = s.tick(Position(epoch=1, batch=2, step=5))
+    assert t.done and t.checkpoint and t.read and not t.epoch_end and not t.sample  # mid-epoch stop saves
+    assert not s.tick(Position(epoch=1, batch=2, step=5)).check_stop  # DDP: only on logged steps
+    assert s.tick(Position(epoch=1, batch=1, step=4)).check_stop
+    # resuming from a checkpoint written at an epoch's end: the epoch-end part only, nothing logged
+    t = s.tick(Position(epoch=0, batch=3, step=3), stepped=False)
+    assert t.epoch_end and not t.log and not t.read and not t.check_stop
+
+
+def test_unwrap_sees_through_compile():
+    m = torch.nn.Linear(2, 2)
+    assert unwrap(torch.compile(m)) is m  # compiling is lazy: nothing is built here
+    assert unwrap(m) is m
+
+
+def _to_old_layout(d: dict) -> dict:
+    """A config dict as written before the discriminator had its own section."""
+    d = json.loads(json.dumps(d))
+    disc = d.pop("discriminator")
+    d["model"].update(ndf=disc["ndf"], d_layers=disc["layers"], d_norm=disc["norm"],
+                      d_in_channels=disc["in_channels"],
+                      gradient_checkpointing=d["train"].pop("gradient_checkpointing"))
+    return d
+
+
+def test_old_run_folder_resumes_and_exports(pairs_dir, tmp_path):
+    run = train(tiny_config(pairs_dir, f"train.runs_dir={tmp_path}", "train.max_steps=2"), progress=False)
+    state = load_state(run)
+    state["config"] = _to_old_layout(state["config"])
+    assert "discriminator" not in state["config"] and "ndf" in state["config"]["model"]
+    state["G"] = {f"module.{k}": v for k, v in state["G"].items()}  # old DDP checkpoints: still tolerated
+    save_state(run, {k: v for k, v in state.items() if k != "version"})
+
+    cfg = resume_config(run, ["train.max_steps=4"])
+    assert cfg.discriminator.ndf == 8 and cfg.discriminator.layers == 2  # tiny's, migrated
+    assert train(cfg, resume=run, progress=False) == run
+    new = load_state(run)
+    assert new["step"] == 4 and "discriminator" in new["config"]
+    assert not any(k.startswith(("module.", "_orig_mod.")) for k in new["G"])
+
+    save_state(run, {**{k: v for k, v in new.items() if k != "version"}, "config": _to_old_layout(new["config"])})
+    out = export(run, tmp_path / "model")
+    meta = json.loads((out / "config.json").read_text())
+    assert meta["image_size"] == 32 and meta["trained"]["step"] == 4
+    assert not {"ndf", "d_layers", "d_norm", "d_in_channels", "gradient_checkpointing"} & set(meta["model"])
+
+
+def test_run_start_prints_dataset_lines(pairs_dir, tmp_path, capsys):
+    train(tiny_config(pairs_dir, f"train.runs_dir={tmp_path}", "train.max_steps=1"), progress=True)
+    out = capsys.readouterr().out
+    assert "train: 20 pairs" in out
+    assert "using the training images" in out  # pairs_dir has no val split: the note reaches the user
+
+
+def test_resume_with_a_bad_override_is_a_config_error(pairs_dir, tmp_path):
+    from autopainter.config import ConfigError
+
+    run = train(tiny_config(pairs_dir, f"train.runs_dir={tmp_path}", "train.max_steps=1"), progress=False)
+    with pytest.raises(ConfigError, match="train.epochs"):
+        resume_config(run, ["train.epochs=0"])
