@@ -10,7 +10,6 @@ format (the real file is not obtainable offline; the cost is the same).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import tempfile
 from pathlib import Path
