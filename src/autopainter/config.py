@@ -27,6 +27,17 @@ class ConfigError(ValueError):
 _DEFERRED: contextvars.ContextVar[bool] = contextvars.ContextVar("autopainter_config_deferred", default=False)
 
 
+class _Section:
+    """A config dataclass that checks itself when built (unless a whole tree is being built)."""
+
+    def __post_init__(self) -> None:
+        if not _DEFERRED.get():
+            self.validate()
+
+    def validate(self) -> None:
+        raise NotImplementedError
+
+
 NORMS = ("batch", "instance", "group", "none")
 GAN_MODES = ("vanilla", "lsgan", "hinge")
 FEATURE_BACKBONES = ("efficientnet-lite0", "vgg16", "vgg19", "none")
@@ -46,7 +57,7 @@ LEGACY_KEYS = {
 
 
 @dataclass
-class GeneratorConfig:
+class GeneratorConfig(_Section):
     """The U-Net generator: all a release model folder needs to rebuild itself (YAML section ``model``)."""
 
     in_channels: int = 5  # sketch 1 + hint RGB 3 + hint mask 1 (pix2pix itself: 3)
@@ -58,10 +69,6 @@ class GeneratorConfig:
     norm: str = "batch"  # generator norm: batch | instance | group | none
     dropout: float = 0.5  # dropout in the innermost decoder blocks (pix2pix: 0.5)
     dropout_blocks: int = 3  # how many innermost decoder blocks (below the bottleneck) get dropout
-
-    def __post_init__(self) -> None:
-        if not _DEFERRED.get():
-            self.validate()
 
     def validate(self) -> None:
         _choice("model.norm", self.norm, NORMS)
@@ -80,17 +87,13 @@ class GeneratorConfig:
 
 
 @dataclass
-class DiscriminatorConfig:
+class DiscriminatorConfig(_Section):
     """The conditional PatchGAN (YAML section ``discriminator``); training only, never in a release model."""
 
     ndf: int = 64  # base channels
     layers: int = 3  # strided layers: 3 gives the 70x70 receptive field
     norm: str = "batch"  # batch | instance | group | none
     in_channels: int = 4  # sketch 1 + image 3 (pix2pix: 6, the sketch as gray RGB)
-
-    def __post_init__(self) -> None:
-        if not _DEFERRED.get():
-            self.validate()
 
     def validate(self) -> None:
         _choice("discriminator.norm", self.norm, NORMS)
@@ -101,7 +104,7 @@ class DiscriminatorConfig:
 
 
 @dataclass
-class LossConfig:
+class LossConfig(_Section):
     """Generator objective L = w_p*L1 + w_f*L_feature + w_G*L_GAN + w_tv*L_TV."""
 
     l1: float = 100.0  # w_p, pixel L1 weight
@@ -113,10 +116,6 @@ class LossConfig:
     feature_backbone: str = "efficientnet-lite0"  # efficientnet-lite0 | vgg16 | vgg19 | none
     feature_weights: str = ""  # path to a torchvision-format .pth (required for vgg16 / vgg19)
     feature_layers: list[int] = field(default_factory=list)  # backbone stages to compare; [] = backbone default
-
-    def __post_init__(self) -> None:
-        if not _DEFERRED.get():
-            self.validate()
 
     def validate(self) -> None:
         _choice("loss.gan_mode", self.gan_mode, GAN_MODES)
@@ -131,7 +130,7 @@ class LossConfig:
 
 
 @dataclass
-class DataConfig:
+class DataConfig(_Section):
     """Where pairs come from and how they are augmented."""
 
     path: str = ""  # dataset root (uses ROOT/train and ROOT/val when they exist)
@@ -149,10 +148,6 @@ class DataConfig:
     hint_hue_jitter: float = 0.0  # chance that a hinted sample's target and hints get one random hue rotation:
     # the hue must then come from the hints, not from what such drawings usually look like
     num_val_samples: int = 8  # fixed sketches in the per-epoch sample grid
-
-    def __post_init__(self) -> None:
-        if not _DEFERRED.get():
-            self.validate()
 
     def validate(self) -> None:
         _choice("data.layout", self.layout, LAYOUTS)
@@ -173,7 +168,7 @@ class DataConfig:
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(_Section):
     """Optimisation, logging and checkpointing."""
 
     epochs: int = 20  # passes over the training set
@@ -197,10 +192,6 @@ class TrainConfig:
     runs_dir: str = "runs"  # where numbered run folders are made
     name: str = ""  # run name suffix; default: the config's name
 
-    def __post_init__(self) -> None:
-        if not _DEFERRED.get():
-            self.validate()
-
     def validate(self) -> None:
         _choice("train.mixed_precision", self.mixed_precision, ("none", "auto", "bf16", "fp16"))
         for name in ("batch_size", "epochs", "checkpoint_every", "sample_every", "log_every"):
@@ -214,7 +205,7 @@ class TrainConfig:
 
 
 @dataclass
-class Config:
+class Config(_Section):
     """The whole tree: ``Config.load("tiny", overrides=["train.epochs=2"])`` (a preset name or a YAML path)."""
 
     name: str = "default"  # preset name, used in run folder names
@@ -224,16 +215,12 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
-    def __post_init__(self) -> None:
-        if not _DEFERRED.get():
-            self.validate()
-
     # ------------------------------------------------------------------ building
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> "Config":
         token = _DEFERRED.set(True)  # built whole first, so the rules that span sections are checked first
         try:
-            cfg = _build(cls, migrate(d or {}), "")
+            cfg = build_section(cls, migrate(d or {}), "")
         finally:
             _DEFERRED.reset(token)
         cfg.validate()
@@ -309,7 +296,7 @@ def migrate(d: dict[str, Any]) -> dict[str, Any]:
         value = sec.pop(old_key)
         target = out.setdefault(new_sec, {})
         if not isinstance(target, dict):
-            continue  # _build reports the bad section
+            continue  # build_section reports the bad section
         if new_key in target and target[new_key] != value:
             raise ConfigError(f"{old_sec}.{old_key} (the old name of {new_sec}.{new_key}) and {new_sec}.{new_key} disagree; keep one")
         target[new_key] = value
@@ -329,10 +316,6 @@ def _positive(name: str, value: int) -> None:
 # ---------------------------------------------------------------------- dict -> dataclass
 def build_section(cls: type, d: dict[str, Any], prefix: str = "") -> Any:
     """A config dataclass from a plain dict, each value type-checked, unknown keys refused."""
-    return _build(cls, d, prefix)
-
-
-def _build(cls: type, d: dict[str, Any], prefix: str) -> Any:
     if not isinstance(d, dict):
         raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a mapping, got {type(d).__name__}")
     hints = typing.get_type_hints(cls)
@@ -353,7 +336,7 @@ def _build(cls: type, d: dict[str, Any], prefix: str) -> Any:
 
 def _coerce(tp: Any, value: Any, name: str) -> Any:
     if dataclasses.is_dataclass(tp):
-        return _build(tp, value, name + ".")
+        return build_section(tp, value, name + ".")
     origin = typing.get_origin(tp)
     if origin in (list,):
         if not isinstance(value, list):

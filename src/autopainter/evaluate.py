@@ -126,8 +126,7 @@ def evaluate(
 
     ``layout`` is a ``DataConfig.layout``; "auto" detects side_by_side or two_folders as ``prepare check``
     does, and the report's ``layout`` names the one read. A split that is not there is an error, never a
-    silent score of the training images; should the dataset still fall back to them, the report says so
-    (``fallback``, ``note``) and a warning is raised.
+    silent score of the training images (the report's ``fallback`` is therefore always False).
 
     Returns the report (also written as ``out_dir/metrics.json``, with ``out_dir/examples.png``).
     """
@@ -141,10 +140,6 @@ def evaluate(
     psnr_fn, ssim_fn = _metric_fns()
     cfg = DataConfig(path=str(data_dir), layout=layout, sketch_side=sketch_side)  # checks layout, sketch_side
     ds = PairDataset(cfg, split=split, train=False, seed=seed)
-    note = None
-    if ds.fallback:  # the check above should make this impossible; if not, it must not pass unnoticed
-        note = f"no {split}/ split: scored the training images in {ds.root}, which the model may have seen"
-        warnings.warn(note, stacklevel=2)
     colorizer = Colorizer.from_pretrained(model_dir, device=device, size=size)
     n_items = len(ds) if limit <= 0 else min(limit, len(ds))
     if n_items < 2:
@@ -235,8 +230,6 @@ def evaluate(
             for n in hints
         },
     }
-    if note is not None:
-        report["note"] = note
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
