@@ -38,6 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    code = _run(args)
+    if args.command == "train":
+        from ..training import distributed
+
+        if distributed.is_distributed():  # a torchrun worker: never finalize with gloo threads alive
+            distributed.exit_process(code)
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except ValueError as e:  # every library error is a ValueError subclass with a one-line message

@@ -7,6 +7,7 @@ same ``train`` then runs one process per device with gloo (CPU) or NCCL (CUDA).
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import torch
@@ -43,19 +44,29 @@ def init(device_type: str = "auto") -> None:
 
 
 def shutdown() -> None:
-    """Leave the process group while the interpreter is whole (call it once all ranks are done talking).
-
-    A process that exits with gloo state still alive can abort at interpreter shutdown ("terminate
-    called without an active exception", SIGABRT): gloo's C++ threads may still hold work objects and
-    tensors that Python owns. So first collect whatever reference cycles still keep such objects (DDP
-    wrappers, reducers, autograd graphs of the last step), then destroy the group, then collect again
-    so that its C++ side is freed here, on this thread, rather than during interpreter finalization."""
+    """Leave the process group (call it once all ranks are done talking). Its threads may outlive this
+    call; ``autopainter train`` then ends torchrun workers with ``exit_process`` (see there)."""
     if td.is_available() and td.is_initialized():
-        import gc
-
-        gc.collect()
         td.destroy_process_group()
-        gc.collect()
+
+
+def exit_process(code: int) -> None:
+    """End a torchrun worker now, with ``code``, once its output is flushed (``os._exit``).
+
+    The cause of the rare abort at the end of a distributed run ("terminate called without an active
+    exception", SIGABRT, about 1 run in 3 of ``tests/test_distributed.py``): once a
+    DistributedDataParallel has been built on a gloo group, its C++ side keeps the group alive after
+    ``destroy_process_group`` (and after the wrapper is collected), so gloo's threads (``gloo_tcp_loop``
+    and one ``pt_gloo_runloop`` per device) still run when the interpreter finalizes; they are torn down
+    there, racing the interpreter's own teardown (pytorch/pytorch#179291 describes the same race). Every
+    file the run writes is closed and atomically in place by then, so the worker leaves without
+    finalizing, and those threads die with the process instead."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def barrier() -> None:
