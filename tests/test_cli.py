@@ -1,5 +1,6 @@
 """The CLI end to end through main([...]) on generated pairs, and its one-line errors."""
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -175,10 +176,11 @@ def test_colorize_layers_and_backend(trained, tmp_path, capsys):
     assert main(["colorize", str(sk), "-o", str(tmp_path / "o.png"), "--model", str(model), "--layers",
                  "--backend", "torch", "--precision", "fp32"]) == 0
     printed = capsys.readouterr().out.split()
-    assert printed == [str(tmp_path / n) for n in ("o.png", "o_color.png", "o_lines.png")]
-    img, color, lines = (Image.open(tmp_path / n) for n in ("o.png", "o_color.png", "o_lines.png"))
-    assert img.size == color.size == lines.size == (120, 90)
-    assert (img.mode, color.mode, lines.mode) == ("RGB", "RGB", "RGBA")
+    assert printed == [str(tmp_path / n) for n in ("o.png", "o_color.png", "o_lines.png", "o_flats.png")]
+    img, color, lines, flats = (Image.open(tmp_path / n) for n in ("o.png", "o_color.png", "o_lines.png", "o_flats.png"))
+    assert img.size == color.size == lines.size == flats.size == (120, 90)
+    assert (img.mode, color.mode, lines.mode, flats.mode) == ("RGB", "RGB", "RGBA", "RGB")
+    assert np.array_equal(np.asarray(flats), np.asarray(color))  # the flat style: the color layer is the flats
     over = composite_layers(np.asarray(color), np.asarray(lines))
     assert np.abs(over.astype(int) - np.asarray(img)).max() <= 1
     assert (np.asarray(img)[np.asarray(Image.open(sk)) == 0] == 0).all()  # the sketch's own black lines
@@ -192,7 +194,8 @@ def test_colorize_folder_layers_never_overwrite(trained, tmp_path):
     assert main(["colorize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", str(model),
                  "--layers", "--jobs", "2", "-q"]) == 0
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert names == ["a.png", "a_color-1.png", "a_color-1_color.png", "a_color-1_lines.png", "a_color.png", "a_lines.png"]
+    assert names == ["a.png", "a_color-1.png", "a_color-1_color.png", "a_color-1_flats.png", "a_color-1_lines.png",
+                     "a_color.png", "a_flats.png", "a_lines.png"]
     assert Image.open(tmp_path / "out" / "a_color.png").size == (40, 30)  # a's layer, not the other input
     assert Image.open(tmp_path / "out" / "a_color-1.png").size == (50, 30)
 
@@ -319,3 +322,35 @@ def test_export_onnx_from_a_run(trained, tmp_path):
     out = tmp_path / "m"
     assert main(["export", str(run), "-o", str(out), "--onnx"]) == 0
     assert {p.name for p in out.iterdir()} == {"config.json", "model.safetensors", "model.onnx"}
+
+
+def test_colorize_styles_and_model_none(trained, tmp_path, capsys):
+    """--model none: each hinted region in its hint's color, the rest white; --style soft differs from flat;
+    a soft style without a model, or a bad gap, is a one-line error."""
+    from PIL import ImageDraw
+
+    _, model = trained
+    sk = Image.new("L", (80, 60), 255)
+    ImageDraw.Draw(sk).rectangle((10, 10, 69, 49), outline=0, width=2)
+    sk.save(tmp_path / "box.png")
+    hints = Image.new("RGBA", (80, 60), (0, 0, 0, 0))
+    ImageDraw.Draw(hints).line((30, 30, 45, 30), fill=(20, 120, 230, 255), width=3)
+    hints.save(tmp_path / "h.png")
+    assert main(["colorize", str(tmp_path / "box.png"), "--hints", str(tmp_path / "h.png"), "--model", "none",
+                 "-o", str(tmp_path / "none.png"), "-q"]) == 0
+    out = np.asarray(Image.open(tmp_path / "none.png"))
+    assert (out[15:45, 15:65] == (20, 120, 230)).all()  # the whole inside of the box, exactly
+    assert (out[2:8, 2:78] == 255).all()  # outside: paper
+    for style in ("flat", "soft"):
+        assert main(["colorize", str(tmp_path / "box.png"), "--model", str(model), "--style", style,
+                     "-o", str(tmp_path / f"{style}.png"), "-q"]) == 0
+    flat, soft = (np.asarray(Image.open(tmp_path / f"{s}.png")).astype(int) for s in ("flat", "soft"))
+    inside = flat[15:45, 15:65].reshape(-1, 3)
+    assert (inside == inside[0]).all()  # flat: one color per region
+    assert np.abs(soft - flat).max() > 0
+    capsys.readouterr()
+    assert main(["colorize", str(tmp_path / "box.png"), "--model", "none", "--style", "soft", "-o", str(tmp_path / "x.png")]) == 2
+    assert main(["colorize", str(tmp_path / "box.png"), "--gap", "-1", "-o", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "flat style" in err[0] and "gap" in err[1]
+    assert not (tmp_path / "x.png").exists()

@@ -168,3 +168,46 @@ def test_hint_hue_jitter_turns_target_and_hints_together(pairs_dir):
             # the hints still tell the (turned) target's colors: same gap as before the turn, roughly
             assert (b["hint"][m] - b["color"][m]).abs().mean() < (a["hint"][m] - a["color"][m]).abs().mean() + 0.1
     assert changed >= 4
+
+
+def test_evaluate_styles_baseline_and_color_metrics(tiny_model_dir, split_dir):
+    """The hints-only baseline obeys its hints exactly (hint ΔE ~ 0) and is flat; the metrics that need
+    hints are None without them; soft and flat are scored apart."""
+    base = evaluate("none", split_dir, hints=[0, 5], limit=4)
+    flat = evaluate(tiny_model_dir, split_dir, hints=[0, 5], limit=4, style="flat")
+    soft = evaluate(tiny_model_dir, split_dir, hints=[0, 5], limit=4, style="soft")
+    assert (base["style"], flat["style"], soft["style"]) == ("flat", "flat", "soft")
+    assert base["target_spread"] is not None and base["target_spread"] < 1.0  # the synthetic targets are flat colors
+    for rep in (base, flat, soft):
+        assert rep["results"]["0"]["hint_de"] is None and rep["results"]["0"]["hint_region_de"] is None
+        assert rep["results"]["5"]["hint_region_de"] is not None
+    # a hint fills its (flat-colored) target region: the region's other pixels match the target
+    assert base["results"]["5"]["hint_region_de"] < soft["results"]["5"]["hint_region_de"]
+    assert base["results"]["5"]["hint_de"] < 3.0  # a hinted region takes the hint color (the goal: <= 3)
+    assert flat["results"]["5"]["hint_de"] < 3.0
+    assert soft["results"]["5"]["hint_de"] > flat["results"]["5"]["hint_de"]  # a random model ignores hints
+    assert flat["results"]["0"]["spread"] < soft["results"]["0"]["spread"]  # one color per region is flatter
+    assert base["results"]["0"]["l1"] != flat["results"]["0"]["l1"]
+
+
+def test_color_metrics_on_known_images():
+    from autopainter import color_metrics as cm
+
+    tgt = np.full((40, 40, 3), 255, np.uint8)
+    tgt[:, 20:] = (200, 30, 40)
+    ink = np.zeros((40, 40), bool)
+    ink[:, 19:21] = True
+    regions = cm.target_regions(tgt, ink)
+    assert len(np.unique(regions[regions > 0])) == 2 and (regions[ink] == 0).all()
+    t_lab = cm.lab(tgt)
+    mask = np.zeros((40, 40), bool)
+    mask[5:8, 30:33] = True
+    hint_rgb = np.zeros_like(tgt)
+    hint_rgb[mask] = (200, 30, 40)
+    assert cm.hint_de(t_lab, hint_rgb, mask, ink) < 1e-3  # the target itself obeys a hint taken from it
+    assert cm.hint_region_de(t_lab, t_lab, mask, regions) < 1e-3 and cm.spread(t_lab, regions) < 1e-3
+    gray = cm.lab(np.full((40, 40, 3), 128, np.uint8))
+    assert cm.hint_de(gray, hint_rgb, mask, ink) > 30 and cm.hint_region_de(gray, t_lab, mask, regions) > 30
+    noisy = tgt.copy()
+    noisy[::2, ::2] = 0
+    assert cm.spread(cm.lab(noisy), regions) > 10

@@ -209,6 +209,39 @@ def test_layers(client):
     assert lines.size == (45, 67) and lines.mode == "RGBA"
 
 
+def test_styles_and_flats_layer(client):
+    health = client.get("/api/v1/health").json()
+    assert health["styles"] == ["flat", "soft"] and health["default_style"] == "flat"
+    files = {"sketch": ("s.png", sketch_png(), "image/png"), "hints": ("h.png", hints_png(), "image/png")}
+    out = {}
+    for style in ("flat", "soft"):
+        r = client.post("/api/v1/colorize?format=json", files=files, data={"layers": "true", "style": style})
+        assert r.status_code == 200, r.text
+        layers = {k: np.asarray(decode(base64.b64decode(v)).convert("RGB")) for k, v in r.json()["layers"].items()}
+        out[style] = layers
+    flats = out["flat"]["flats"]
+    assert np.array_equal(flats, out["flat"]["color"])  # the flat style's color layer is its flats
+    assert (flats[33, 22] == (230, 40, 30)).all()  # the hinted region, inside the ellipse, in the hint color
+    assert np.array_equal(out["soft"]["flats"], flats)  # the flats are the same in either style
+    assert_error(client.post("/api/v1/colorize", files=files, data={"style": "oil"}), 422, "style")
+
+
+def test_regions(client):
+    files = {"sketch": ("s.png", sketch_png(), "image/png")}
+    r = client.post("/api/v1/regions", files=files)
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    rgb = np.asarray(decode(r.content).convert("RGB")).astype(np.int64)
+    labels = rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2]
+    assert labels.shape == (67, 45) and int(r.headers["X-Region-Count"]) == labels.max() >= 2
+    assert labels[33, 22] != labels[1, 1]  # inside and outside the ellipse
+    runs = client.post("/api/v1/regions?format=json", files=files).json()
+    pairs = np.asarray(runs["runs"]).reshape(-1, 2)
+    assert (runs["width"], runs["height"]) == (45, 67)
+    assert (np.repeat(pairs[:, 0], pairs[:, 1]).reshape(67, 45) == labels).all()
+    assert_error(client.post("/api/v1/regions", files=files, data={"gap": "99"}), 422, "gap")
+    assert_error(client.post("/api/v1/regions", files={"sketch": ("s.png", b"nope", "image/png")}), 415)
+
+
 def test_sketchify(client):
     photo = png_bytes(Image.new("RGB", (64, 40), (250, 250, 250)))
     for method in ("xdog", "thin"):

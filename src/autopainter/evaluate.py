@@ -11,7 +11,13 @@ with the pair's colored image:
 * FD-Lite0: the Fréchet distance between the pooled EfficientNet-Lite0 ImageNet features (1280-d) of
   the results and of the targets, both resized to ``fd_size`` squared. It is FID's formula on another
   network, so its values are not comparable with published FIDs, and with a few hundred images it is
-  biased upward: compare models only at the same N and resolution (both are stored with it).
+  biased upward: compare models only at the same N and resolution (both are stored with it);
+* hint ΔE, hint-region ΔE and spread (``color_metrics``): whether hints are obeyed, whether each reaches
+  its whole region and stops at its lines, and how flat the output is inside the target's flat areas
+  (against the target's own spread, stored as ``target_spread``).
+
+``model_dir="none"`` scores the hints-only baseline (``Colorizer.hints_only``); ``style`` is the
+Colorizer's ``flat`` or ``soft``.
 
 Hints are drawn from the target with ``simulate_hints`` and a generator keyed by (seed, image, count):
 every model sees the same hints, and ``--hints 5`` always means the same five strokes.
@@ -30,10 +36,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from . import color_metrics as cm
 from .config import DataConfig
 from .data.hints import hints_to_rgba, simulate_hints
 from .data.pairs import PairDataset
 from .imageio import ImageError, atomic_write_bytes, save_image
+from .inference.regions import REGION_INK
 
 __all__ = ["evaluate", "frechet_distance", "EvalError"]
 
@@ -51,6 +59,9 @@ class _Totals:
     psnr: list[float] = field(default_factory=list)
     ssim: list[float] = field(default_factory=list)
     feats: list[np.ndarray] = field(default_factory=list)
+    hint_de: list[float] = field(default_factory=list)
+    hint_region_de: list[float] = field(default_factory=list)
+    spread: list[float] = field(default_factory=list)
 
 
 def _metric_fns():
@@ -121,6 +132,7 @@ def evaluate(
     examples: int = 8,
     device: str = "cpu",
     progress: Callable | None = None,
+    style: str = "flat",
 ) -> dict:
     """Evaluate a model folder (None: the bundled model) on ``data_dir``'s ``split``.
 
@@ -140,7 +152,7 @@ def evaluate(
     psnr_fn, ssim_fn = _metric_fns()
     cfg = DataConfig(path=str(data_dir), layout=layout, sketch_side=sketch_side)  # checks layout, sketch_side
     ds = PairDataset(cfg, split=split, train=False, seed=seed)
-    colorizer = Colorizer.from_pretrained(model_dir, device=device, size=size)
+    colorizer = Colorizer.from_pretrained(model_dir, device=device, size=size, style=style)
     n_items = len(ds) if limit <= 0 else min(limit, len(ds))
     if n_items < 2:
         raise EvalError(f"{ds.root} holds {n_items} pair(s): evaluate needs at least 2")
@@ -148,6 +160,7 @@ def evaluate(
 
     totals = {n: _Totals() for n in hints}
     target_feats: list[np.ndarray] = []
+    target_spreads: list[float] = []
     grid_rows: list[list[Image.Image]] = []
     batch_targets: list[Image.Image] = []
     batch_outputs: dict[int, list[Image.Image]] = {n: [] for n in hints}
@@ -172,6 +185,10 @@ def evaluate(
             continue
         tgt = np.asarray(target)
         row = [sketch.convert("RGB")]
+        ink = np.asarray(sketch.convert("L")) < round(255 * (1.0 - REGION_INK))
+        tgt_regions = cm.target_regions(tgt, ink)
+        tgt_lab = cm.lab(tgt)
+        t_spread = cm.spread(tgt_lab, tgt_regions)
         try:
             scored = []
             for n in hints:
@@ -179,14 +196,23 @@ def evaluate(
                 rgba = hints_to_rgba(rgb, mask)
                 out = colorizer(sketch, Image.fromarray(rgba) if n > 0 else None)
                 o = np.asarray(out)
+                o_lab = cm.lab(o)
+                colour = (cm.hint_de(o_lab, rgb, mask, ink) if n > 0 else None,
+                          cm.hint_region_de(o_lab, tgt_lab, mask, tgt_regions) if n > 0 else None,
+                          cm.spread(o_lab, tgt_regions))
                 with np.errstate(divide="ignore"):
                     psnr = min(PSNR_CAP, float(psnr_fn(tgt, o, data_range=255)))
                 ssim = float(ssim_fn(tgt, o, channel_axis=2, data_range=255, gaussian_weights=True, sigma=1.5, use_sample_covariance=False))
-                scored.append((n, rgba, out, float(np.abs(o.astype(np.float32) - tgt.astype(np.float32)).mean() / 255.0), psnr, ssim))
+                scored.append((n, rgba, out, float(np.abs(o.astype(np.float32) - tgt.astype(np.float32)).mean() / 255.0), psnr, ssim, colour))
         except (ImageError, ValueError):  # too large for the colorizer, too small for SSIM's window ...
             skipped += 1
             continue
-        for n, rgba, out, l1_err, psnr, ssim in scored:
+        if t_spread is not None:
+            target_spreads.append(t_spread)
+        for n, rgba, out, l1_err, psnr, ssim, colour in scored:
+            for values, v in zip((totals[n].hint_de, totals[n].hint_region_de, totals[n].spread), colour):
+                if v is not None:
+                    values.append(v)
             totals[n].l1.append(l1_err)
             totals[n].psnr.append(psnr)
             totals[n].ssim.append(ssim)
@@ -208,6 +234,7 @@ def evaluate(
     tf = np.concatenate(target_feats)
     report = {
         "model": str(model_dir) if model_dir is not None else "bundled",
+        "style": colorizer.style,
         "model_trained": colorizer.info.trained or None,
         "data": str(ds.root),
         "split": split,
@@ -219,6 +246,7 @@ def evaluate(
         "working_size": colorizer.size,
         "fd": {"name": "FD-Lite0", "features": "EfficientNet-Lite0 ImageNet, global-average-pooled, 1280-d", "n": n_done, "resolution": fd_size},
         "seconds": round(time.perf_counter() - t0, 1),
+        "target_spread": _mean(target_spreads),
         "results": {
             str(n): {
                 "hints": n,
@@ -226,6 +254,9 @@ def evaluate(
                 "psnr": float(np.mean(totals[n].psnr)),
                 "ssim": float(np.mean(totals[n].ssim)),
                 "fd_lite0": frechet_distance(np.concatenate(totals[n].feats), tf),
+                "hint_de": _mean(totals[n].hint_de),
+                "hint_region_de": _mean(totals[n].hint_region_de),
+                "spread": _mean(totals[n].spread),
             }
             for n in hints
         },
@@ -251,13 +282,23 @@ def _grid(rows: list[list[Image.Image]], cell: int = 192) -> Image.Image:
     return canvas
 
 
+def _mean(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
 def format_table(report: dict) -> str:
     """The report as a Markdown table."""
     fd = report["fd"]
+
+    def f(v, spec=".2f"):
+        return "–" if v is None else format(v, spec)
+
     lines = [
-        f"| hints | L1 ↓ | PSNR (dB) ↑ | SSIM ↑ | FD-Lite0 ↓ (N={fd['n']}, {fd['resolution']} px) |",
-        "|---:|---:|---:|---:|---:|",
+        f"| hints | L1 ↓ | PSNR (dB) ↑ | SSIM ↑ | FD-Lite0 ↓ (N={fd['n']}, {fd['resolution']} px) | hint ΔE ↓ | hint-region ΔE ↓ "
+        f"| spread ↓ (target {f(report.get('target_spread'))}) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in report["results"].values():
-        lines.append(f"| {r['hints']} | {r['l1']:.4f} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['fd_lite0']:.2f} |")
+        lines.append(f"| {r['hints']} | {r['l1']:.4f} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['fd_lite0']:.2f} "
+                     f"| {f(r.get('hint_de'))} | {f(r.get('hint_region_de'))} | {f(r.get('spread'))} |")
     return "\n".join(lines)

@@ -13,9 +13,10 @@ __all__ = ["add_colorize_command", "cmd_colorize"]
 
 def cmd_colorize(args: argparse.Namespace) -> int:
     from ..inference import Colorizer, FileJob, colorize_files, layer_paths
+    from ..inference.files import LAYER_SUFFIXES
 
     files = collect_inputs(args.inputs)
-    targets = plan_outputs(files, Path(args.output), extras=("_color", "_lines") if args.layers else ())
+    targets = plan_outputs(files, Path(args.output), extras=LAYER_SUFFIXES if args.layers else ())
     require_positive(args, "size", "max_pixels", "jobs", "threads")
     hints_dir = hints_file = None
     if args.hints:
@@ -29,7 +30,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         else:
             raise CLIError(f"hints not found: {hp}")
 
-    options = {"backend": args.backend, "precision": args.precision, "threads": args.threads}
+    options = {"backend": args.backend, "precision": args.precision, "threads": args.threads,
+               "style": args.style, "gap": args.gap}
     if args.max_pixels is not None:
         options["max_pixels"] = args.max_pixels
     colorizer = Colorizer.from_pretrained(args.model, device=args.device, size=args.size, **options)
@@ -39,8 +41,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         if hints_dir is not None:
             cand = [hints_dir / f"{f.stem}{ext}" for ext in (".png", ".webp")]
             hint = next((c for c in cand if c.is_file()), None)
-        color_dest, lines_dest = layer_paths(dest) if args.layers else (None, None)  # always PNG, next to dest
-        jobs.append(FileJob(f, dest, hint, color_dest, lines_dest))
+        layers = layer_paths(dest) if args.layers else (None, None, None)  # always PNG, next to dest
+        jobs.append(FileJob(f, dest, hint, *layers))
 
     if len(jobs) == 1:  # one file: its error is the command's error
         job = jobs[0]
@@ -48,7 +50,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         if failed:
             raise failed[0][1]
         if not args.quiet:
-            print("\n".join(str(p) for p in (job.dest, job.color_dest, job.lines_dest) if p is not None))
+            print("\n".join(str(p) for p in (job.dest, job.color_dest, job.lines_dest, job.flats_dest) if p is not None))
         return 0
     bar = None
     if not args.quiet:
@@ -82,11 +84,17 @@ def add_colorize_command(sub) -> None:
                                    "--layers are PNGs next to each output.")
     c.add_argument("inputs", nargs="+", metavar="INPUT", help="sketch image files or folders")
     c.add_argument("-o", "--output", required=True, metavar="OUT", help=output_help("colored"))
-    c.add_argument("--model", metavar="DIR", help="model folder (default: the bundled model)")
+    c.add_argument("--model", metavar="DIR", help="model folder (default: the bundled model); 'none': no model, "
+                   "flats from the hints alone (each hinted region in its hint's color, the rest white)")
     c.add_argument("--hints", metavar="FILE", help="RGBA hint image (transparent except painted colors), or a folder of them named like the sketches")
     c.add_argument("--size", type=int, metavar="PX", help="working resolution, long side in pixels (default: the model's training size)")
     c.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    c.add_argument("--layers", action="store_true", help="also write NAME_color.png (flat colors) and NAME_lines.png (transparent line layer)")
+    c.add_argument("--layers", action="store_true", help="also write NAME_color.png (the color layer under the lines), "
+                   "NAME_lines.png (transparent line layer) and NAME_flats.png (one color per region, in either style)")
+    c.add_argument("--style", default="flat", choices=("flat", "soft"),
+                   help="flat (default): one color per closed region, hints fill their region; soft: the model's colors as they vary")
+    c.add_argument("--gap", type=int, metavar="PX", help="widest gap in a line (px) that still closes a region "
+                   "(default: twice the measured line width; 0: no gap closing)")
     c.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx"),
                    help="auto (= torch), torch, or onnx: ONNX Runtime, needs pip install 'autopainter[onnx]' (default: auto)")
     c.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),

@@ -23,8 +23,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     report = evaluate(
         args.model, args.data, hints=args.hints, split=args.split, layout=args.layout, sketch_side=args.sketch_side,
         out_dir=args.output, seed=args.seed, limit=args.limit, size=args.size, device=args.device, progress=progress,
+        style=args.style,
     )
-    print(f"{report['model']} on {report['data']}: {report['images']} pairs, working size {report['working_size']} px")
+    print(f"{report['model']} ({report['style']}) on {report['data']}: {report['images']} pairs, "
+          f"working size {report['working_size']} px")
     print(format_table(report))
     print(f"wrote {args.output}/metrics.json and {args.output}/examples.png")
     return 0
@@ -39,7 +41,8 @@ def add_eval_command(sub) -> None:
         description="Color every sketch of a paired split (with 0 or more simulated hint strokes drawn from the target "
         "with a fixed seed) and compare with the colored images. Writes OUT/metrics.json and OUT/examples.png.",
     )
-    v.add_argument("--model", metavar="DIR", help="model folder (default: the bundled model)")
+    v.add_argument("--model", metavar="DIR", help="model folder (default: the bundled model); 'none': the hints-only baseline")
+    v.add_argument("--style", default="flat", choices=("flat", "soft"), help="flat (one color per region) or soft (default: flat)")
     v.add_argument("--data", required=True, metavar="DIR", help="dataset folder (its SPLIT/ subfolder is used)")
     v.add_argument("--split", default="test", help="subfolder to evaluate (default: test)")
     v.add_argument("--hints", type=int, nargs="+", default=[0], metavar="N", help="simulated hint strokes per image; several counts allowed (default: 0)")

@@ -6,6 +6,11 @@ lines: the generated colors become a flat color layer, scaled smoothly to full s
 full-resolution sketch as a multiply layer (``compose``; docs/resolution.md shows why this beats
 scaling the output). ``Colorizer.colorize`` also returns the two layers.
 
+Two styles (``style=``): ``flat`` (default) gives every closed region of the sketch one color
+(``regions``, ``flats``): the hint color where the region holds a hint, else the median of the generated
+colors over it; ``soft`` keeps the generated colors as they vary. ``Colorizer.hints_only()`` has no
+generator at all: flats from the hints alone, the classical baseline (``--model none``).
+
 Three public stages, which ``colorize_files``, the web app and the benchmarks call too:
 ``prepare`` (read, bring to the working resolution, encode with ``models.inputs.encode_inputs``),
 ``generate`` (one generator run on the chosen runner) and ``finish`` (back to full resolution).
@@ -34,9 +39,13 @@ from ..models.inputs import encode_inputs
 from ..models.io import ModelFileError, ModelInfo, load_generator
 from ..models.unet import UNetGenerator
 from . import compose
+from .flats import flat_layer, hints_at
+from .regions import Regions, segment
 from .runners import BACKENDS, PRECISIONS, default_threads, make_runner
 
 ImageLike = Union[str, Path, Image.Image, np.ndarray]
+STYLES = ("flat", "soft")  # flat: one color per region of the sketch; soft: the generated colors as they are
+DEFAULT_STYLE = "flat"
 
 
 def bundled_model_dir() -> Path:
@@ -69,15 +78,19 @@ def working_size(h: int, w: int, long_side: int) -> tuple[int, int]:
 
 @dataclass
 class ColorizeResult:
-    """A colored sketch and its two layers, all at the sketch's exact size.
+    """A colored sketch and its layers, all at the sketch's exact size.
 
-    ``image``: RGB, the result. ``color``: RGB, the flat color layer (no lines). ``lines``: RGBA, the
-    sketch's ink (black, alpha ``255 - gray``); ``lines`` composited over ``color`` gives ``image``.
+    ``image``: RGB, the result. ``color``: RGB, the color layer under the lines (no lines). ``lines``:
+    RGBA, the sketch's ink (black, alpha ``255 - gray``); ``lines`` composited over ``color`` gives
+    ``image``. ``flats``: RGB, one color per region in either style (the ``color`` layer itself in the
+    flat style), what a colorist hands on for shading.
     """
 
     image: Image.Image
     color: Optional[Image.Image]  # None only inside ``Colorizer.__call__``, which does not keep it
     sketch: np.ndarray = field(repr=False)  # (H, W) uint8 gray sketch the lines come from
+    flats: Optional[Image.Image] = None  # None only without layers (or with sketch_lines=False)
+    style: str = DEFAULT_STYLE
 
     @cached_property
     def lines(self) -> Image.Image:
@@ -91,6 +104,7 @@ class Prepared:
     sketch: np.ndarray  # (H, W) uint8 gray, full resolution
     small: np.ndarray  # (h, w) uint8 gray, the sketch as the generator sees it
     x: np.ndarray  # (1, C, h, w) float32 in [-1, 1], the generator's input
+    hints: Optional[Image.Image] = field(default=None, repr=False)  # the RGBA hint image as given (flats)
 
 
 class Colorizer:
@@ -113,14 +127,22 @@ class Colorizer:
             layer; False scales the generated image to the sketch's size (for comparison).
         model_dir: where the model came from (``backend="onnx"`` looks there for ``model.onnx``).
         threads: CPU threads per generator run (default ``default_threads()``: half the cores, at most 4).
+        style: ``flat`` (one color per region) or ``soft`` (the generated colors); each call may override it.
+        gap: the widest gap in a line (px, full resolution) that still closes a region (``regions.segment``);
+            None: twice the measured line width.
     """
 
-    def __init__(self, generator: UNetGenerator, info: ModelInfo | Mapping[str, Any] | None = None,
+    def __init__(self, generator: UNetGenerator | None, info: ModelInfo | Mapping[str, Any] | None = None,
                  device: str | torch.device = "cpu", size: int | None = None, backend: str = "auto",
                  precision: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS, sketch_lines: bool = True,
-                 model_dir: str | Path | None = None, threads: int | None = None):
-        self.generator = generator.to(device).eval()
-        self.info = ModelInfo.coerce(info, generator.cfg)
+                 model_dir: str | Path | None = None, threads: int | None = None, style: str = DEFAULT_STYLE,
+                 gap: int | None = None):
+        self.style = _check_style(style)
+        self.gap = gap
+        if gap is not None:
+            segment(np.full((1, 1), 255, np.uint8), gap=gap)  # checks the value now, not at the first sketch
+        self.generator = generator.to(device).eval() if generator is not None else None
+        self.info = ModelInfo.coerce(info, generator.cfg if generator is not None else None)
         self.device = torch.device(device)
         self.size = int(size if size is not None else self.info.image_size)
         if self.size <= 0:
@@ -145,7 +167,18 @@ class Colorizer:
         if threads is not None and int(threads) <= 0:
             raise ValueError(f"threads must be > 0, got {threads}")
         self.threads = int(threads) if threads else default_threads()
-        self.runner = make_runner(self.generator, self.backend, self.precision, self.device, self.threads, model_dir)
+        if self.generator is None:
+            if style != "flat":
+                raise ValueError("without a model only the flat style exists (flats from the hints alone)")
+            self.runner = None
+        else:
+            self.runner = make_runner(self.generator, self.backend, self.precision, self.device, self.threads, model_dir)
+
+    @classmethod
+    def hints_only(cls, max_pixels: int = DEFAULT_MAX_PIXELS, gap: int | None = None, style: str = "flat") -> "Colorizer":
+        """No generator: each region holding a hint takes the hint's color, the rest stays paper white
+        (the classical baseline; ``autopainter colorize --model none``). Only the flat style exists."""
+        return cls(None, {"image_size": 256}, max_pixels=max_pixels, gap=gap, style=style)
 
     @classmethod
     def from_pretrained(cls, model_dir: str | Path | None = None, device: str = "cpu", size: int | None = None,
@@ -154,6 +187,8 @@ class Colorizer:
         Keyword arguments go to ``Colorizer`` (backend, precision, max_pixels, ...)."""
         if not (device == "cpu" or (device.startswith("cuda") and torch.cuda.is_available())):
             raise ValueError(f"device {device!r} is not available here; use cpu" + (" or cuda" if torch.cuda.is_available() else ""))
+        if model_dir is not None and str(model_dir) == "none":
+            return cls.hints_only(**{k: v for k, v in kwargs.items() if k in ("max_pixels", "gap", "style")})
         if model_dir is None:
             model_dir = bundled_model_dir()
             if not (model_dir / "config.json").is_file():
@@ -162,17 +197,24 @@ class Colorizer:
         return cls(gen, info, device, size, model_dir=model_dir, **kwargs)
 
     # ------------------------------------------------------------------------------ public calls
-    def __call__(self, sketch: ImageLike, hints: ImageLike | None = None) -> Image.Image:
+    def __call__(self, sketch: ImageLike, hints: ImageLike | None = None, style: str | None = None) -> Image.Image:
         """Color ``sketch`` (any size up to ``max_pixels``; transparency is composited on white).
         ``hints``: an RGBA image, transparent except where a color is given, at any size (it is
-        stretched over the sketch). Returns an RGB PIL image of the sketch's exact size."""
+        stretched over the sketch). ``style``: ``flat`` or ``soft`` (default: the colorizer's).
+        Returns an RGB PIL image of the sketch's exact size."""
         prep = self.prepare(sketch, hints)
-        return self.finish(prep, self.generate(prep.x), layers=False).image
+        return self.finish(prep, self.generate(prep.x), layers=False, style=style).image
 
-    def colorize(self, sketch: ImageLike, hints: ImageLike | None = None) -> ColorizeResult:
-        """Like calling the colorizer, and also the flat color layer and the transparent line layer."""
+    def colorize(self, sketch: ImageLike, hints: ImageLike | None = None, style: str | None = None) -> ColorizeResult:
+        """Like calling the colorizer, and also the color layer, the flats and the transparent line layer."""
         prep = self.prepare(sketch, hints)
-        return self.finish(prep, self.generate(prep.x), layers=True)
+        return self.finish(prep, self.generate(prep.x), layers=True, style=style)
+
+    def regions(self, sketch: ImageLike) -> Regions:
+        """The sketch's closed regions at its full size (``regions.segment`` with this colorizer's gap):
+        ``.labels`` (H, W) int32 in 1..``.count``."""
+        sk = flatten_on_white(_as_pil(sketch, "sketch", self.max_pixels)).convert("L")
+        return segment(np.asarray(sk), gap=self.gap)
 
     # ------------------------------------------------------------------------------ the three stages
     def prepare(self, sketch: ImageLike, hints: ImageLike | None = None) -> Prepared:
@@ -185,6 +227,7 @@ class Colorizer:
         small = sk.resize((w, h), Image.Resampling.LANCZOS) if (h, w) != (H, W) else sk
         small_a = np.asarray(small)
         rgb = m = None
+        hint_img = None
         if hints is not None:
             hint_img = _as_pil(hints, "hints", self.max_pixels)
             if hint_img.mode not in ("RGBA", "LA", "PA") and "transparency" not in hint_img.info:
@@ -194,29 +237,52 @@ class Colorizer:
             # Nearest keeps the painted colors exact; hints are sparse marks, not photos.
             rgb, m = hints_from_rgba(np.asarray(rgba.resize((w, h), Image.Resampling.NEAREST)))
         # numpy, not torch: this runs beside other work, where small multi-threaded torch ops stall
-        x = encode_inputs(small_a, rgb, m, self.generator.cfg.in_channels)[None]  # (1, C, h, w)
-        return Prepared(sketch=np.asarray(sk), small=small_a, x=x)
+        if self.generator is None:  # hints only: nothing to encode
+            x = np.zeros((1, 0, h, w), np.float32)
+        else:
+            x = encode_inputs(small_a, rgb, m, self.generator.cfg.in_channels)[None]  # (1, C, h, w)
+        return Prepared(sketch=np.asarray(sk), small=small_a, x=x, hints=hint_img)
 
-    def generate(self, x: np.ndarray, threads: int | None = None) -> np.ndarray:
-        """(1, C, h, w) float32 in [-1, 1] -> (h, w, 3) uint8: one generator run on this colorizer's runner.
+    def generate(self, x: np.ndarray, threads: int | None = None) -> np.ndarray | None:
+        """(1, C, h, w) float32 in [-1, 1] -> (h, w, 3) uint8: one generator run on this colorizer's runner
+        (None for a colorizer without a generator).
 
         On the CPU it uses ``threads`` (default ``self.threads``) threads (see ``runners``)."""
+        if self.runner is None:
+            return None
         y = self.runner(x, threads=int(threads or self.threads))[0]  # (3, h, w) float32
         return from_unit(y.transpose(1, 2, 0))  # (h, w, 3)
 
-    def finish(self, prep: Prepared, generated: np.ndarray, layers: bool = True) -> ColorizeResult:
-        """Bring the generator's colors (``generate``'s (h, w, 3) uint8) to the sketch's full resolution.
-        ``layers=False`` skips keeping the color layer (``result.color`` is then None)."""
+    def finish(self, prep: Prepared, generated: np.ndarray | None, layers: bool = True,
+               style: str | None = None) -> ColorizeResult:
+        """Bring the generator's colors (``generate``'s (h, w, 3) uint8; None without a generator) to the
+        sketch's full resolution in ``style`` (default: the colorizer's). ``layers=False`` skips keeping
+        the color layer and the flats (``result.color`` and ``result.flats`` are then None)."""
+        style = self.style if style is None else _check_style(style)
+        if generated is None and (style != "flat" or self.generator is not None):
+            raise ValueError("without a model only the flat style exists (flats from the hints alone)")
         H, W = prep.sketch.shape
-        if not self.sketch_lines:
+        if not self.sketch_lines and generated is not None:
             img = Image.fromarray(generated)
             if img.size != (W, H):
                 img = img.resize((W, H), Image.Resampling.BICUBIC)
-            return ColorizeResult(image=img, color=img, sketch=prep.sketch)
-        color = compose.color_layer(generated, prep.small, (W, H))  # (H, W, 3): flat colors, full size
+            return ColorizeResult(image=img, color=img, sketch=prep.sketch, style="soft")
+        # (H, W, 3): the generated colors without their lines, full size
+        soft = compose.color_layer(generated, prep.small, (W, H)) if generated is not None else None
+        flats = None
+        if style == "flat" or layers:
+            flats = flat_layer(segment(prep.sketch, gap=self.gap), soft, hints_at(prep.hints, (W, H)))
+        color = flats if style == "flat" else soft
         if layers:
             image = compose.multiply_lines(color, prep.sketch)
-            return ColorizeResult(image=Image.fromarray(image), color=Image.fromarray(color), sketch=prep.sketch)
+            return ColorizeResult(image=Image.fromarray(image), color=Image.fromarray(color), sketch=prep.sketch,
+                                  flats=Image.fromarray(flats), style=style)
         color = np.array(color, copy=True) if not color.flags.writeable else color
         image = compose.multiply_lines(color, prep.sketch, out=color)  # in place: the layer is not kept
-        return ColorizeResult(image=Image.fromarray(image), color=None, sketch=prep.sketch)
+        return ColorizeResult(image=Image.fromarray(image), color=None, sketch=prep.sketch, style=style)
+
+
+def _check_style(style: str) -> str:
+    if style not in STYLES:
+        raise ValueError(f"unknown style {style!r}; valid: {', '.join(STYLES)}")
+    return style

@@ -15,25 +15,30 @@ from ..imageio import ImageError, save_image
 from .colorizer import Colorizer
 from .runners import CORES
 
-__all__ = ["FileJob", "layer_paths", "save_output", "colorize_files", "PNG_COMPRESS_LEVEL"]
+__all__ = ["FileJob", "LAYER_SUFFIXES", "layer_paths", "save_output", "colorize_files", "PNG_COMPRESS_LEVEL"]
 
 PNG_COMPRESS_LEVEL = 1  # zlib level of written PNGs: Pillow's default 6 encodes 2.4x slower for files ~20 % smaller
 
 
 @dataclass
 class FileJob:
-    """One sketch file to color into ``dest`` (and, with layers, ``color_dest`` and ``lines_dest``)."""
+    """One sketch file to color into ``dest`` (and, with layers, ``color_dest``, ``lines_dest``, ``flats_dest``)."""
 
     sketch: Path
     dest: Path
     hints: Optional[Path] = None
     color_dest: Optional[Path] = None
     lines_dest: Optional[Path] = None
+    flats_dest: Optional[Path] = None
 
 
-def layer_paths(dest: Path) -> tuple[Path, Path]:
-    """Where the layers of ``dest`` go: NAME_color.png and NAME_lines.png next to it (always PNG)."""
-    return dest.with_name(f"{dest.stem}_color.png"), dest.with_name(f"{dest.stem}_lines.png")
+LAYER_SUFFIXES = ("_color", "_lines", "_flats")
+
+
+def layer_paths(dest: Path) -> tuple[Path, Path, Path]:
+    """Where the layers of ``dest`` go, next to it and always PNG: NAME_color.png (the color layer under
+    the lines), NAME_lines.png (the transparent line layer) and NAME_flats.png (one color per region)."""
+    return tuple(dest.with_name(f"{dest.stem}{suffix}.png") for suffix in LAYER_SUFFIXES)
 
 
 def save_output(img: Image.Image, path: str | Path) -> None:
@@ -58,7 +63,7 @@ def colorize_files(colorizer: Colorizer, jobs: Iterable[FileJob], workers: int |
     per_run = colorizer.threads if workers == 1 else max(1, CORES // (2 * workers))
 
     def one(job: FileJob) -> Optional[ImageError]:
-        layers = job.color_dest is not None or job.lines_dest is not None
+        layers = any(p is not None for p in (job.color_dest, job.lines_dest, job.flats_dest))
         try:
             prep = colorizer.prepare(job.sketch, job.hints)
             res = colorizer.finish(prep, colorizer.generate(prep.x, per_run), layers=layers)
@@ -69,6 +74,8 @@ def colorize_files(colorizer: Colorizer, jobs: Iterable[FileJob], workers: int |
             save_output(res.color, job.color_dest)
         if job.lines_dest is not None:
             save_output(res.lines, job.lines_dest)
+        if job.flats_dest is not None:
+            save_output(res.flats, job.flats_dest)
         return None
 
     failed: list[tuple[FileJob, ImageError]] = []

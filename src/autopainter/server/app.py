@@ -4,7 +4,8 @@ A thin shell over the library (``Colorizer``, ``extract_sketch``, ``imageio.deco
 
 * ``GET /`` the page (``static/``: plain HTML, CSS and JavaScript, nothing from a CDN), ``GET /docs``
   the OpenAPI docs (Swagger UI served from the ``fastapi-offline`` package, also offline);
-* ``POST /api/v1/colorize``, ``POST /api/v1/sketchify``, ``POST /api/v1/fetch`` (an image URL, checked
+* ``POST /api/v1/colorize`` (``style`` flat or soft), ``POST /api/v1/regions`` (the label map of the
+  sketch's closed regions), ``POST /api/v1/sketchify``, ``POST /api/v1/fetch`` (an image URL, checked
   and re-served for the page), ``GET /api/v1/health``, ``GET /api/v1/examples``, ``GET /api/v1/visitors``.
 
 Work (decoding, fetching, the generator, encoding) runs in worker threads, at most
@@ -16,8 +17,6 @@ result files to name or prune (uploads over 1 MB are spooled to a temporary file
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import logging
 import threading
@@ -35,9 +34,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..data.sketch import SKETCH_METHODS, extract_sketch
-from ..imageio import ImageError, ImageTooLargeError, NotAnImageError, decode_image, flatten_on_white
+from ..imageio import ImageError, decode_image, flatten_on_white
 from .counter import Counter
-from .fetch import FetchError, FetchTooLargeError, Resolver, fetch_image
+from .fetch import FetchError, Resolver, fetch_image
+from ..inference.colorizer import STYLES
+from ..inference.regions import MAX_GAP, encode_png, encode_runs, segment
+from .responses import APIError, image_response, png_bytes, read_upload, status_of, too_large, wants_json
 from .settings import ServerSettings
 
 __all__ = ["create_app", "STATIC_DIR"]
@@ -48,14 +50,6 @@ VISITOR_COOKIE = "autopainter_visitor"
 _BROWSER_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
 _PAGE_CSP = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
              "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
-
-
-class APIError(Exception):
-    """An error answered as ``{"error": message}`` with ``status``."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.message, self.headers = status, message, headers or {}
 
 
 class InFlight:
@@ -101,7 +95,7 @@ class _Guard:
             return await self.app(scope, receive, send_with_headers)
         length = dict(scope.get("headers", [])).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            return await _too_large(self.max_body)(scope, receive, send_with_headers)
+            return await too_large(self.max_body)(scope, receive, send_with_headers)
         # Read the whole body here (at most max_body bytes), then hand it to the app.
         chunks, total = [], 0
         while True:
@@ -111,7 +105,7 @@ class _Guard:
             chunk = message.get("body", b"")
             total += len(chunk)
             if total > self.max_body:
-                return await _too_large(self.max_body)(scope, receive, send_with_headers)
+                return await too_large(self.max_body)(scope, receive, send_with_headers)
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
@@ -125,47 +119,6 @@ class _Guard:
             return await receive()
 
         return await self.app(scope, replay, send_with_headers)
-
-
-def _too_large(limit: int) -> JSONResponse:
-    return JSONResponse({"error": f"request too large: the limit is {limit:,} bytes (sketch and hints together)"}, 413,
-                        headers={"Connection": "close"})
-
-
-def _png(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=1)  # fast: the PNG is made once per request and sent at once
-    return buf.getvalue()
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _status_of(e: Exception) -> int:
-    if isinstance(e, (ImageTooLargeError, FetchTooLargeError)):
-        return 413
-    if isinstance(e, NotAnImageError):
-        return 415
-    if isinstance(e, FetchError):
-        return 400
-    return 422  # corrupt image, hints without transparency, bad parameter
-
-
-def _wants_json(request: Request, form_value: str | None) -> bool:
-    value = (form_value or request.query_params.get("format") or "png").lower()
-    if value not in ("png", "json"):
-        raise APIError(422, f"format must be png or json, got {value!r}")
-    return value == "json"
-
-
-async def _read_upload(upload: UploadFile | None, what: str) -> bytes | None:
-    if upload is None:
-        return None
-    data = await upload.read()
-    if not data:
-        raise APIError(422, f"{what}: the file is empty")
-    return data
 
 
 def _examples() -> list[dict[str, Any]]:
@@ -246,7 +199,7 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
             # the thread is never abandoned on cancellation, so the slot is held until the work ends
             return await anyio.to_thread.run_sync(job)
         except (ImageError, FetchError, ValueError) as e:
-            raise APIError(_status_of(e), str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__) from None
+            raise APIError(status_of(e), str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__) from None
         except APIError:
             raise
         except Exception:
@@ -297,7 +250,8 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
             "status": "ok",
             "version": __version__,
             "model": {"name": model_name, "working_size": colorizer.size},
-            "layers": True,  # format=json&layers=true gives the flat color layer and the line layer
+            "layers": True,  # format=json&layers=true gives the color layer, the line layer and the flats
+            "styles": list(STYLES), "default_style": getattr(colorizer, "style", "soft"),
             "in_flight": gate.count,
             "max_in_flight": gate.limit,
             "limits": {"max_upload_bytes": settings.max_upload_bytes, "max_pixels": settings.max_pixels,
@@ -322,28 +276,66 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
         hints: UploadFile | None = File(None, description="optional RGBA PNG, transparent except painted colors; any size (stretched over the sketch)"),
         url: str | None = Form(None, description="http(s) URL of the sketch, instead of the file"),
         format: str | None = Form(None, description="png (default) or json (base64 PNGs); also a query parameter"),
-        layers: bool = Form(False, description="with format=json: also the flat color layer and the transparent line layer"),
+        layers: bool = Form(False, description="with format=json: also the color layer, the transparent line layer and the flats"),
+        style: str | None = Form(None, description="flat (one color per region; the default) or soft (the model's colors as they vary)"),
     ):
         """Color a sketch. The result has the sketch's exact size."""
-        as_json = _wants_json(request, format)
+        as_json = wants_json(request, format)
         if layers and not as_json:
             raise APIError(422, "layers come as JSON: add format=json")
-        sketch_data = await _read_upload(sketch, "sketch")
-        hints_data = await _read_upload(hints, "hints")
+        if style is not None and style not in STYLES:
+            raise APIError(422, f"style must be one of: {', '.join(STYLES)}; got {style!r}")
+        sketch_data = await read_upload(sketch, "sketch")
+        hints_data = await read_upload(hints, "hints")
         one_source(sketch_data, url, "sketch")
+
+        chosen = {"style": style} if style is not None else {}  # a colorizer of one's own may not know styles
 
         def job() -> dict[str, Any]:
             sk = load_input(sketch_data, url, "sketch")
             hint = decode_image(hints_data, name="hints", max_pixels=settings.max_pixels) if hints_data else None
             if layers:
-                res = colorizer.colorize(sk, hints=hint)
-                images = {"image": res.image, "color": res.color, "lines": res.lines}
+                res = colorizer.colorize(sk, hints=hint, **chosen)
+                images = {"image": res.image, "color": res.color, "lines": res.lines, "flats": res.flats}
+                images = {k: v for k, v in images.items() if v is not None}
             else:
-                images = {"image": colorizer(sk, hints=hint)}
-            return {"size": images["image"].size, **{k: _png(v) for k, v in images.items()}}
+                images = {"image": colorizer(sk, hints=hint, **chosen)}
+            return {"size": images["image"].size, **{k: png_bytes(v) for k, v in images.items()}}
 
         out = await run_gated(job)
-        return _image_response(out, as_json, "colored.png", layer_names=("color", "lines") if layers else ())
+        return image_response(out, as_json, "colored.png", layer_names=tuple(k for k in ("color", "lines", "flats") if k in out) if layers else ())
+
+    @app.post("/api/v1/regions", tags=["images"], responses={200: {"content": {"image/png": {}, "application/json": {}}},
+                                                             **error_responses}, response_class=Response)
+    async def regions(
+        request: Request,
+        sketch: UploadFile | None = File(None, description="the sketch (or give url)"),
+        url: str | None = Form(None, description="http(s) URL of the sketch, instead of the file"),
+        format: str | None = Form(None, description="png (default: label = R + 256 G + 65536 B) or json (run lengths)"),
+        gap: int | None = Form(None, description=f"widest gap in a line (px) that still closes a region, 0-{MAX_GAP} "
+                                                 "(default: twice the line width)"),
+    ):
+        """The sketch's closed regions at its full size, as the flat style and a fill tool use them: every
+        pixel's region number (1..count; line pixels belong to the nearest region)."""
+        as_json = wants_json(request, format)
+        if gap is not None and not 0 <= gap <= MAX_GAP:
+            raise APIError(422, f"gap must be in [0, {MAX_GAP}] px, got {gap}")
+        data = await read_upload(sketch, "sketch")
+        one_source(data, url, "sketch")
+
+        def job() -> Any:
+            sk = np.asarray(flatten_on_white(load_input(data, url, "sketch")).convert("L"))
+            found = segment(sk, gap=gap if gap is not None else getattr(colorizer, "gap", None))
+            return encode_runs(found) if as_json else (encode_png(found), found)
+
+        out = await run_gated(job)
+        if as_json:
+            return Response(json.dumps(out), media_type="application/json", headers={"Cache-Control": "no-store"})
+        body, found = out
+        h, w = found.labels.shape
+        return Response(body, media_type="image/png", headers={
+            "Cache-Control": "no-store", "X-Image-Width": str(w), "X-Image-Height": str(h),
+            "X-Region-Count": str(found.count), "X-Region-Gap": str(found.gap)})
 
     @app.post("/api/v1/sketchify", tags=["images"], responses={200: png_or_json, **error_responses}, response_class=Response)
     async def sketchify(
@@ -354,19 +346,19 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
         format: str | None = Form(None, description="png (default) or json"),
     ):
         """Extract black-on-white line art from a colored image (the same function training uses)."""
-        as_json = _wants_json(request, format)
+        as_json = wants_json(request, format)
         if method not in SKETCH_METHODS:
             raise APIError(422, f"unknown method {method!r}; choose one of: {', '.join(SKETCH_METHODS)}")
-        data = await _read_upload(image, "image")
+        data = await read_upload(image, "image")
         one_source(data, url, "image")
 
         def job() -> dict[str, Any]:
             rgb = np.asarray(flatten_on_white(load_input(data, url, "image")))  # (H, W, 3) uint8
             sk = Image.fromarray(extract_sketch(rgb, method=method))  # (H, W) gray, 255 paper
-            return {"size": sk.size, "image": _png(sk)}
+            return {"size": sk.size, "image": png_bytes(sk)}
 
         out = await run_gated(job)
-        return _image_response(out, as_json, "sketch.png")
+        return image_response(out, as_json, "sketch.png")
 
     @app.post("/api/v1/fetch", tags=["images"], responses={200: {"content": {"image/png": {}}}, **error_responses}, response_class=Response)
     async def fetch(url: str = Form(..., description="http(s) URL of an image")):
@@ -377,21 +369,9 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
             img, data = fetch_image(url, policy, settings.max_pixels, resolver)
             if img.format in _BROWSER_FORMATS:
                 return data, _BROWSER_FORMATS[img.format]
-            return _png(img), "image/png"
+            return png_bytes(img), "image/png"
 
         data, media = await run_gated(job)
         return Response(data, media_type=media, headers={"Cache-Control": "no-store"})
 
     return app
-
-
-def _image_response(out: dict[str, Any], as_json: bool, filename: str, layer_names: tuple[str, ...] = ()) -> Response:
-    w, h = out["size"]
-    if as_json:
-        body: dict[str, Any] = {"width": w, "height": h, "media_type": "image/png", "image": _b64(out["image"])}
-        if layer_names:
-            body["layers"] = {k: _b64(out[k]) for k in layer_names}
-        return Response(json.dumps(body), media_type="application/json", headers={"Cache-Control": "no-store"})
-    return Response(out["image"], media_type="image/png", headers={
-        "Cache-Control": "no-store", "Content-Disposition": f'inline; filename="{filename}"',
-        "X-Image-Width": str(w), "X-Image-Height": str(h)})

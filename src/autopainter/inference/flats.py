@@ -1,0 +1,143 @@
+"""Flats: one color per region of the sketch (``regions.segment``), the way a colorist lays them under the ink.
+
+``flat_layer(regions, colors, hint_rgb, hint_mask)``:
+
+* a region holding hint pixels takes the hint color exactly; a region holding several different hint
+  colors is split between them (each pixel the color of the nearest hint pixel inside the region);
+* a region without hints takes the median, in CIELAB, of the generator's colors over it (``colors``: the
+  soft color layer at full size), so stray pixels and soft edges do not tint it; a median close to paper
+  white (L* >= 95, chroma <= 5) is white: the paper stays paper when the generator says so;
+* with ``colors=None`` (no generator: ``--model none``) a region without hints stays white, the
+  classical hints-only fill.
+
+Hint pixels on the ink and within ``NEAR_INK`` px of it are not used: which side of a line they belong to
+is not known, and a color picked there is often the line's own edge.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from .regions import Regions, _cv2
+
+__all__ = ["flat_layer", "region_colors", "hints_at", "SAMPLES", "WHITE_L", "WHITE_CHROMA"]
+
+SAMPLES = 200_000  # about this many pixels (a regular grid) give each region's median color
+WHITE_L, WHITE_CHROMA = 95.0, 5.0
+NEAR_INK = 1  # hint pixels this close to a line do not vote: on a line's soft edge a color is ambiguous  # a region median this light and this gray becomes paper white
+
+
+def hints_at(hints: Image.Image | None, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
+    """An RGBA hint image stretched over a (W, H) sketch (nearest: painted colors stay exact) ->
+    (hint_rgb (H, W, 3) uint8, hint_mask (H, W) bool), or None without hints."""
+    from ..data.hints import hints_from_rgba
+
+    if hints is None:
+        return None
+    rgba = hints.convert("RGBA")
+    if rgba.size != tuple(size):
+        rgba = rgba.resize(tuple(size), Image.Resampling.NEAREST)
+    rgb, mask = hints_from_rgba(np.asarray(rgba))
+    return (rgb, mask) if mask.any() else None
+
+
+def region_colors(regions: Regions, colors: np.ndarray | None) -> np.ndarray:
+    """(count + 1, 3) uint8: each region's color from the generator's ``colors`` (H, W, 3) uint8, or
+    white for all when ``colors`` is None (row 0 is unused)."""
+    n = regions.count + 1
+    if colors is None:
+        return np.full((n, 3), 255, np.uint8)
+    cv2 = _cv2()
+    labels = regions.labels
+    H, W = labels.shape
+    step = max(1, int(np.sqrt(H * W / SAMPLES)))
+    lab_s = labels[::step, ::step].ravel()
+    lab_px = cv2.cvtColor(np.ascontiguousarray(colors[::step, ::step]), cv2.COLOR_RGB2Lab).reshape(-1, 3)
+    med = np.zeros((n, 3), np.uint8)
+    have = np.bincount(lab_s, minlength=n) > 0
+    for ch in range(3):  # per-region median of each Lab channel: sort by (label, value)
+        key = np.sort(lab_s.astype(np.int64) * 256 + lab_px[:, ch])
+        first = np.searchsorted(key, np.arange(n, dtype=np.int64) * 256)
+        last = np.searchsorted(key, np.arange(1, n + 1, dtype=np.int64) * 256)
+        mid = np.minimum((first + last) // 2, key.size - 1)
+        med[have, ch] = (key[mid[have]] % 256).astype(np.uint8)
+    lut = cv2.cvtColor(med[:, None, :], cv2.COLOR_Lab2RGB)[:, 0, :]
+    missing = ~have
+    missing[0] = False
+    if missing.any():  # regions between the grid points: their mean color over all their pixels
+        m = missing[labels]
+        lab_m = labels[m]
+        counts = np.bincount(lab_m, minlength=n)
+        for ch in range(3):
+            sums = np.bincount(lab_m, weights=colors[..., ch][m], minlength=n)
+            lut[missing, ch] = np.rint(sums[missing] / np.maximum(counts[missing], 1)).astype(np.uint8)
+    lab = cv2.cvtColor(lut[:, None, :], cv2.COLOR_RGB2Lab)[:, 0, :].astype(np.float32)
+    light = lab[:, 0] * (100.0 / 255.0) >= WHITE_L
+    gray = np.hypot(lab[:, 1] - 128.0, lab[:, 2] - 128.0) <= WHITE_CHROMA
+    lut[light & gray] = 255
+    return lut
+
+
+def flat_layer(regions: Regions, colors: np.ndarray | None,
+               hints: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """(H, W, 3) uint8, one color per region (hinted regions in their hints' colors; see the module doc).
+
+    Args:
+        regions: the sketch's regions (full resolution).
+        colors: (H, W, 3) uint8, the generator's colors at the same size, or None (hints only).
+        hints: (hint_rgb (H, W, 3) uint8, hint_mask (H, W) bool) at the same size, or None.
+    """
+    labels = regions.labels
+    lut = region_colors(regions, colors)
+    multi = np.zeros(0, np.int64)
+    if hints is not None:
+        rgb, mask = hints
+        mask = mask & ~_near_ink(regions.ink, NEAR_INK)
+        lab_h = labels[mask].astype(np.int64)
+        px = rgb[mask].astype(np.int64)
+        code = (px[:, 0] << 16) | (px[:, 1] << 8) | px[:, 2]
+        pairs = np.unique(lab_h << 24 | code)  # each (region, hint color) once
+        lab_u, code_u = pairs >> 24, pairs & 0xFFFFFF
+        n_colors = np.bincount(lab_u, minlength=regions.count + 1)
+        single = n_colors[lab_u] == 1
+        lut[lab_u[single]] = np.stack([code_u[single] >> 16, (code_u[single] >> 8) & 255, code_u[single] & 255], 1)
+        multi = np.flatnonzero(n_colors > 1)
+    out = lut[labels]
+    if multi.size:
+        _split_regions(out, labels, multi, rgb, mask)
+    return out
+
+
+def _near_ink(ink: np.ndarray, reach: int) -> np.ndarray:
+    """(H, W) bool: ink and the pixels within ``reach`` px of it."""
+    if reach <= 0 or not ink.any():
+        return ink
+    cv2 = _cv2()
+    return cv2.dilate(ink.view(np.uint8), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)).view(bool)
+
+
+def _split_regions(out: np.ndarray, labels: np.ndarray, multi: np.ndarray, rgb: np.ndarray, mask: np.ndarray) -> None:
+    """Regions holding several hint colors: each pixel the color of the nearest hint pixel in its region
+    (worked on each region's bounding box), into ``out`` in place."""
+    cv2 = _cv2()
+    is_multi = np.zeros(int(labels.max()) + 1, bool)
+    is_multi[multi] = True
+    idx = np.flatnonzero(is_multi[labels])
+    lab = labels.ravel()[idx]
+    order = np.argsort(lab, kind="stable")
+    idx, lab = idx[order], lab[order]
+    bounds = np.flatnonzero(np.diff(lab)) + 1
+    W = labels.shape[1]
+    for part in np.split(idx, bounds):
+        region = labels.ravel()[part[0]]
+        ys, xs = part // W, part % W
+        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        inside = labels[y0:y1, x0:x1] == region
+        seeds = inside & mask[y0:y1, x0:x1]
+        _, near = cv2.distanceTransformWithLabels((~seeds).view(np.uint8), cv2.DIST_L2, 5,
+                                                  labelType=cv2.DIST_LABEL_PIXEL)
+        lut = np.zeros((int(near.max()) + 1, 3), np.uint8)
+        lut[near[seeds]] = rgb[y0:y1, x0:x1][seeds]
+        block = out[y0:y1, x0:x1]
+        block[inside] = lut[near[inside]]

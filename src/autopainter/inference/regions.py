@@ -1,0 +1,232 @@
+"""Line-art regions: the closed areas of paper between the lines, found so that small gaps do not leak.
+
+A colorist's *flats* give every closed region under the ink one color. Hand-drawn lines are rarely
+closed: a stroke that stops two pixels short of the next one would let a flood fill pour the hair color
+into the background. ``segment`` finds the regions with **trapped-ball filling** (Zhang et al. 2009, "An
+effective approach to trapped-ball filling"; the method of LineFiller and style2paints):
+
+1. *Ink* is every pixel at least ``threshold`` covered (anti-aliased edges count, which closes gaps).
+2. *Balls*: a pixel whose distance to the nearest ink is above the ball radius ``r = ceil(gap / 2)`` can
+   hold a ball that touches no line; the connected sets of such centres are the seeds of the regions, and
+   each region is what its balls cover (every pixel within ``r`` of a seed, given to the nearest seed). A
+   ball cannot pass through an opening narrower than ``gap`` pixels, so a gap that small never joins two
+   regions, while any area wide enough for a ball (an eye ``gap`` pixels across and more) gets its own.
+3. *The rest* (corners and strips too narrow for the ball) is labelled by plain connected components.
+   Such a piece joins the ball region it opens into when the opening is wider than a gap (or the piece
+   is tiny, such as a corner), and stays a region of its own when it is closed or only joined through
+   something the size of a gap.
+4. Regions smaller than ``min_area`` (specks in hatching or noise) are dissolved, and they and the line
+   pixels take the label of the nearest region, so every pixel has one (the color layer under the lines).
+
+``gap`` defaults to twice the typical line width (``line_width``), between 2 and ``MAX_GAP`` pixels.
+The distance transforms and component labelling are OpenCV's (``opencv-python-headless``: exact enough
+and about 30x faster than scipy's exact transform at 2048x1536); every step is linear in the pixel count
+and there is a fixed number of them, so noise with 10^5 specks costs the same as clean art.
+
+``Regions.labels`` is public: ``Colorizer.regions(sketch)`` returns it, ``POST /api/v1/regions`` sends it as
+a PNG (``encode_png``: label = R + 256 G + 65536 B) or as run lengths (``encode_runs``).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Regions", "segment", "line_width", "default_gap", "encode_png", "encode_runs", "MAX_GAP", "REGION_INK"]
+
+REGION_INK = 0.3  # ink coverage (1 - gray/255) from which a pixel is a wall for the regions
+MAX_GAP = 32  # the largest gap (px) closed; larger ones cost more and merge real regions
+MAX_LABEL = 2**24 - 1  # what a 24-bit label PNG can hold
+
+
+@dataclass
+class Regions:
+    """A sketch's regions.
+
+    labels: (H, W) int32, 1..count; every pixel has one (line pixels the nearest region's).
+    count: how many regions. ink: (H, W) bool, the pixels that were walls.
+    gap: the gap (px) that was closed. line_width: the estimated line width (px).
+    """
+
+    labels: np.ndarray
+    count: int
+    ink: np.ndarray
+    gap: int
+    line_width: float
+
+
+def _cv2():
+    try:
+        import cv2
+    except ImportError:  # pragma: no cover - a base dependency; the message is for broken installs
+        raise ImportError("region fills need OpenCV: pip install opencv-python-headless") from None
+    cv2.setNumThreads(1)  # these run beside the generator and other requests; one thread each
+    return cv2
+
+
+def line_width(ink: np.ndarray) -> float:
+    """The typical width (px) of the lines in an (H, W) bool ink mask: ink area over half the count of its
+    rim pixels (a stroke of width w and length L has area w L and a rim of 2 L), counting only ink within
+    ``MAX_GAP / 4`` px of the paper, so that a few filled black areas do not inflate it. 0 without ink."""
+    if not ink.any():
+        return 0.0
+    if ink.all():
+        return float(MAX_GAP)
+    cv2 = _cv2()
+    d = cv2.distanceTransform(np.ascontiguousarray(ink, np.uint8), cv2.DIST_L2, 3)  # 1 on the rim
+    area = int(np.count_nonzero(d <= MAX_GAP / 4) - np.count_nonzero(~ink))
+    rim = int(np.count_nonzero((d > 0) & (d < 1.2)))  # 4-neighbours of the paper
+    return float(min(MAX_GAP, max(1.0, 2.0 * area / max(rim, 1))))
+
+
+def default_gap(width: float) -> int:
+    """The gap closed by default for lines ``width`` px wide: twice the width, in [2, MAX_GAP]."""
+    return int(min(MAX_GAP, max(2, round(2.0 * width))))
+
+
+def segment(sketch: np.ndarray, gap: int | None = None, threshold: float = REGION_INK,
+            min_area: int | None = None) -> Regions:
+    """Closed regions of a gray sketch, leak-proof up to ``gap`` pixels (see the module doc).
+
+    Args:
+        sketch: (H, W) uint8 gray, 255 = paper.
+        gap: the widest opening in a line (px) that still closes a region; None: ``default_gap`` of the
+            measured line width. 0 turns the balls off (a plain flood fill of the paper).
+        threshold: ink coverage from which a pixel is a line.
+        min_area: regions with fewer pixels are dissolved into their neighbours; None: the line width
+            squared (at least 4).
+
+    Returns:
+        ``Regions``; an all-ink or empty sketch gives one region covering everything.
+    """
+    sketch = np.asarray(sketch)
+    if sketch.dtype != np.uint8 or sketch.ndim != 2:
+        raise ValueError(f"sketch must be an (H, W) uint8 gray image, got {sketch.dtype} {sketch.shape}")
+    if gap is not None and not 0 <= int(gap) <= MAX_GAP:
+        raise ValueError(f"gap must be in [0, {MAX_GAP}] px, got {gap}")
+    cv2 = _cv2()
+    ink = sketch < round(255 * (1.0 - threshold))
+    width = line_width(ink)
+    gap = default_gap(width) if gap is None else int(gap)
+    min_area = max(4, round(width * width)) if min_area is None else int(min_area)
+    free = ~ink
+    labels = np.zeros(sketch.shape, np.int32)
+    if not free.any():
+        labels[:] = 1
+        return Regions(labels, 1, ink, gap, width)
+
+    # 2. balls of radius r (pixel centres: an opening of g pixels leaves (g + 1) / 2 to its middle)
+    r = math.ceil(gap / 2)
+    n_balls = 0
+    if r > 0:
+        d = cv2.distanceTransform(free.view(np.uint8), cv2.DIST_L2, 5)
+        seeds = d > r + 0.5
+        del d
+        if seeds.any():  # each 8-connected set of centres is one region: OpenCV numbers them 1..n
+            dist_seed, near = cv2.distanceTransformWithLabels((~seeds).view(np.uint8), cv2.DIST_L2, 5,
+                                                              labelType=cv2.DIST_LABEL_CCOMP)
+            covered = free & (dist_seed <= r + 0.5)
+            labels[covered] = near[covered]
+            n_balls = int(near.max())
+            del dist_seed, near
+    # 3. the rest of the paper: connected components, numbered after the ball regions
+    rest = free & (labels == 0)
+    if rest.any():
+        n_rest, rest_labels = cv2.connectedComponents(rest.view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
+        labels[rest] = rest_labels[rest] + n_balls
+        count = n_balls + n_rest - 1
+        if n_balls > 0:
+            labels, count = _join_pieces(labels, count, n_balls, gap, min_area)
+    else:
+        count = n_balls
+    # 4. specks dissolved; they and the lines take the nearest region
+    areas = np.bincount(labels.ravel(), minlength=count + 1)
+    small = areas < min_area
+    small[0] = False
+    if small.any() and not small[1:].all():
+        labels[small[labels]] = 0
+    labels, count = _renumber(labels)
+    if count == 0:  # nothing but specks and ink
+        labels[:] = 1
+        return Regions(labels, 1, ink, gap, width)
+    unlabelled = labels == 0
+    if unlabelled.any():
+        labels = _nearest(~unlabelled, labels, cv2)[1]
+    return Regions(labels, count, ink, gap, width)
+
+
+def _nearest(known: np.ndarray, labels: np.ndarray, cv2) -> tuple[np.ndarray, np.ndarray]:
+    """(distance to the nearest ``known`` pixel, that pixel's label) for every pixel (Euclidean, 5x5 mask)."""
+    dist, idx = cv2.distanceTransformWithLabels((~known).view(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+    lut = np.zeros(int(idx.max()) + 1, np.int32)
+    lut[idx[known]] = labels[known]
+    return dist, lut[idx]
+
+
+def _join_pieces(labels: np.ndarray, count: int, n_balls: int, gap: int, min_area: int) -> tuple[np.ndarray, int]:
+    """Join each leftover piece (label > n_balls) to the region it opens into: the neighbour across
+    the longest shared border, when that border is wider than a gap or the piece is tiny (a corner)."""
+    # shared borders between 4-neighbouring paper pixels of different labels
+    pairs = []
+    for a, b in ((labels[:, :-1], labels[:, 1:]), (labels[:-1, :], labels[1:, :])):
+        m = (a != b) & (a > 0) & (b > 0)
+        lo, hi = np.minimum(a[m], b[m]), np.maximum(a[m], b[m])
+        pairs.append(lo.astype(np.int64) * (count + 1) + hi)
+    keys, border = np.unique(np.concatenate(pairs), return_counts=True)
+    if keys.size == 0:
+        return labels, count
+    lo, hi = keys // (count + 1), keys % (count + 1)
+    piece = hi > n_balls  # the higher label of a pair is a leftover piece; join it to the lower one
+    lo, hi, border = lo[piece], hi[piece], border[piece]
+    if hi.size == 0:
+        return labels, count
+    order = np.lexsort((-border, hi))  # per piece, its longest border first
+    hi, lo, border = hi[order], lo[order], border[order]
+    first = np.ones(hi.size, bool)
+    first[1:] = hi[1:] != hi[:-1]
+    hi, lo, border = hi[first], lo[first], border[first]
+    areas = np.bincount(labels.ravel(), minlength=count + 1)
+    join = (border > gap) | (areas[hi] < max(min_area, 2 * gap * gap))
+    parent = np.arange(count + 1, dtype=np.int64)
+    parent[hi[join]] = lo[join]  # always to a lower label: no cycles
+    for _ in range(64):  # pointer jumping: each round halves the chains
+        nxt = parent[parent]
+        if np.array_equal(nxt, parent):
+            break
+        parent = nxt
+    return parent[labels].astype(np.int32), count
+
+
+def _renumber(labels: np.ndarray) -> tuple[np.ndarray, int]:
+    """Labels made consecutive (1..count, 0 kept), in order of first appearance by label value."""
+    used = np.bincount(labels.ravel()) > 0
+    used[0] = False
+    lut = np.zeros(used.size, np.int32)
+    lut[used] = np.arange(1, int(used.sum()) + 1, dtype=np.int32)
+    return lut[labels], int(used.sum())
+
+
+def encode_png(regions: Regions) -> bytes:
+    """The label map as an RGB PNG: label = R + 256 G + 65536 B (what a browser canvas reads back exactly)."""
+    from PIL import Image
+
+    if regions.count > MAX_LABEL:
+        raise ValueError(f"{regions.count} regions do not fit in a 24-bit PNG")
+    lab = regions.labels.astype(np.uint32)
+    rgb = np.stack([lab & 255, (lab >> 8) & 255, (lab >> 16) & 255], axis=-1).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(rgb, "RGB").save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def encode_runs(regions: Regions) -> dict:
+    """The label map as row-major run lengths: ``{"width", "height", "count", "runs": [label, length, ...]}``."""
+    flat = regions.labels.ravel()
+    starts = np.flatnonzero(np.concatenate(([True], flat[1:] != flat[:-1])))
+    lengths = np.diff(np.append(starts, flat.size))
+    runs = np.stack([flat[starts], lengths], axis=1).ravel()
+    h, w = regions.labels.shape
+    return {"width": int(w), "height": int(h), "count": int(regions.count), "runs": runs.tolist()}

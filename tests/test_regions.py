@@ -1,0 +1,128 @@
+"""Line-art regions (inference.regions) and flats (inference.flats): leak-proof fills and hint colors."""
+
+import io
+import time
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from autopainter.inference.flats import flat_layer
+from autopainter.inference.regions import MAX_GAP, default_gap, encode_png, encode_runs, line_width, segment
+
+W, H, LINE = 400, 300, 3
+OUTLINE = (50, 50, 350, 250)
+GAPS = (1, 2, 3, 4, 5, 6)
+
+
+def outline_sketch(gaps=GAPS, width=LINE) -> tuple[np.ndarray, dict]:
+    """A closed oval with gaps of 1..6 px cut into its top edge, and a small closed eye inside whose
+    interior is 3x the line width across; returns the sketch and probe points (y, x)."""
+    im = Image.new("L", (W, H), 255)
+    d = ImageDraw.Draw(im)
+    d.ellipse(OUTLINE, outline=0, width=width)
+    x = 120
+    for g in gaps:
+        d.rectangle((x, 40, x + g - 1, 62), fill=255)  # cuts the top of the oval
+        x += 30
+    eye = 3 * width
+    ex, ey = 150, 130
+    d.ellipse((ex, ey, ex + eye + 2 * width, ey + eye + 2 * width), outline=0, width=width)
+    c = width + eye // 2
+    return np.asarray(im), {"inside": (200, 250), "outside": (10, 10), "eye": (ey + c, ex + c), "below_gap": (70, 125)}
+
+
+def test_line_width_and_default_gap():
+    sk, _ = outline_sketch()
+    assert abs(line_width(sk < 128) - LINE) < 0.6
+    assert line_width(np.zeros((5, 5), bool)) == 0.0
+    assert default_gap(3.0) == 6 and default_gap(0.2) == 2 and default_gap(500.0) == MAX_GAP
+
+
+def test_gaps_do_not_leak_and_the_eye_keeps_its_own_region():
+    sk, p = outline_sketch()
+    r = segment(sk)  # the default gap comes from the measured line width
+    assert r.gap >= max(GAPS)
+    lab = {k: int(r.labels[v]) for k, v in p.items()}
+    assert lab["inside"] != lab["outside"], "a 1-6 px gap joined the inside and the outside"
+    assert lab["eye"] not in (lab["inside"], lab["outside"])
+    assert lab["below_gap"] == lab["inside"]
+    assert r.labels.min() >= 1 and r.labels.max() == r.count  # every pixel, lines included, has a region
+    # without balls (a plain flood fill) the gaps leak: the test above can fail
+    plain = segment(sk, gap=0)
+    assert plain.labels[p["inside"]] == plain.labels[p["outside"]]
+
+
+def test_a_hint_fills_its_region_only_and_exactly():
+    sk, p = outline_sketch()
+    r = segment(sk)
+    rgb = np.zeros((H, W, 3), np.uint8)
+    mask = np.zeros((H, W), bool)
+    y, x = p["inside"]
+    rgb[y - 2 : y + 3, x - 20 : x + 20] = (200, 30, 40)  # one short stroke inside
+    mask[y - 2 : y + 3, x - 20 : x + 20] = True
+    out = flat_layer(r, None, (rgb, mask))
+    inside = r.labels == r.labels[p["inside"]]
+    assert (out[inside] == (200, 30, 40)).all()  # the whole shape, exactly the hint color
+    assert (out[p["outside"]] == 255).all() and (out[p["eye"]] == 255).all()  # no model: the rest is paper
+    # two colors in one region: split between them, each side the nearer hint's
+    rgb[y - 2 : y + 3, 60:70] = (20, 40, 220)
+    mask[y - 2 : y + 3, 60:70] = True
+    out = flat_layer(r, None, (rgb, mask))
+    assert (out[y, 65] == (20, 40, 220)).all() and (out[y, 300] == (200, 30, 40)).all()
+
+
+def test_unhinted_regions_take_the_median_of_the_generated_colors():
+    sk, p = outline_sketch()
+    r = segment(sk)
+    colors = np.full((H, W, 3), 250, np.uint8)  # near-white paper: becomes exactly white
+    inside = r.labels == r.labels[p["inside"]]
+    colors[inside] = (40, 160, 60)
+    rng = np.random.default_rng(0)
+    ys, xs = np.nonzero(inside)
+    k = rng.choice(ys.size, ys.size // 10, replace=False)  # 10 % stray pixels must not tint it
+    colors[ys[k], xs[k]] = (255, 0, 255)
+    out = flat_layer(r, colors)
+    got = out[inside]
+    assert (got == got[0]).all() and np.abs(got[0].astype(int) - (40, 160, 60)).max() <= 3
+    assert (out[p["outside"]] == 255).all()
+
+
+@pytest.mark.parametrize("make", [
+    lambda: np.zeros((40, 50), np.uint8),  # all ink
+    lambda: np.full((40, 50), 255, np.uint8),  # blank paper
+    lambda: np.zeros((1, 300), np.uint8),
+    lambda: np.full((300, 1), 255, np.uint8),
+    lambda: np.full((1, 1), 128, np.uint8),
+])
+def test_degenerate_sketches_give_one_region(make):
+    r = segment(make())
+    assert r.count == 1 and (r.labels == 1).all()
+
+
+def test_noise_with_many_specks_is_bounded():
+    rng = np.random.default_rng(0)
+    noise = np.where(rng.random((1000, 1000)) < 0.35, 0, 255).astype(np.uint8)  # ~10^5 paper specks
+    t = time.perf_counter()
+    r = segment(noise)
+    took = time.perf_counter() - t
+    assert r.labels.min() >= 1 and r.labels.max() == r.count
+    assert took < 10.0  # linear work: about 0.1 s here; a quadratic merge would take minutes
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="uint8"):
+        segment(np.zeros((4, 4), np.float32))
+    with pytest.raises(ValueError, match="gap"):
+        segment(np.zeros((4, 4), np.uint8), gap=MAX_GAP + 1)
+
+
+def test_label_png_and_runs_round_trip():
+    sk, _ = outline_sketch()
+    r = segment(sk)
+    rgb = np.asarray(Image.open(io.BytesIO(encode_png(r))).convert("RGB")).astype(np.int64)
+    assert (rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2] == r.labels).all()
+    runs = encode_runs(r)
+    assert (runs["width"], runs["height"], runs["count"]) == (W, H, r.count)
+    pairs = np.asarray(runs["runs"]).reshape(-1, 2)
+    assert (np.repeat(pairs[:, 0], pairs[:, 1]).reshape(H, W) == r.labels).all()
