@@ -14,7 +14,8 @@ and writes a PNG (zlib level 1, the CLI's setting) to disk.
   weights: the same cost) at its working resolution (256 long side), brought back to the input's size
   with the sketch's own lines, the generator on ``default_threads()`` threads (1 on 2 cores).
   ``default-2threads``, ``default-fp32``, ``default-onnx`` and ``default-onnx-2threads`` are the
-  other thread counts, precision and backend.
+  other thread counts, precision and backend. The default style is ``flat`` (one color per region, see
+  ``inference.regions``); ``default-soft`` is the ``soft`` style, the composition before flats.
 - ``pix2pix-torch`` / ``pix2pix-onnx``: pix2pix's unet_256 generator (``pix2pix`` preset with
   ``in_channels=3``, 54,414,019 parameters, random weights, eval mode), run at the input's full
   resolution as pix2pix does, in eager fp32 PyTorch and in ONNX Runtime (every core; idle threads
@@ -166,10 +167,10 @@ def peak_child(src: str, dest: str, backend: str, layers: bool) -> None:
 
     gen, meta, _, model_dir = default_model()
     c = Colorizer(gen, meta, backend=backend, model_dir=model_dir)
-    color, lines = layer_paths(Path(dest)) if layers else (None, None)
+    layer_dests = layer_paths(Path(dest)) if layers else (None, None, None)
     before = memory_gb("VmRSS")
     t0 = time.perf_counter()
-    failed = colorize_files(c, [FileJob(Path(src), Path(dest), None, color, lines)], workers=1)
+    failed = colorize_files(c, [FileJob(Path(src), Path(dest), None, *layer_dests)], workers=1)
     dt = time.perf_counter() - t0
     assert not failed
     with Image.open(dest) as im:
@@ -212,6 +213,7 @@ def run_all(args: argparse.Namespace, tmp: Path) -> None:
     gen, meta, source, model_dir = default_model()
     cols = {
         "default": Colorizer(gen, meta, model_dir=model_dir),
+        "default-soft": Colorizer(gen, meta, model_dir=model_dir, style="soft"),
         "default-2threads": Colorizer(gen, meta, threads=2),
         "default-fp32": Colorizer(gen, meta, precision="fp32"),
         "default-onnx": Colorizer(gen, meta, backend="onnx", model_dir=model_dir),
