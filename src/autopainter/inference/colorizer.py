@@ -40,7 +40,7 @@ from ..models.io import ModelFileError, ModelInfo, load_generator
 from ..models.unet import UNetGenerator
 from . import compose
 from .flats import flat_layer, hints_at
-from .regions import Regions, segment
+from .regions import Regions, check_gap, segment
 from .runners import BACKENDS, PRECISIONS, default_threads, make_runner
 
 ImageLike = Union[str, Path, Image.Image, np.ndarray]
@@ -90,7 +90,6 @@ class ColorizeResult:
     color: Optional[Image.Image]  # None only inside ``Colorizer.__call__``, which does not keep it
     sketch: np.ndarray = field(repr=False)  # (H, W) uint8 gray sketch the lines come from
     flats: Optional[Image.Image] = None  # None only without layers (or with sketch_lines=False)
-    style: str = DEFAULT_STYLE
 
     @cached_property
     def lines(self) -> Image.Image:
@@ -104,7 +103,7 @@ class Prepared:
     sketch: np.ndarray  # (H, W) uint8 gray, full resolution
     small: np.ndarray  # (h, w) uint8 gray, the sketch as the generator sees it
     x: np.ndarray  # (1, C, h, w) float32 in [-1, 1], the generator's input
-    hints: Optional[Image.Image] = field(default=None, repr=False)  # the RGBA hint image as given (flats)
+    hints: Optional[Image.Image] = field(default=None, repr=False)  # the RGBA hint image at its own size (flats)
 
 
 class Colorizer:
@@ -138,9 +137,7 @@ class Colorizer:
                  model_dir: str | Path | None = None, threads: int | None = None, style: str = DEFAULT_STYLE,
                  gap: int | None = None):
         self.style = _check_style(style)
-        self.gap = gap
-        if gap is not None:
-            segment(np.full((1, 1), 255, np.uint8), gap=gap)  # checks the value now, not at the first sketch
+        self.gap = check_gap(gap)
         self.generator = generator.to(device).eval() if generator is not None else None
         self.info = ModelInfo.coerce(info, generator.cfg if generator is not None else None)
         self.device = torch.device(device)
@@ -226,22 +223,21 @@ class Colorizer:
         h, w = working_size(H, W, self.size)
         small = sk.resize((w, h), Image.Resampling.LANCZOS) if (h, w) != (H, W) else sk
         small_a = np.asarray(small)
-        rgb = m = None
-        hint_img = None
+        rgb = m = rgba = None
         if hints is not None:
             hint_img = _as_pil(hints, "hints", self.max_pixels)
             if hint_img.mode not in ("RGBA", "LA", "PA") and "transparency" not in hint_img.info:
                 raise ImageError("hints: expected an RGBA image, transparent except where colors are painted "
                                  "(this one has no transparency, so every pixel would be a hint)")
             rgba = hint_img.convert("RGBA")
-            # Nearest keeps the painted colors exact; hints are sparse marks, not photos.
-            rgb, m = hints_from_rgba(np.asarray(rgba.resize((w, h), Image.Resampling.NEAREST)))
+            if self.generator is not None:  # Nearest keeps the painted colors exact; hints are sparse marks
+                rgb, m = hints_from_rgba(np.asarray(rgba.resize((w, h), Image.Resampling.NEAREST)))
         # numpy, not torch: this runs beside other work, where small multi-threaded torch ops stall
         if self.generator is None:  # hints only: nothing to encode
             x = np.zeros((1, 0, h, w), np.float32)
         else:
             x = encode_inputs(small_a, rgb, m, self.generator.cfg.in_channels)[None]  # (1, C, h, w)
-        return Prepared(sketch=np.asarray(sk), small=small_a, x=x, hints=hint_img)
+        return Prepared(sketch=np.asarray(sk), small=small_a, x=x, hints=rgba)
 
     def generate(self, x: np.ndarray, threads: int | None = None) -> np.ndarray | None:
         """(1, C, h, w) float32 in [-1, 1] -> (h, w, 3) uint8: one generator run on this colorizer's runner
@@ -266,7 +262,7 @@ class Colorizer:
             img = Image.fromarray(generated)
             if img.size != (W, H):
                 img = img.resize((W, H), Image.Resampling.BICUBIC)
-            return ColorizeResult(image=img, color=img, sketch=prep.sketch, style="soft")
+            return ColorizeResult(image=img, color=img, sketch=prep.sketch)
         # (H, W, 3): the generated colors without their lines, full size
         soft = compose.color_layer(generated, prep.small, (W, H)) if generated is not None else None
         flats = None
@@ -276,10 +272,10 @@ class Colorizer:
         if layers:
             image = compose.multiply_lines(color, prep.sketch)
             return ColorizeResult(image=Image.fromarray(image), color=Image.fromarray(color), sketch=prep.sketch,
-                                  flats=Image.fromarray(flats), style=style)
+                                  flats=Image.fromarray(flats))
         color = np.array(color, copy=True) if not color.flags.writeable else color
         image = compose.multiply_lines(color, prep.sketch, out=color)  # in place: the layer is not kept
-        return ColorizeResult(image=Image.fromarray(image), color=None, sketch=prep.sketch, style=style)
+        return ColorizeResult(image=Image.fromarray(image), color=None, sketch=prep.sketch)
 
 
 def _check_style(style: str) -> str:

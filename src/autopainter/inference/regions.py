@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Regions", "segment", "line_width", "default_gap", "encode_png", "encode_runs", "MAX_GAP", "REGION_INK"]
+__all__ = ["Regions", "segment", "check_gap", "line_width", "default_gap", "encode_png", "encode_runs", "MAX_GAP", "REGION_INK"]
 
 REGION_INK = 0.3  # ink coverage (1 - gray/255) from which a pixel is a wall for the regions
 MAX_GAP = 32  # the largest gap (px) closed; larger ones cost more and merge real regions
@@ -87,6 +87,13 @@ def default_gap(width: float) -> int:
     return int(min(MAX_GAP, max(2, round(2.0 * width))))
 
 
+def check_gap(gap: int | None) -> int | None:
+    """``gap`` if it is None or a whole number in [0, MAX_GAP]; else ValueError with the one-line reason."""
+    if gap is not None and (isinstance(gap, bool) or not isinstance(gap, (int, np.integer)) or not 0 <= gap <= MAX_GAP):
+        raise ValueError(f"gap must be a whole number in [0, {MAX_GAP}] px, got {gap!r}")
+    return gap
+
+
 def segment(sketch: np.ndarray, gap: int | None = None, threshold: float = REGION_INK,
             min_area: int | None = None) -> Regions:
     """Closed regions of a gray sketch, leak-proof up to ``gap`` pixels (see the module doc).
@@ -105,8 +112,7 @@ def segment(sketch: np.ndarray, gap: int | None = None, threshold: float = REGIO
     sketch = np.asarray(sketch)
     if sketch.dtype != np.uint8 or sketch.ndim != 2:
         raise ValueError(f"sketch must be an (H, W) uint8 gray image, got {sketch.dtype} {sketch.shape}")
-    if gap is not None and not 0 <= int(gap) <= MAX_GAP:
-        raise ValueError(f"gap must be in [0, {MAX_GAP}] px, got {gap}")
+    check_gap(gap)
     cv2 = _cv2()
     ink = sketch < round(255 * (1.0 - threshold))
     width = line_width(ink)

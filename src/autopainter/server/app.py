@@ -38,7 +38,7 @@ from ..imageio import ImageError, decode_image, flatten_on_white
 from .counter import Counter
 from .fetch import FetchError, Resolver, fetch_image
 from ..inference.colorizer import STYLES
-from ..inference.regions import MAX_GAP, encode_png, encode_runs, segment
+from ..inference.regions import MAX_GAP, check_gap, encode_png, encode_runs, segment
 from .responses import APIError, image_response, png_bytes, read_upload, status_of, too_large, wants_json
 from .settings import ServerSettings
 
@@ -318,8 +318,10 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
         """The sketch's closed regions at its full size, as the flat style and a fill tool use them: every
         pixel's region number (1..count; line pixels belong to the nearest region)."""
         as_json = wants_json(request, format)
-        if gap is not None and not 0 <= gap <= MAX_GAP:
-            raise APIError(422, f"gap must be in [0, {MAX_GAP}] px, got {gap}")
+        try:
+            check_gap(gap)
+        except ValueError as e:
+            raise APIError(422, str(e)) from None
         data = await read_upload(sketch, "sketch")
         one_source(data, url, "sketch")
 
