@@ -109,7 +109,10 @@ _RECORD_FORMS = """
 window.__forms = [];
 const _fetch = window.fetch;
 window.fetch = (url, opts) => {
-  if (opts && opts.body instanceof FormData) window.__forms.push([String(url), [...opts.body.keys()]]);
+  if (opts && opts.body instanceof FormData) {
+    window.__forms.push([String(url), [...opts.body.keys()]]);
+    window.__styles = [...(window.__styles || []), opts.body.get("style")];
+  }
   return _fetch(url, opts);
 };
 """
@@ -140,7 +143,8 @@ def test_load_paint_colorize(browser, live_server, sketch_file, tmp_path):
     page.click('.swatch[data-color="#2d7dd2"]')
     _paint_stroke(page, [(0.2, 0.7), (0.35, 0.75)])
     assert _painted_pixels(page) > 100
-    assert sorted(_colorize(page)) == ["hints", "sketch"]
+    assert sorted(_colorize(page)) == ["hints", "sketch", "style"]
+    assert page.evaluate("window.__styles.at(-1)") == "flat"  # the default style
 
     size = page.evaluate("() => { const r = document.getElementById('result-img'); return [r.naturalWidth, r.naturalHeight]; }")
     assert tuple(size) == SKETCH_SIZE
@@ -153,10 +157,20 @@ def test_load_paint_colorize(browser, live_server, sketch_file, tmp_path):
     page.evaluate("window.__forms = []")
     page.click("#hints-toggle")
     page.wait_for_function("() => window.__forms.length === 1 && document.getElementById('result-img').dataset.ready === '1'")
-    assert page.evaluate("window.__forms")[0][1] == ["sketch"]
+    assert page.evaluate("window.__forms")[0][1] == ["sketch", "style"]
     assert page.eval_on_selector("#hint-canvas", "c => getComputedStyle(c).visibility") == "hidden"
     page.click("#hints-toggle")
     assert page.evaluate("window.__forms.length") == 1
+
+    # Flat off: the soft style, asked for once; Flat on again: from the cache
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/colorize")):
+        page.click("#flat-toggle")
+    page.wait_for_function("() => window.__forms.length === 2 && document.getElementById('result-img').dataset.ready === '1'")
+    assert page.evaluate("window.__styles.at(-1)") == "soft"
+    assert page.inner_text("label:has(#flat-toggle)").strip() == "Soft"
+    _save_screenshot(page, tmp_path, "autopainter-page-soft.png")
+    page.click("#flat-toggle")
+    assert page.evaluate("window.__forms.length") == 2
 
     # undo removes the last stroke, redo brings it back, clear removes everything (and can be undone)
     before = _painted_pixels(page)

@@ -126,3 +126,30 @@ def test_label_png_and_runs_round_trip():
     assert (runs["width"], runs["height"], runs["count"]) == (W, H, r.count)
     pairs = np.asarray(runs["runs"]).reshape(-1, 2)
     assert (np.repeat(pairs[:, 0], pairs[:, 1]).reshape(H, W) == r.labels).all()
+
+
+def test_a_split_follows_the_generated_border_and_marks_on_lines_do_not_fill():
+    """Two hint colors in one region without an inner line: the border between them is where the model's
+    colors change, not halfway between the hints. A mark lying mostly on a line fills nothing but stays
+    visible where it was painted."""
+    sk = np.full((100, 200), 255, np.uint8)
+    sk[:3], sk[-3:], sk[:, :3], sk[:, -3:] = 0, 0, 0, 0  # a frame: one region inside
+    sk[60:63, 100:200], sk[60:, 100:103] = 0, 0  # lines closing off the lower right part
+    r = segment(sk)
+    top = r.labels[30, 100]
+    gen = np.zeros((100, 200, 3), np.uint8)
+    gen[:, :150] = (210, 40, 40)  # the model's border at x = 150
+    gen[:, 150:] = (40, 60, 210)
+    rgb = np.zeros((100, 200, 3), np.uint8)
+    mask = np.zeros((100, 200), bool)
+    rgb[20:25, 10:15], mask[20:25, 10:15] = (220, 30, 30), True  # red hint far left
+    rgb[20:25, 170:175], mask[20:25, 170:175] = (30, 50, 220), True  # blue hint at x = 172
+    rgb[58:65, 120:123], mask[58:65, 120:123] = (0, 200, 0), True  # green mark on the cutting line
+    out = flat_layer(r, gen, (rgb, mask))
+    assert (out[40, 120] == (220, 30, 30)).all()  # nearer the blue hint, but the model says red here
+    assert (out[40, 160] == (30, 50, 220)).all()
+    assert r.labels[80, 150] != top
+    assert not (out[80, 150] == (0, 200, 0)).all()  # the green mark did not flood the lower region
+    assert (out[58, 121] == (0, 200, 0)).all()  # but shows where it was painted off the line
+    nearest = flat_layer(r, None, (rgb, mask))  # no model: the nearest hint
+    assert (nearest[40, 120] == (30, 50, 220)).all()

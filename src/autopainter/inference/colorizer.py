@@ -83,7 +83,8 @@ class ColorizeResult:
     ``image``: RGB, the result. ``color``: RGB, the color layer under the lines (no lines). ``lines``:
     RGBA, the sketch's ink (black, alpha ``255 - gray``); ``lines`` composited over ``color`` gives
     ``image``. ``flats``: RGB, one color per region in either style (the ``color`` layer itself in the
-    flat style), what a colorist hands on for shading.
+    flat style; hint marks that fill no region, those lying on a line, show where they were painted),
+    what a colorist hands on for shading.
     """
 
     image: Image.Image

@@ -1,17 +1,23 @@
 """Flats: one color per region of the sketch (``regions.segment``), the way a colorist lays them under the ink.
 
-``flat_layer(regions, colors, hint_rgb, hint_mask)``:
+``flat_layer(regions, colors, hints)``:
 
 * a region holding hint pixels takes the hint color exactly; a region holding several different hint
-  colors is split between them (each pixel the color of the nearest hint pixel inside the region);
+  colors is split between them: each pixel takes the hint color k with the least
+  ``ΔE(generated color, k) + SPLIT_DISTANCE * (distance to k's nearest hint, % of the diagonal)``, so the
+  split follows the borders the model drew where the sketch has no line (a flag's stripes); without a
+  model, the nearest hint's color;
 * a region without hints takes the median, in CIELAB, of the generator's colors over it (``colors``: the
   soft color layer at full size), so stray pixels and soft edges do not tint it; a median close to paper
   white (L* >= 95, chroma <= 5) is white: the paper stays paper when the generator says so;
 * with ``colors=None`` (no generator: ``--model none``) a region without hints stays white, the
   classical hints-only fill.
 
-Hint pixels on the ink and within ``NEAR_INK`` px of it are not used: which side of a line they belong to
-is not known, and a color picked there is often the line's own edge.
+Which hints choose a region's color: pixels on a line or within ``NEAR_INK`` px of it do not (which side
+they mean is not known, and a color picked there is often the line's own edge), nor do hint *marks*
+(connected painted areas) that lie ``AMBIGUOUS`` or more on the lines. Every painted pixel off the lines
+still shows its paint: a mark that does not fill a region stays visible where it was painted.
+``NEAR_INK``, ``AMBIGUOUS`` and ``SPLIT_DISTANCE`` were chosen on the OpenMoji val split (docs/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -21,11 +27,14 @@ from PIL import Image
 
 from .regions import Regions, _cv2
 
-__all__ = ["flat_layer", "region_colors", "hints_at", "SAMPLES", "WHITE_L", "WHITE_CHROMA"]
+__all__ = ["flat_layer", "region_colors", "hints_at", "SAMPLES", "WHITE_L", "WHITE_CHROMA", "NEAR_INK", "AMBIGUOUS",
+           "SPLIT_DISTANCE"]
 
 SAMPLES = 200_000  # about this many pixels (a regular grid) give each region's median color
-WHITE_L, WHITE_CHROMA = 95.0, 5.0
-NEAR_INK = 1  # hint pixels this close to a line do not vote: on a line's soft edge a color is ambiguous  # a region median this light and this gray becomes paper white
+WHITE_L, WHITE_CHROMA = 95.0, 5.0  # a region median this light and this gray becomes paper white
+NEAR_INK = 1  # hint pixels this close to a line do not choose colors
+AMBIGUOUS = 0.25  # a hint mark with this share of its pixels on or next to a line does not choose colors
+SPLIT_DISTANCE = 0.5  # ΔE per % of the image diagonal: how much nearness to a hint counts in a split
 
 
 def hints_at(hints: Image.Image | None, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -93,7 +102,7 @@ def flat_layer(regions: Regions, colors: np.ndarray | None,
     multi = np.zeros(0, np.int64)
     if hints is not None:
         rgb, mask = hints
-        mask = mask & ~_near_ink(regions.ink, NEAR_INK)
+        mask = _voting(mask, _near_ink(regions.ink, NEAR_INK))
         lab_h = labels[mask].astype(np.int64)
         px = rgb[mask].astype(np.int64)
         code = (px[:, 0] << 16) | (px[:, 1] << 8) | px[:, 2]
@@ -105,8 +114,27 @@ def flat_layer(regions: Regions, colors: np.ndarray | None,
         multi = np.flatnonzero(n_colors > 1)
     out = lut[labels]
     if multi.size:
-        _split_regions(out, labels, multi, rgb, mask)
+        _split_regions(out, labels, multi, rgb, mask, colors)
+    if hints is not None:
+        painted = hints[1] & ~regions.ink  # what was painted off the lines shows as painted
+        out[painted] = rgb[painted]
     return out
+
+
+def _voting(mask: np.ndarray, near_ink: np.ndarray) -> np.ndarray:
+    """The hint pixels that choose colors: off the lines, and only from marks (connected hint areas) that
+    lie mostly off them; a mark with ``AMBIGUOUS`` or more of its pixels on a line does not say which
+    side it means (and its color is often the line's edge)."""
+    vote = mask & ~near_ink
+    if AMBIGUOUS >= 1.0 or not vote.any():
+        return vote
+    cv2 = _cv2()
+    n, marks = cv2.connectedComponents(mask.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+    total = np.bincount(marks[mask], minlength=n)
+    on_line = np.bincount(marks[mask & near_ink], minlength=n)
+    clear = on_line < AMBIGUOUS * np.maximum(total, 1)
+    clear[0] = False
+    return vote & clear[marks]
 
 
 def _near_ink(ink: np.ndarray, reach: int) -> np.ndarray:
@@ -117,9 +145,13 @@ def _near_ink(ink: np.ndarray, reach: int) -> np.ndarray:
     return cv2.dilate(ink.view(np.uint8), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)).view(bool)
 
 
-def _split_regions(out: np.ndarray, labels: np.ndarray, multi: np.ndarray, rgb: np.ndarray, mask: np.ndarray) -> None:
-    """Regions holding several hint colors: each pixel the color of the nearest hint pixel in its region
-    (worked on each region's bounding box), into ``out`` in place."""
+def _split_regions(out: np.ndarray, labels: np.ndarray, multi: np.ndarray, rgb: np.ndarray, mask: np.ndarray,
+                   colors: np.ndarray | None) -> None:
+    """Regions holding several hint colors, split between them in ``out`` (in place), on each region's
+    bounding box: every pixel takes the hint color k with the least ``ΔE(generated, k) + SPLIT_DISTANCE *
+    d_k`` (d_k: distance to the nearest hint pixel of color k in % of the image diagonal), so the split
+    follows the borders the model drew (a flag's stripes, where the sketch has no line); without a model
+    (or ``SPLIT_DISTANCE`` = inf) the nearest hint pixel's color."""
     cv2 = _cv2()
     is_multi = np.zeros(int(labels.max()) + 1, bool)
     is_multi[multi] = True
@@ -128,16 +160,45 @@ def _split_regions(out: np.ndarray, labels: np.ndarray, multi: np.ndarray, rgb: 
     order = np.argsort(lab, kind="stable")
     idx, lab = idx[order], lab[order]
     bounds = np.flatnonzero(np.diff(lab)) + 1
-    W = labels.shape[1]
+    H, W = labels.shape
+    per_percent = 100.0 / float(np.hypot(H, W))
     for part in np.split(idx, bounds):
         region = labels.ravel()[part[0]]
         ys, xs = part // W, part % W
         y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
         inside = labels[y0:y1, x0:x1] == region
         seeds = inside & mask[y0:y1, x0:x1]
-        _, near = cv2.distanceTransformWithLabels((~seeds).view(np.uint8), cv2.DIST_L2, 5,
-                                                  labelType=cv2.DIST_LABEL_PIXEL)
-        lut = np.zeros((int(near.max()) + 1, 3), np.uint8)
-        lut[near[seeds]] = rgb[y0:y1, x0:x1][seeds]
-        block = out[y0:y1, x0:x1]
-        block[inside] = lut[near[inside]]
+        hint_px = rgb[y0:y1, x0:x1]
+        if colors is None or not np.isfinite(SPLIT_DISTANCE):
+            _, near = cv2.distanceTransformWithLabels((~seeds).view(np.uint8), cv2.DIST_L2, 5,
+                                                      labelType=cv2.DIST_LABEL_PIXEL)
+            lut = np.zeros((int(near.max()) + 1, 3), np.uint8)
+            lut[near[seeds]] = hint_px[seeds]
+            out[y0:y1, x0:x1][inside] = lut[near[inside]]
+            continue
+        px = hint_px[seeds].astype(np.int64)
+        code = (px[:, 0] << 16) | (px[:, 1] << 8) | px[:, 2]
+        palette = np.unique(code)
+        gen_lab = _lab_float(colors[y0:y1, x0:x1][inside])  # (n, 3)
+        pal_rgb = np.stack([palette >> 16, (palette >> 8) & 255, palette & 255], 1).astype(np.uint8)
+        pal_lab = _lab_float(pal_rgb)
+        code_map = np.full(inside.shape, -1, np.int64)
+        code_map[seeds] = code
+        best = np.full(gen_lab.shape[0], np.inf, np.float32)
+        choice = np.zeros(gen_lab.shape[0], np.int64)
+        for k, c in enumerate(palette):
+            d = cv2.distanceTransform((code_map != c).astype(np.uint8),
+                                      cv2.DIST_L2, 5)[inside]
+            cost = np.linalg.norm(gen_lab - pal_lab[k], axis=1) + SPLIT_DISTANCE * per_percent * d
+            better = cost < best
+            best[better], choice[better] = cost[better], k
+        out[y0:y1, x0:x1][inside] = pal_rgb[choice]
+
+
+def _lab_float(rgb: np.ndarray) -> np.ndarray:
+    """(n, 3) uint8 sRGB -> (n, 3) float32 CIELAB (L 0-100), through OpenCV's 8-bit conversion."""
+    cv2 = _cv2()
+    lab = cv2.cvtColor(np.ascontiguousarray(rgb.reshape(-1, 1, 3)), cv2.COLOR_RGB2Lab).reshape(-1, 3).astype(np.float32)
+    lab[:, 0] *= 100.0 / 255.0
+    lab[:, 1:] -= 128.0
+    return lab

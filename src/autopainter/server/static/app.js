@@ -9,7 +9,7 @@
     stage: $("stage"), placeholder: $("placeholder"), wrap: $("canvas-wrap"), sketchImg: $("sketch-img"),
     canvas: $("hint-canvas"), picker: $("color-picker"), swatches: $("swatches"), size: $("brush-size"),
     eraser: $("eraser-btn"), undo: $("undo-btn"), redo: $("redo-btn"), clear: $("clear-btn"),
-    toggle: $("hints-toggle"), colorize: $("colorize-btn"), download: $("download-link"), status: $("status"),
+    toggle: $("hints-toggle"), flat: $("flat-toggle"), colorize: $("colorize-btn"), download: $("download-link"), status: $("status"),
     result: $("result-img"), resultPlaceholder: $("result-placeholder"), error: $("error"),
     errorText: $("error-text"), errorClose: $("error-close"), examples: $("example-list"), visitors: $("visitors"),
   };
@@ -326,6 +326,11 @@
     if (!els.result.hidden) colorize(); // compare: with and without hints (both kept, so it is instant)
   });
 
+  els.flat.addEventListener("change", () => {
+    els.flat.parentElement.lastChild.textContent = els.flat.checked ? " Flat" : " Soft";
+    if (!els.result.hidden) colorize(); // both styles are kept, so switching back is instant
+  });
+
   // ------------------------------------------------------------------ colorize
   function canvasBlob() {
     return new Promise((resolve) => els.canvas.toBlob(resolve, "image/png"));
@@ -350,12 +355,14 @@
     if (state.busy) return;
     clearError();
     const useHints = els.toggle.checked && hasHints();
-    const key = `${state.version}:${useHints ? state.hintsVersion : "none"}`;
+    const style = els.flat.checked ? "flat" : "soft";
+    const key = `${state.version}:${useHints ? state.hintsVersion : "none"}:${style}`;
     if (state.cache.has(key)) return showResult(state.cache.get(key));
     const version = state.version;
     const form = new FormData();
     form.append("sketch", state.sketch, `${state.name}.png`);
     if (useHints) form.append("hints", await canvasBlob(), "hints.png");
+    form.append("style", style);
     setBusy(true);
     setStatus(useHints ? "coloring with your hints…" : "coloring…", true);
     try {
