@@ -207,8 +207,10 @@ def test_npm_failure_is_one_line(tmp_path, capsys, monkeypatch, failure):
         raise subprocess.CalledProcessError(1, cmd, stderr="npm error code ECONNREFUSED\nnpm error syscall connect\n"
                                             "npm error FetchError: request to https://registry.npmjs.org/openmoji failed\n")
 
+    import autopainter.data.sources.npm as npm_tools  # where npm is run (for openmoji and characters)
+
     monkeypatch.setattr(om.shutil, "which", lambda name: "/usr/bin/npm")
-    monkeypatch.setattr(om.subprocess, "run", fake_run)
+    monkeypatch.setattr(npm_tools.subprocess, "run", fake_run)
     assert main(["prepare", "openmoji", "-o", str(tmp_path / "o"), "--cache", str(tmp_path / "c"), "-q"]) == 2
     line = _err_line(capsys)
     assert ("ECONNREFUSED" in line) if failure == "offline" else ("timed out" in line)

@@ -1,4 +1,4 @@
-"""The data commands of ``autopainter``: ``sketchify`` and ``prepare {openmoji,folder,check}``.
+"""The data commands of ``autopainter``: ``sketchify`` and ``prepare {openmoji,characters,folder,check}``.
 
 Thin shells over ``data.sketch.extract_sketch`` and ``data.sources``; ``cli.build_parser`` adds them
 with ``add_data_commands(sub)``.
@@ -89,6 +89,24 @@ def cmd_prepare_openmoji(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prepare_characters(args: argparse.Namespace) -> int:
+    from ..data.sources.characters import build_characters
+
+    sources = [s.strip() for s in args.sources.split(",") if s.strip()]
+    report = build_characters(
+        args.output, count=args.count, sources=sources, size=args.size, layout=args.layout, seed=args.seed,
+        val_fraction=args.val_fraction, test_fraction=args.test_fraction, cache_dir=args.cache,
+        packages_dir=args.packages_dir, workers=args.workers, progress=not args.quiet,
+        log=None if args.quiet else print,
+    )
+    if args.verbose:
+        for name, why in report.dropped:
+            print(f"dropped {name}: {why}")
+    _print_report(report)
+    print(f"attribution: {Path(args.output) / 'ATTRIBUTION.md'}")
+    return 0
+
+
 def cmd_prepare_folder(args: argparse.Namespace) -> int:
     from ..data.sources.folder import build_from_folder
 
@@ -131,7 +149,7 @@ def add_data_commands(sub) -> None:
     s.set_defaults(func=cmd_sketchify)
 
     p = sub.add_parser("prepare", help="build or check a training dataset",
-                       description="Build sketch/color pair datasets (openmoji, folder) or check one (check).")
+                       description="Build sketch/color pair datasets (openmoji, characters, folder) or check one (check).")
     ps = p.add_subparsers(dest="source", required=True, metavar="SOURCE")
 
     def common(q: argparse.ArgumentParser, default_out: str | None) -> None:
@@ -159,6 +177,19 @@ def add_data_commands(sub) -> None:
     o.add_argument("--package-dir", metavar="DIR", help="an already extracted openmoji npm package (no download)")
     o.add_argument("-v", "--verbose", action="store_true", help="list the dropped emoji and why")
     o.set_defaults(func=cmd_prepare_openmoji)
+
+    ch = ps.add_parser("characters", help="cartoon characters with exact line art (DiceBear, BigHeads) as pairs",
+                       description="Install pinned npm packages (cached), draw characters with node from fixed seeds "
+                                   "in color and with white fills, render both with resvg. See docs/data.md.")
+    ch.add_argument("--count", type=int, default=500, metavar="N", help="characters per source (default: 500)")
+    ch.add_argument("--sources", default="dicebear,bigheads", metavar="LIST",
+                    help="comma-separated: dicebear, bigheads (default: both)")
+    ch.add_argument("--size", type=int, default=256, metavar="PX", help="render size, long side (default: 256)")
+    common(ch, "data/characters256")
+    ch.add_argument("--cache", metavar="DIR", help="npm cache (default: as prepare openmoji)")
+    ch.add_argument("--packages-dir", metavar="DIR", help="a folder whose node_modules holds the packages (no npm install)")
+    ch.add_argument("-v", "--verbose", action="store_true", help="list the dropped characters and why")
+    ch.set_defaults(func=cmd_prepare_characters)
 
     f = ps.add_parser("folder", help="your colored images as pairs with extracted sketches",
                       description="Turn a folder (recursive) of colored images into sketch/color pairs; "

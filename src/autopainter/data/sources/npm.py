@@ -1,7 +1,8 @@
 """Getting npm packages safely: the cache folder, npm's error output in one line, the tarball's checksum,
 and extraction that refuses paths leaving the target (a tarball is untrusted input).
 
-Used by ``openmoji.fetch_openmoji``, which runs ``npm pack`` itself.
+Used by ``openmoji.fetch_openmoji`` (``npm pack``) and ``characters.install_packages`` (``npm install``, then
+``node``), both through ``run_tool``.
 """
 
 from __future__ import annotations
@@ -9,12 +10,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import shutil
+import subprocess
 import tarfile
 from pathlib import Path
 
 from . import DatasetBuildError
 
-__all__ = ["default_cache_dir", "npm_error_summary", "check_integrity", "safe_extract"]
+__all__ = ["default_cache_dir", "npm_error_summary", "check_integrity", "safe_extract", "run_tool"]
+
+INSTALL_HINT = {"npm": "install Node.js and npm (e.g. apt-get install nodejs npm)",
+                "node": "install Node.js (e.g. apt-get install nodejs)"}
 
 
 def default_cache_dir() -> Path:
@@ -41,6 +47,26 @@ def npm_error_summary(stderr: str) -> str:
             message = line
     text = ": ".join(x for x in (code, message) if x)
     return text[:200]
+
+
+def run_tool(cmd: list[str], cwd: Path, timeout: float, what: str, fallback: str = "") -> subprocess.CompletedProcess:
+    """Run ``npm`` or ``node`` (``cmd[0]``) in ``cwd``; any failure is a one-line DatasetBuildError that
+    names ``what`` was run, why it failed and, with ``fallback``, what to do instead."""
+    tool = shutil.which(cmd[0])
+    tail = f" ({fallback})" if fallback else ""
+    if tool is None:
+        raise DatasetBuildError(f"{cmd[0]} not found: {INSTALL_HINT.get(cmd[0], 'install it')} to run {what}{tail}")
+    try:
+        return subprocess.run([tool, *cmd[1:]], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=True,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise DatasetBuildError(f"{what} timed out after {timeout:.0f} s: is the npm registry reachable?{tail}") from None
+    except subprocess.CalledProcessError as e:
+        why = npm_error_summary(e.stderr or "") or (e.stderr or "").strip().splitlines()[-1:] or [f"exit code {e.returncode}"]
+        why = why if isinstance(why, str) else why[0]
+        raise DatasetBuildError(f"{what} failed ({why[:200]}): check the network and the npm registry{tail}") from None
+    except OSError as e:
+        raise DatasetBuildError(f"could not run {cmd[0]}: {e}") from None
 
 
 def check_integrity(tgz: Path, expected: str | None) -> None:

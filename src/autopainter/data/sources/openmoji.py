@@ -29,7 +29,6 @@ import io
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -39,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from ...imageio import atomic_write_bytes, flatten_on_white
-from .npm import check_integrity, default_cache_dir, npm_error_summary, safe_extract
+from .npm import check_integrity, default_cache_dir, run_tool, safe_extract
 from . import (
     BuildReport,
     DatasetBuildError,
@@ -132,29 +131,10 @@ def fetch_openmoji(version: str = OPENMOJI_VERSION, cache_dir: str | Path | None
 
 
 def _npm_pack(spec: str, dest: Path, timeout: float) -> None:
-    npm = shutil.which("npm")
-    if npm is None:
-        raise DatasetBuildError(
-            f"npm not found: install Node.js/npm (e.g. apt-get install npm) to download {spec}, "
-            "or extract the package yourself and pass --package-dir"
-        )
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".npm-pack.") as tmp:
-        try:
-            subprocess.run([npm, "pack", spec, "--loglevel=error"], cwd=tmp, capture_output=True, text=True,
-                           timeout=timeout, check=True, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            raise DatasetBuildError(
-                f"'npm pack {spec}' timed out after {timeout:.0f} s: is the npm registry reachable? "
-                "(or pass --package-dir)"
-            ) from None
-        except subprocess.CalledProcessError as e:
-            why = npm_error_summary(e.stderr or "") or f"exit code {e.returncode}"
-            raise DatasetBuildError(
-                f"'npm pack {spec}' failed ({why}): check the network and the npm registry, or pass --package-dir"
-            ) from None
-        except OSError as e:
-            raise DatasetBuildError(f"could not run npm: {e}") from None
+        run_tool(["npm", "pack", spec, "--loglevel=error"], Path(tmp), timeout, f"'npm pack {spec}'",
+                 "or extract the package yourself and pass --package-dir")
         tarballs = list(Path(tmp).glob("*.tgz"))
         if len(tarballs) != 1:
             raise DatasetBuildError(f"'npm pack {spec}' did not produce one .tgz file (got {len(tarballs)})")

@@ -1,0 +1,124 @@
+// Characters with exact line art, as SVG pairs, for `autopainter prepare characters`.
+//
+//   node characters.mjs SOURCE COUNT SEED      (run in a folder whose node_modules hold the pinned packages)
+//
+// Writes one JSON object per line to stdout: {"name", "color": SVG, "line": SVG} or {"name", "error"}.
+// Each character comes from its own seed (SOURCE-SEED-INDEX), so the same arguments give the same set.
+// The line SVG is the same character drawn again with every fill white (and its ink black), so the two
+// line up exactly.
+//
+// SOURCE: dicebear-adventurer | dicebear-micah | bigheads
+import { createRequire } from "node:module";
+
+const require = createRequire(`${process.cwd()}/`);
+const [source, countArg, seedArg] = process.argv.slice(2);
+const count = Number.parseInt(countArg, 10);
+const seed = Number.parseInt(seedArg, 10);
+
+function out(obj) {
+  process.stdout.write(`${JSON.stringify(obj)}\n`);
+}
+
+// mulberry32: a small seeded generator, so BigHeads' choices do not come from Math.random
+function rng(s) {
+  let a = s >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function hash(text) {
+  let h = 2166136261;
+  for (const c of text) h = Math.imul(h ^ c.charCodeAt(0), 16777619);
+  return h >>> 0;
+}
+
+async function dicebear(styleName) {
+  const { createAvatar } = await import(require.resolve("@dicebear/core"));
+  const collection = await import(require.resolve("@dicebear/collection"));
+  const style = collection[styleName];
+  const colorKeys = Object.keys(style.schema.properties).filter((k) => k.endsWith("Color"));
+  // micah draws its eyes, brows, beard and glasses as fills: those are its ink
+  const ink = new Set(["eyesColor", "eyebrowsColor", "facialHairColor", "glassesColor"]);
+  const lineColors = Object.fromEntries(colorKeys.map((k) => [k, [ink.has(k) ? "000000" : "ffffff"]]));
+  for (let i = 0; i < count; i++) {
+    const name = `${source}-${seed}-${i}`;
+    try {
+      const color = createAvatar(style, { seed: name }).toString();
+      const line = createAvatar(style, { seed: name, ...lineColors }).toString();
+      out({ name, color, line });
+    } catch (e) {
+      out({ name, error: String(e && e.message ? e.message : e).split("\n")[0] });
+    }
+  }
+}
+
+function bigheads() {
+  const React = require("react");
+  const { renderToStaticMarkup } = require("react-dom/server");
+  const core = require("@bigheads/core");
+  const { BigHead, theme } = core;
+  const colors = theme.colors;
+  const original = JSON.parse(JSON.stringify(colors));
+  const whiten = (node) => {
+    for (const k of Object.keys(node)) {
+      if (typeof node[k] === "string") node[k] = "#ffffff";
+      else whiten(node[k]);
+    }
+  };
+  const restore = (node, from) => {
+    for (const k of Object.keys(from)) {
+      if (typeof from[k] === "string") node[k] = from[k];
+      else restore(node[k], from[k]);
+    }
+  };
+  const pick = (r, obj) => {
+    const keys = Object.keys(obj);
+    return keys[Math.floor(r() * keys.length)];
+  };
+  const maps = ["eyesMap", "eyebrowsMap", "mouthsMap", "hairMap", "facialHairMap", "clothingMap", "accessoryMap",
+    "graphicsMap", "hatMap", "bodyMap"];
+  const propOf = { eyesMap: "eyes", eyebrowsMap: "eyebrows", mouthsMap: "mouth", hairMap: "hair",
+    facialHairMap: "facialHair", clothingMap: "clothing", accessoryMap: "accessory", graphicsMap: "graphic",
+    hatMap: "hat", bodyMap: "body" };
+  for (let i = 0; i < count; i++) {
+    const name = `${source}-${seed}-${i}`;
+    try {
+      const r = rng(hash(name));
+      const props = { mask: false, faceMask: false, lashes: r() > 0.5 };
+      for (const m of maps) if (core[m]) props[propOf[m]] = pick(r, core[m]);
+      props.hat = r() < 0.75 ? "none" : props.hat; // hats hide the hair most of the time otherwise
+      props.skinTone = pick(r, colors.skin);
+      props.hairColor = pick(r, colors.hair);
+      props.clothingColor = pick(r, colors.clothing);
+      props.hatColor = pick(r, colors.clothing);
+      props.lipColor = pick(r, colors.lipColors);
+      props.circleColor = pick(r, colors.bgColors);
+      props.faceMaskColor = pick(r, colors.clothing);
+      const color = renderToStaticMarkup(React.createElement(BigHead, props));
+      whiten(colors);
+      colors.outline = "#000000";
+      let line;
+      try {
+        line = renderToStaticMarkup(React.createElement(BigHead, props));
+      } finally {
+        restore(colors, original);
+      }
+      out({ name, color, line });
+    } catch (e) {
+      out({ name, error: String(e && e.message ? e.message : e).split("\n")[0] });
+    }
+  }
+}
+
+if (source === "dicebear-adventurer") await dicebear("adventurer");
+else if (source === "dicebear-micah") await dicebear("micah");
+else if (source === "bigheads") bigheads();
+else {
+  process.stderr.write(`unknown source ${source}\n`);
+  process.exit(2);
+}

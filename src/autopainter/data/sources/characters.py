@@ -1,0 +1,244 @@
+"""Cartoon characters with exact line art: ``autopainter prepare characters``.
+
+Registry packages that draw characters procedurally, each rendered twice from the same seed: once in
+color and once with every fill white (its ink black), so sketch and color line up exactly.
+
+| source | npm packages (pinned) | license | what |
+|---|---|---|---|
+| ``dicebear`` | ``@dicebear/core`` and ``@dicebear/collection`` 9.4.3 | code MIT; art CC BY 4.0: *Adventurer* by Lisa Wischofsky, *Micah* by Micah Lanier | inked heads: hair, eyes, mouths, glasses, clothes (half of the count each style) |
+| ``bigheads`` | ``@bigheads/core`` 0.3.3 with ``react``/``react-dom`` 18.3.1 | MIT (Rob Mulford) | heads and bodies, hair, clothes, hats |
+
+The packages are installed once with ``npm install`` into the cache (``npm.default_cache_dir()``, as
+``prepare openmoji``); the shipped ``characters.mjs`` draws the SVGs with ``node`` and resvg (PyPI
+``resvg-py``; cairosvg mishandles DiceBear's masks) renders them. Each character comes from its own
+seed, so a build is the same every time; pairs whose color render hides the line art, or with almost no
+line art, are dropped as in ``prepare openmoji``, and an SVG that fails to draw or render is skipped and
+counted, never the end of the build. Every character is its own split group.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ...imageio import atomic_write_bytes, flatten_on_white
+from . import (
+    BuildReport,
+    DatasetBuildError,
+    assign_splits,
+    check_fractions,
+    check_layout,
+    check_size,
+    existing_digest,
+    finish_build,
+    open_output,
+    pair_digest,
+    pair_paths,
+    parallel_map,
+    write_pair,
+)
+from .npm import default_cache_dir, run_tool
+from .openmoji import MIN_LINE_PIXELS, MIN_LINE_VISIBLE, _luma, line_visibility
+
+__all__ = ["SOURCES", "PACKAGES", "build_characters", "install_packages", "draw_svgs", "render_svg"]
+
+PACKAGES = {"@dicebear/core": "9.4.3", "@dicebear/collection": "9.4.3", "@bigheads/core": "0.3.3",
+            "react": "18.3.1", "react-dom": "18.3.1"}
+SOURCES = {"dicebear": ("dicebear-adventurer", "dicebear-micah"), "bigheads": ("bigheads",)}
+SCRIPT = Path(__file__).with_name("characters.mjs")
+NPM_TIMEOUT_S = 600
+
+ATTRIBUTION = """\
+# Attribution
+
+The images in this folder were drawn with these npm packages and rendered to sketch/color pairs
+({size} px, {layout} layout) by `autopainter prepare characters`:
+{lines}
+Changes: each character was rendered in color and again with every fill white, on a white background;
+pairs whose color version hides its line art were left out.
+
+If you publish this data or images made from it, credit the artists and licenses above.
+"""
+CREDITS = {
+    "dicebear-adventurer": "- **Adventurer** by Lisa Wischofsky, through DiceBear (`@dicebear/collection@9.4.3`, code MIT): "
+                           "art licensed CC BY 4.0, https://creativecommons.org/licenses/by/4.0/",
+    "dicebear-micah": "- **Micah** by Micah Lanier, through DiceBear (`@dicebear/collection@9.4.3`, code MIT): "
+                      "art licensed CC BY 4.0, https://creativecommons.org/licenses/by/4.0/",
+    "bigheads": "- **Big Heads** by Rob Mulford (`@bigheads/core@0.3.3`): MIT license, https://bigheads.io",
+}
+
+
+# ------------------------------------------------------------------------------ packages and drawing
+def install_packages(cache_dir: str | Path | None = None, timeout: float = NPM_TIMEOUT_S) -> Path:
+    """A folder whose ``node_modules`` holds ``PACKAGES`` (exact versions), installed on first use."""
+    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    tag = hashlib.sha256(json.dumps(PACKAGES, sort_keys=True).encode()).hexdigest()[:12]
+    target = cache / f"characters-{tag}"
+    if (target / ".complete").is_file():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=cache, prefix=f".characters-{tag}."))
+    try:
+        manifest = {"name": "autopainter-characters", "private": True, "dependencies": PACKAGES}
+        (tmp / "package.json").write_text(json.dumps(manifest, indent=2))
+        specs = [f"{k}@{v}" for k, v in PACKAGES.items()]
+        run_tool(["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error", *specs], tmp,
+                 timeout, "'npm install' of the character packages")
+        (tmp / ".complete").write_text("")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def draw_svgs(packages: Path, source: str, count: int, seed: int, timeout: float = NPM_TIMEOUT_S) -> list[dict]:
+    """``count`` characters of ``source`` (one of the names in ``SOURCES`` values) as dicts
+    ``{"name", "color", "line"}`` (SVG text) or ``{"name", "error"}``, drawn by ``characters.mjs``."""
+    if count <= 0:
+        return []
+    proc = run_tool(["node", str(SCRIPT), source, str(count), str(seed)], packages, timeout, f"drawing {source} characters")
+    items = []
+    for line in proc.stdout.splitlines():
+        try:
+            items.append(json.loads(line))
+        except ValueError:
+            continue
+    return items
+
+
+def _resvg():
+    try:
+        import resvg_py
+    except ImportError:
+        raise DatasetBuildError("resvg-py is not installed: pip install 'autopainter[data]'") from None
+    return resvg_py
+
+
+def render_svg(svg: str, size: int) -> np.ndarray:
+    """(h, w, 3) uint8 RGB render of an SVG with its long side ``size``, on white."""
+    from PIL import Image
+
+    png = bytes(_resvg().svg_to_bytes(svg_string=svg, width=size))
+    with Image.open(io.BytesIO(png)) as im:
+        im.load()
+        if max(im.size) != size:  # a tall drawing: fit its height instead
+            png = bytes(_resvg().svg_to_bytes(svg_string=svg, height=size))
+            im = Image.open(io.BytesIO(png))
+            im.load()
+        return np.asarray(flatten_on_white(im))
+
+
+# ------------------------------------------------------------------------------ the build
+@dataclass(frozen=True)
+class _Job:
+    name: str
+    split: str
+    color: str
+    line: str
+
+
+def _make_pair(job: _Job, out_dir: Path, size: int, layout: str) -> tuple[str, str]:
+    """Render, filter and write one character -> (existing | made | dropped, digest or why)."""
+    paths = pair_paths(out_dir, job.split, job.name, layout)
+    digest = existing_digest(paths)
+    if digest is not None:
+        return "existing", digest
+    try:
+        color = render_svg(job.color, size)
+        line = render_svg(job.line, size)
+    except DatasetBuildError:
+        raise
+    except Exception as e:  # one bad drawing must not stop the set
+        return "dropped", f"render error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    if color.shape != line.shape:
+        return "dropped", f"render error: color {color.shape[:2]} and line art {line.shape[:2]} differ in size"
+    share, visible = line_visibility(color, line)
+    if share < MIN_LINE_PIXELS:
+        return "dropped", f"empty line art: {share:.2%} of the image is line"
+    if visible < MIN_LINE_VISIBLE:
+        return "dropped", f"lines hidden in color: {visible:.0%} of line pixels dark (< {MIN_LINE_VISIBLE:.0%})"
+    write_pair(color, _luma(line), out_dir, job.split, job.name, layout)
+    return "made", pair_digest(paths)
+
+
+def build_characters(
+    out_dir: str | Path,
+    count: int = 500,
+    sources: Sequence[str] = tuple(SOURCES),
+    size: int = 256,
+    layout: str = "side_by_side",
+    seed: int = 0,
+    val_fraction: float = 0.05,
+    test_fraction: float = 0.05,
+    cache_dir: str | Path | None = None,
+    packages_dir: str | Path | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> BuildReport:
+    """Draw ``count`` characters per source into sketch/color pairs (see the module doc).
+
+    ``packages_dir``: a folder whose node_modules already holds ``PACKAGES`` (no npm install).
+    Other arguments as ``build_openmoji``.
+    """
+    check_layout(layout)
+    check_size(size)
+    check_fractions(val_fraction, test_fraction)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise DatasetBuildError(f"--count must be a whole number >= 1, got {count!r}")
+    unknown = [s for s in sources if s not in SOURCES]
+    if unknown or not sources:
+        raise DatasetBuildError(f"unknown source {unknown[0] if unknown else '(none)'!r}; choose from: {', '.join(SOURCES)}")
+    _resvg()  # fail before installing anything
+    log = log or (lambda msg: None)
+    if packages_dir is None:
+        log(f"installing the character packages with npm (cached in {Path(cache_dir) if cache_dir else default_cache_dir()})")
+        pkgs = install_packages(cache_dir)
+    else:
+        pkgs = Path(packages_dir)
+    styles = [(style, count // len(SOURCES[s]) + (i < count % len(SOURCES[s])))
+              for s in sources for i, style in enumerate(SOURCES[s])]
+    out = Path(out_dir)
+    settings = {"source": "characters", "sources": list(sources), "count": count, "packages": PACKAGES, "size": size,
+                "layout": layout, "seed": seed, "val_fraction": val_fraction, "test_fraction": test_fraction,
+                "min_line_visible": MIN_LINE_VISIBLE}
+    open_output(out, settings)
+    t0 = time.perf_counter()
+    drawn: list[dict] = []
+    for style, n in styles:
+        log(f"drawing {n} {style} characters")
+        drawn += draw_svgs(pkgs, style, n, seed)
+    report = BuildReport(out_dir=out, layout=layout, total=len(drawn))
+    good = [d for d in drawn if "error" not in d]
+    report.dropped += [(d.get("name", "?"), f"draw error: {d['error']}") for d in drawn if "error" in d]
+    splits = assign_splits({d["name"]: d["name"] for d in good}, seed, val_fraction, test_fraction)
+    jobs = [_Job(d["name"], splits[d["name"]], d["color"], d["line"]) for d in good]
+    work = partial(_make_pair, out_dir=out, size=size, layout=layout)
+    written: list[tuple[str, str, str]] = []
+    existing: set[str] = set()
+    for job, (status, detail) in zip(jobs, parallel_map(work, jobs, workers, progress, "characters", "img"), strict=True):
+        if status == "dropped":
+            report.dropped.append((job.name, detail))
+            continue
+        written.append((job.name, job.split, detail))
+        if status == "existing":
+            existing.add(job.name)
+    used = [style for style, n in styles if n > 0]
+    text = ATTRIBUTION.format(size=size, layout=layout, lines="\n".join(CREDITS[s] for s in used) + "\n")
+    finish_build(report, settings, written, existing,
+                 before_manifest=lambda: atomic_write_bytes(out / "ATTRIBUTION.md", text.encode()))
+    log(f"done in {time.perf_counter() - t0:.0f} s")
+    return report
