@@ -1,4 +1,4 @@
-"""The data commands of ``autopainter``: ``sketchify`` and ``prepare {openmoji,characters,folder,check}``.
+"""The data commands of ``autopainter``: ``sketchify`` and ``prepare {openmoji,characters,wesnoth,folder,check}``.
 
 Thin shells over ``data.sketch.extract_sketch`` and ``data.sources``; ``cli.build_parser`` adds them
 with ``add_data_commands(sub)``.
@@ -107,6 +107,16 @@ def cmd_prepare_characters(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prepare_wesnoth(args: argparse.Namespace) -> int:
+    from ..data.sources.wesnoth import build_wesnoth
+
+    report = build_wesnoth(args.output, portraits=args.portraits, size=args.size, seed=args.seed, layout=args.layout,
+                           workers=args.workers, progress=not args.quiet)
+    _print_report(report)
+    print(f"attribution: {Path(args.output) / 'ATTRIBUTION.md'} (Battle for Wesnoth, GPL-2+; evaluation only)")
+    return 0
+
+
 def cmd_prepare_folder(args: argparse.Namespace) -> int:
     from ..data.sources.folder import build_from_folder
 
@@ -149,7 +159,7 @@ def add_data_commands(sub) -> None:
     s.set_defaults(func=cmd_sketchify)
 
     p = sub.add_parser("prepare", help="build or check a training dataset",
-                       description="Build sketch/color pair datasets (openmoji, characters, folder) or check one (check).")
+                       description="Build sketch/color pair datasets (openmoji, characters, wesnoth, folder) or check one (check).")
     ps = p.add_subparsers(dest="source", required=True, metavar="SOURCE")
 
     def common(q: argparse.ArgumentParser, default_out: str | None) -> None:
@@ -190,6 +200,18 @@ def add_data_commands(sub) -> None:
     ch.add_argument("--packages-dir", metavar="DIR", help="a folder whose node_modules holds the packages (no npm install)")
     ch.add_argument("-v", "--verbose", action="store_true", help="list the dropped characters and why")
     ch.set_defaults(func=cmd_prepare_characters)
+
+    w = ps.add_parser("wesnoth", help="the foreign evaluation set: Wesnoth portraits (GPL-2+) as XDoG pairs, val/test by artist",
+                      description="Read the portraits of the Debian package wesnoth-1.16-data, make XDoG sketches, and "
+                                  "split them by artist (portraits/ARTISTS) into val and test. Never train on it.")
+    w.add_argument("--portraits", metavar="DIR", help="the portraits folder (default: the Debian package's)")
+    w.add_argument("--size", type=int, metavar="PX", help="resize so the long side is PX (default: keep each size)")
+    w.add_argument("-o", "--output", default="data/wesnoth", metavar="OUT", help="dataset folder to write (default: data/wesnoth)")
+    w.add_argument("--layout", default="side_by_side", choices=("side_by_side", "two_folders"), help="(default: side_by_side)")
+    w.add_argument("--seed", type=int, default=0, help="seed of the order in which artists fill val (default: 0)")
+    w.add_argument("--workers", type=int, metavar="N", help="processes (default: all cores)")
+    w.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    w.set_defaults(func=cmd_prepare_wesnoth)
 
     f = ps.add_parser("folder", help="your colored images as pairs with extracted sketches",
                       description="Turn a folder (recursive) of colored images into sketch/color pairs; "

@@ -15,11 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 from PIL import Image
 
-from ...imageio import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageError, flatten_on_white, open_image
+from ...imageio import DEFAULT_MAX_PIXELS, atomic_write_bytes, IMAGE_EXTENSIONS, ImageError, flatten_on_white, open_image
 from ..sketch import extract_sketch
 from . import (
     BuildReport,
@@ -135,6 +136,9 @@ def build_from_folder(
     workers: int | None = None,
     progress: bool = True,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    split_of: Mapping[str, str] | None = None,
+    extra_settings: Mapping[str, Any] | None = None,
+    attribution: str | None = None,
 ) -> BuildReport:
     """Turn a folder of colored images into sketch/color pairs with extracted sketches.
 
@@ -147,6 +151,9 @@ def build_from_folder(
         seed, val_fraction, test_fraction: the per-image split.
         workers: processes (default: all cores). progress: show a tqdm bar.
         max_pixels: larger inputs are reported as unreadable.
+        split_of: {output name: split} chosen by the caller (``prepare wesnoth``: by artist) instead of
+            the per-image split; extra_settings: stored in the manifest too; attribution: written as
+            ATTRIBUTION.md.
 
     Returns:
         A BuildReport; ``failed`` lists the unreadable inputs with one-line reasons.
@@ -167,9 +174,12 @@ def build_from_folder(
         raise DatasetBuildError(f"no images under {in_dir} (looked for {', '.join(IMAGE_EXTENSIONS)})")
     names = output_names(files, in_dir)
     settings = {"source": "folder", "size": size, "method": method, "params": params, "layout": layout,
-                "seed": seed, "val_fraction": val_fraction, "test_fraction": test_fraction}
+                "seed": seed, "val_fraction": val_fraction, "test_fraction": test_fraction, **(extra_settings or {})}
     open_output(out, settings)
-    splits = assign_splits({names[f]: names[f] for f in files}, seed, val_fraction, test_fraction)
+    if split_of is None:
+        splits = assign_splits({names[f]: names[f] for f in files}, seed, val_fraction, test_fraction)
+    else:
+        splits = {names[f]: split_of[names[f]] for f in files}
     jobs = [_Job(f, names[f], splits[names[f]]) for f in files]
     work = partial(_make_pair, out_dir=out, size=size, method=method, params=params, layout=layout,
                    max_pixels=max_pixels)
@@ -184,4 +194,5 @@ def build_from_folder(
         if status == "existing":
             existing.add(job.name)
     # Copies of one picture under two names are kept once, so one cannot be in two splits.
-    return finish_build(report, settings, written, existing)
+    write = (lambda: atomic_write_bytes(out / "ATTRIBUTION.md", attribution.encode())) if attribution else None
+    return finish_build(report, settings, written, existing, before_manifest=write)
