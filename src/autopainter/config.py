@@ -148,6 +148,7 @@ class DataConfig(_Section):
     hint_hue_jitter: float = 0.0  # chance that a hinted sample's target and hints get one random hue rotation:
     # the hue must then come from the hints, not from what such drawings usually look like
     num_val_samples: int = 8  # fixed sketches in the per-epoch sample grid
+    augment: bool = False  # training pairs augmented (data.augment: several characters, sketch kinds, geometry, lines, backgrounds)
 
     def validate(self) -> None:
         _choice("data.layout", self.layout, LAYOUTS)

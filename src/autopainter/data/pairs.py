@@ -34,6 +34,7 @@ from PIL import Image
 from ..config import DataConfig
 from ..imageio import ImageError, to_unit
 from ..models.inputs import INPUT_CHANNELS, encode_inputs
+from .augment import augment_pair
 from .hints import simulate_hints
 from .layouts import Layout, layout_from_config
 from .sketch import extract_sketch
@@ -151,7 +152,7 @@ class PairDataset(torch.utils.data.Dataset):
                 last_error = e
                 self._warn_once(index, e)
                 continue
-            return self._make_sample(sketch, color, np.random.default_rng([self.seed, key]))
+            return self._make_sample(sketch, color, np.random.default_rng([self.seed, key]), index)
         raise ImageError(f"no readable pair among the {n} in {self.root} (last error: {last_error})")
 
     def pair(self, index: int) -> tuple[Image.Image, Image.Image]:
@@ -172,19 +173,40 @@ class PairDataset(torch.utils.data.Dataset):
             warnings.warn(f"skipping unreadable pair {path}: {error}", stacklevel=3)
 
     # -------------------------------------------------------------------------- transforms
-    def _make_sample(
-        self, sketch: Image.Image | None, color: Image.Image, rng: np.random.Generator
-    ) -> dict[str, torch.Tensor]:
-        cfg = self.cfg
-        size = cfg.load_size if self.train else cfg.image_size
+    def _resized(self, sketch: Image.Image | None, color: Image.Image, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """(color (L, L, 3), sketch (L, L)) uint8 at ``size`` squared."""
         # Resizing both to the same square also handles a sketch stored at another size than its color
         # image (same drawing, other resolution): no separate sketch-to-color resize is needed.
         color_np = np.asarray(color.resize((size, size), _COLOR_RESAMPLE))  # (L, L, 3) uint8
         if sketch is None:
             # color_only: extract at the working resolution, so lines are as thin as at serve time
-            sketch_np = extract_sketch(color_np, method=cfg.sketch_method)  # (L, L) uint8
+            sketch_np = extract_sketch(color_np, method=self.cfg.sketch_method)  # (L, L) uint8
         else:
             sketch_np = np.asarray(sketch.resize((size, size), _SKETCH_RESAMPLE))  # (L, L) uint8
+        return color_np, sketch_np
+
+    def _partner(self, rng: np.random.Generator, index: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Another readable pair (drawn with the sample's own generator), for ``augment_pair``."""
+        n = len(self)
+        start = int(rng.integers(0, n))
+        for attempt in range(n):
+            other = (start + attempt) % n
+            if other == index and n > 1:
+                continue
+            try:
+                return self._resized(*self.layout.read(self._pairs[other]), size)
+            except ImageError:
+                continue
+        return self._resized(*self.layout.read(self._pairs[index]), size)
+
+    def _make_sample(
+        self, sketch: Image.Image | None, color: Image.Image, rng: np.random.Generator, index: int = 0
+    ) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        size = cfg.load_size if self.train else cfg.image_size
+        color_np, sketch_np = self._resized(sketch, color, size)
+        if self.train and cfg.augment:
+            color_np, sketch_np = augment_pair(color_np, sketch_np, rng, lambda: self._partner(rng, index, size))
 
         if self.train:
             s = cfg.image_size
