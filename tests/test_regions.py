@@ -153,3 +153,27 @@ def test_a_split_follows_the_generated_border_and_marks_on_lines_do_not_fill():
     assert (out[58, 121] == (0, 200, 0)).all()  # but shows where it was painted off the line
     nearest = flat_layer(r, None, (rgb, mask))  # no model: the nearest hint
     assert (nearest[40, 120] == (30, 50, 220)).all()
+
+
+def test_a_hint_on_the_open_paper_claims_only_what_the_model_colors_like_it():
+    """An ear drawn as an open "C" shares its region with the page: a skin hint inside it must not paint
+    the page, where the model says paper; without a model, the hint fills the whole region."""
+    from PIL import ImageDraw
+
+    im = Image.new("L", (160, 120), 255)
+    ImageDraw.Draw(im).arc((40, 20, 120, 100), 60, 300, fill=0, width=3)  # open to the right
+    sk = np.asarray(im)
+    r = segment(sk)
+    gen = np.full((120, 160, 3), 255, np.uint8)
+    yy, xx = np.mgrid[:120, :160]
+    inside = np.hypot(yy - 60, xx - 80) < 36
+    gen[inside] = (230, 180, 150)
+    rgb = np.zeros((120, 160, 3), np.uint8)
+    mask = np.zeros((120, 160), bool)
+    rgb[55:62, 70:80], mask[55:62, 70:80] = (225, 175, 145), True
+    assert r.labels[58, 75] == r.labels[5, 5]  # one region: the outline is open
+    out = flat_layer(r, gen, (rgb, mask))
+    assert (out[60, 60] == (225, 175, 145)).all()  # inside the ear: the hint
+    assert (out[5, 5] == 255).all() and (out[110, 150] == 255).all()  # the page stays paper
+    alone = flat_layer(r, None, (rgb, mask))
+    assert (alone[5, 5] == (225, 175, 145)).all()

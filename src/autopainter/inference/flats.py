@@ -13,11 +13,17 @@
 * with ``colors=None`` (no generator: ``--model none``) a region without hints stays white, the
   classical hints-only fill.
 
+The open paper, a region touching the image's border, is shared by everything drawn with an open
+outline (an ear drawn as a "C", a gap wider than the gap closing): there a hint does not flood the whole
+page. With a model, its own color for the region competes with the hints at no distance
+(``SHARED_PAPER``), so a hint claims only the part the model colors like it.
+
 Which hints choose a region's color: pixels on a line or within ``NEAR_INK`` px of it do not (which side
 they mean is not known, and a color picked there is often the line's own edge), nor do hint *marks*
 (connected painted areas) that lie ``AMBIGUOUS`` or more on the lines. Every painted pixel off the lines
 still shows its paint: a mark that does not fill a region stays visible where it was painted.
-``NEAR_INK``, ``AMBIGUOUS`` and ``SPLIT_DISTANCE`` were chosen on the OpenMoji val split (docs/RESULTS.md).
+``NEAR_INK``, ``AMBIGUOUS``, ``SPLIT_DISTANCE`` and ``SHARED_PAPER`` were chosen on the OpenMoji val split
+(docs/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ WHITE_L, WHITE_CHROMA = 95.0, 5.0  # a region median this light and this gray be
 NEAR_INK = 1  # hint pixels this close to a line do not choose colors
 AMBIGUOUS = 0.25  # a hint mark with this share of its pixels on or next to a line does not choose colors
 SPLIT_DISTANCE = 0.5  # ΔE per % of the image diagonal: how much nearness to a hint counts in a split
+SHARED_PAPER = True  # a region touching the image's border (the open paper) takes a hint only where the model agrees
 
 
 def hints_at(hints: Image.Image | None, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -99,7 +106,9 @@ def flat_layer(regions: Regions, colors: np.ndarray | None,
     """
     labels = regions.labels
     lut = region_colors(regions, colors)
+    base = lut.copy()  # each region's own color from the model, before hints
     multi = np.zeros(0, np.int64)
+    shared = np.zeros(0, np.int64)
     if hints is not None:
         rgb, mask = hints
         mask = _voting(mask, _near_ink(regions.ink, NEAR_INK))
@@ -112,9 +121,15 @@ def flat_layer(regions: Regions, colors: np.ndarray | None,
         single = n_colors[lab_u] == 1
         lut[lab_u[single]] = np.stack([code_u[single] >> 16, (code_u[single] >> 8) & 255, code_u[single] & 255], 1)
         multi = np.flatnonzero(n_colors > 1)
+        if colors is not None and SHARED_PAPER:
+            ink = regions.ink
+            rim = [(labels[0], ink[0]), (labels[-1], ink[-1]), (labels[:, 0], ink[:, 0]), (labels[:, -1], ink[:, -1])]
+            edge = np.unique(np.concatenate([lab[~on_ink] for lab, on_ink in rim]))  # paper at the border
+            shared = np.intersect1d(np.unique(lab_u), edge)
     out = lut[labels]
-    if multi.size:
-        _split_regions(out, labels, multi, rgb, mask, colors)
+    split = np.union1d(multi, shared)
+    if split.size:
+        _split_regions(out, labels, split, rgb, mask, colors, {int(r): base[r] for r in shared})
     if hints is not None:
         painted = hints[1] & ~regions.ink  # what was painted off the lines shows as painted
         out[painted] = rgb[painted]
@@ -146,12 +161,13 @@ def _near_ink(ink: np.ndarray, reach: int) -> np.ndarray:
 
 
 def _split_regions(out: np.ndarray, labels: np.ndarray, multi: np.ndarray, rgb: np.ndarray, mask: np.ndarray,
-                   colors: np.ndarray | None) -> None:
+                   colors: np.ndarray | None, own: dict[int, np.ndarray] | None = None) -> None:
     """Regions holding several hint colors, split between them in ``out`` (in place), on each region's
     bounding box: every pixel takes the hint color k with the least ``ΔE(generated, k) + SPLIT_DISTANCE *
     d_k`` (d_k: distance to the nearest hint pixel of color k in % of the image diagonal), so the split
     follows the borders the model drew (a flag's stripes, where the sketch has no line); without a model
-    (or ``SPLIT_DISTANCE`` = inf) the nearest hint pixel's color."""
+    (or ``SPLIT_DISTANCE`` = inf) the nearest hint pixel's color. ``own``: regions whose model color also
+    competes, at no distance (the open paper, see ``SHARED_PAPER``)."""
     cv2 = _cv2()
     is_multi = np.zeros(int(labels.max()) + 1, bool)
     is_multi[multi] = True
@@ -186,6 +202,10 @@ def _split_regions(out: np.ndarray, labels: np.ndarray, multi: np.ndarray, rgb: 
         code_map[seeds] = code
         best = np.full(gen_lab.shape[0], np.inf, np.float32)
         choice = np.zeros(gen_lab.shape[0], np.int64)
+        if own and int(region) in own:
+            pal_rgb = np.vstack([pal_rgb, own[int(region)][None]])
+            best = np.linalg.norm(gen_lab - _lab_float(own[int(region)][None])[0], axis=1).astype(np.float32)
+            choice[:] = len(palette)
         for k, c in enumerate(palette):
             d = cv2.distanceTransform((code_map != c).astype(np.uint8),
                                       cv2.DIST_L2, 5)[inside]
