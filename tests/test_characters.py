@@ -85,3 +85,21 @@ def test_bad_arguments_and_missing_node_are_one_line(tmp_path, capsys, monkeypat
     assert main(["prepare", "characters", "--count", "2", "-o", str(tmp_path / "y"), "--packages-dir", str(tmp_path), "-q"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "node not found" in err[0] and "apt-get install nodejs" in err[0]
+
+
+def test_comicgen_layers_and_line_art(tmp_path):
+    """Comicgen: an emotion and a pose of one character in one SVG; the line art keeps only the ink."""
+    from autopainter.data.sources.characters import comicgen_items, render_svg
+
+    root = tmp_path / "node_modules" / "comicgen" / "svg" / "ava"
+    for sub, body in (("emotion", '<circle cx="50" cy="30" r="12" fill="#f3d4ca"/><path d="M45 30h10v2H45z"/>'),
+                      ("pose", '<rect x="30" y="45" width="40" height="50" fill="#40627c" stroke="#111" stroke-width="3"/>')):
+        (root / sub).mkdir(parents=True)
+        (root / sub / f"{sub}1.svg").write_text(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 120">{body}</svg>')
+    (item,) = comicgen_items(tmp_path, 5, 0)  # one emotion x one pose: one character
+    assert item["name"] == "comicgen-ava-emotion1-pose1"
+    assert "#f3d4ca" in item["color"] and "#40627c" in item["color"]
+    assert "#f3d4ca" not in item["line"] and "#40627c" not in item["line"] and "#111" in item["line"]
+    color, line = render_svg(item["color"], 64), render_svg(item["line"], 64)
+    assert color.shape == line.shape == (64, 64, 3)  # tall drawings are padded to squares on white
+    assert (line.min(axis=2) < 60).any() and (np.abs(line.astype(int) - line[..., :1]).max() <= 2)  # gray line art

@@ -188,12 +188,12 @@ def add_data_commands(sub) -> None:
     o.add_argument("-v", "--verbose", action="store_true", help="list the dropped emoji and why")
     o.set_defaults(func=cmd_prepare_openmoji)
 
-    ch = ps.add_parser("characters", help="cartoon characters with exact line art (DiceBear, BigHeads) as pairs",
+    ch = ps.add_parser("characters", help="cartoon characters with exact line art (DiceBear, BigHeads, Comicgen) as pairs",
                        description="Install pinned npm packages (cached), draw characters with node from fixed seeds "
                                    "in color and with white fills, render both with resvg. See docs/data.md.")
     ch.add_argument("--count", type=int, default=500, metavar="N", help="characters per source (default: 500)")
-    ch.add_argument("--sources", default="dicebear,bigheads", metavar="LIST",
-                    help="comma-separated: dicebear, bigheads (default: both)")
+    ch.add_argument("--sources", default="dicebear,bigheads,comicgen", metavar="LIST",
+                    help="comma-separated: dicebear, bigheads, comicgen (default: all three)")
     ch.add_argument("--size", type=int, default=256, metavar="PX", help="render size, long side (default: 256)")
     common(ch, "data/characters256")
     ch.add_argument("--cache", metavar="DIR", help="npm cache (default: as prepare openmoji)")

@@ -7,6 +7,12 @@ color and once with every fill white (its ink black), so sketch and color line u
 |---|---|---|---|
 | ``dicebear`` | ``@dicebear/core`` and ``@dicebear/collection`` 9.4.3 | code MIT; art CC BY 4.0: *Adventurer* by Lisa Wischofsky, *Micah* by Micah Lanier | inked heads: hair, eyes, mouths, glasses, clothes (half of the count each style) |
 | ``bigheads`` | ``@bigheads/core`` 0.3.3 with ``react``/``react-dom`` 18.3.1 | MIT (Rob Mulford) | heads and bodies, hair, clothes, hats |
+| ``comicgen`` | ``comicgen`` 1.9.9 | code MIT; the characters used are CC0 (Gramener: Ramya Mylavarapu, Swetha Mylavarapu, Renel McCullum, Shawf Designs) | full-body characters, one emotion layer over one pose layer |
+
+Comicgen's characters are files rather than code: ``comicgen_items`` composes an emotion and a pose of one
+character (and angle) into one SVG, and its line art is the same SVG with every color that is not ink
+(dark) turned white. Only its CC0 characters are used (not the emoji sets, the Humaaans under CC BY, or
+the caricatures of politicians).
 
 The packages are installed once with ``npm install`` into the cache (``npm.default_cache_dir()``, as
 ``prepare openmoji``); the shipped ``characters.mjs`` draws the SVGs with ``node`` and resvg (PyPI
@@ -22,6 +28,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -54,8 +61,12 @@ from .openmoji import MIN_LINE_PIXELS, MIN_LINE_VISIBLE, _luma, line_visibility
 __all__ = ["SOURCES", "PACKAGES", "build_characters", "install_packages", "draw_svgs", "render_svg"]
 
 PACKAGES = {"@dicebear/core": "9.4.3", "@dicebear/collection": "9.4.3", "@bigheads/core": "0.3.3",
-            "react": "18.3.1", "react-dom": "18.3.1"}
-SOURCES = {"dicebear": ("dicebear-adventurer", "dicebear-micah"), "bigheads": ("bigheads",)}
+            "react": "18.3.1", "react-dom": "18.3.1", "comicgen": "1.9.9"}
+SOURCES = {"dicebear": ("dicebear-adventurer", "dicebear-micah"), "bigheads": ("bigheads",), "comicgen": ("comicgen",)}
+# Comicgen characters under CC0 (its README's character credits)
+COMICGEN_CHARACTERS = ("aryan", "ava", "bean", "bill", "dee", "deenuova", "dey", "deynuovo", "ethan", "evan", "priya",
+                       "priyanuova", "ringo", "ringonuovo", "sophie")
+INK_LUMA = 70  # Comicgen colors darker than this are ink
 SCRIPT = Path(__file__).with_name("characters.mjs")
 NPM_TIMEOUT_S = 600
 
@@ -76,6 +87,8 @@ CREDITS = {
     "dicebear-micah": "- **Micah** by Micah Lanier, through DiceBear (`@dicebear/collection@9.4.3`, code MIT): "
                       "art licensed CC BY 4.0, https://creativecommons.org/licenses/by/4.0/",
     "bigheads": "- **Big Heads** by Rob Mulford (`@bigheads/core@0.3.3`): MIT license, https://bigheads.io",
+    "comicgen": "- **Comicgen** characters by Ramya Mylavarapu, Swetha Mylavarapu, Renel McCullum and Shawf Designs "
+                "(Gramener, `comicgen@1.9.9`, code MIT): CC0, https://creativecommons.org/publicdomain/zero/1.0/",
 }
 
 
@@ -119,6 +132,61 @@ def draw_svgs(packages: Path, source: str, count: int, seed: int, timeout: float
     return items
 
 
+_SVG_OPEN = re.compile(r"<svg\b[^>]*>", re.S)
+_VIEWBOX = re.compile(r'viewBox="([^"]+)"')
+_HEX = re.compile(r"#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})\b")
+
+
+def _inner(svg: str) -> tuple[str, str]:
+    """(viewBox, the markup inside the outer <svg>)."""
+    m = _SVG_OPEN.search(svg)
+    if m is None:
+        raise ValueError("not an SVG")
+    vb = _VIEWBOX.search(m.group(0))
+    body = svg[m.end():]
+    end = body.rfind("</svg>")
+    return (vb.group(1) if vb else "0 0 500 600"), (body[:end] if end >= 0 else body)
+
+
+def _whiten(svg: str) -> str:
+    """Every color lighter than ink (``INK_LUMA``) turned white: the line art of a Comicgen drawing."""
+    def swap(m: re.Match) -> str:
+        h = m.group(1)
+        h = "".join(c * 2 for c in h) if len(h) == 3 else h
+        r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
+        return m.group(0) if (299 * r + 587 * g + 114 * b) // 1000 < INK_LUMA else "#ffffff"
+    return _HEX.sub(swap, svg)
+
+
+def comicgen_items(packages: Path, count: int, seed: int) -> list[dict]:
+    """``count`` Comicgen characters (emotion x pose of one character and angle, in a seeded order) as
+    dicts like ``draw_svgs``'s, read from the installed package."""
+    root = Path(packages) / "node_modules" / "comicgen" / "svg"
+    combos = []
+    for name in COMICGEN_CHARACTERS:
+        for group in sorted({p.parent for p in (root / name).rglob("emotion")}):
+            emotions = sorted((group / "emotion").glob("*.svg"))
+            poses = sorted((group / "pose").glob("*.svg"))
+            combos += [(group, e, p) for e in emotions for p in poses]
+    if not combos:
+        raise DatasetBuildError(f"no Comicgen characters under {root}: is comicgen@{PACKAGES['comicgen']} installed?")
+    order = np.random.default_rng([seed, 20]).permutation(len(combos))[:count]
+    items = []
+    for k in order:
+        group, emotion, pose = combos[int(k)]
+        rel = group.relative_to(root).as_posix().replace("/", "-")
+        item = {"name": f"comicgen-{rel}-{emotion.stem}-{pose.stem}"}
+        try:
+            vb, face = _inner(emotion.read_text(errors="replace"))
+            _, body = _inner(pose.read_text(errors="replace"))
+            color = f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{vb}">{face}{body}</svg>'
+            item.update(color=color, line=_whiten(color))
+        except (OSError, ValueError) as e:
+            item["error"] = f"{type(e).__name__}: {e}"
+        items.append(item)
+    return items
+
+
 def _resvg():
     try:
         import resvg_py
@@ -128,8 +196,8 @@ def _resvg():
 
 
 def render_svg(svg: str, size: int) -> np.ndarray:
-    """(h, w, 3) uint8 RGB render of an SVG with its long side ``size``, on white."""
-    from PIL import Image
+    """(size, size, 3) uint8 RGB render of an SVG: its long side ``size``, centred on white paper."""
+    from PIL import Image, ImageOps
 
     png = bytes(_resvg().svg_to_bytes(svg_string=svg, width=size))
     with Image.open(io.BytesIO(png)) as im:
@@ -138,7 +206,10 @@ def render_svg(svg: str, size: int) -> np.ndarray:
             png = bytes(_resvg().svg_to_bytes(svg_string=svg, height=size))
             im = Image.open(io.BytesIO(png))
             im.load()
-        return np.asarray(flatten_on_white(im))
+        rgb = flatten_on_white(im)
+        if rgb.size != (size, size):  # square pairs: training resizes to squares, which would squash it
+            rgb = ImageOps.pad(rgb, (size, size), color=(255, 255, 255))
+        return np.asarray(rgb)
 
 
 # ------------------------------------------------------------------------------ the build
@@ -220,7 +291,7 @@ def build_characters(
     drawn: list[dict] = []
     for style, n in styles:
         log(f"drawing {n} {style} characters")
-        drawn += draw_svgs(pkgs, style, n, seed)
+        drawn += comicgen_items(pkgs, n, seed) if style == "comicgen" else draw_svgs(pkgs, style, n, seed)
     report = BuildReport(out_dir=out, layout=layout, total=len(drawn))
     good = [d for d in drawn if "error" not in d]
     report.dropped += [(d.get("name", "?"), f"draw error: {d['error']}") for d in drawn if "error" in d]
