@@ -6,7 +6,7 @@
         --model "hints only=none" --model "soft=bundled@soft" --model "flat=bundled@flat"
 
 A model is NAME=DIR (DIR may be 'bundled', or 'none' for the hints-only fill), optionally @STYLE (flat or
-soft; default: the Colorizer's). Sketches: every ``--every``-th pair of the test split (a fixed choice, not
+soft; default: the Colorizer's). Sketches: every ``--every``-th pair of ``--split`` (a fixed choice, not
 a picked one), fitted into square cells on white. Hints: the ones ``autopainter evaluate --hints 5`` uses
 for the same pair.
 """
@@ -32,7 +32,8 @@ def main() -> None:
     ap.add_argument("--data", required=True)
     ap.add_argument("--model", action="append", required=True, metavar="NAME=DIR[@STYLE]",
                     help="DIR may be 'bundled' or 'none'; STYLE flat or soft")
-    ap.add_argument("--every", type=int, default=25, help="every N-th test pair (default: 25)")
+    ap.add_argument("--every", type=int, default=25, help="every N-th pair of the split (default: 25)")
+    ap.add_argument("--split", default="test", help="the split to draw from (default: test)")
     ap.add_argument("--cell", type=int, default=CELL, help=f"cell size in px (default: {CELL})")
     ap.add_argument("--hints", type=int, default=5)
     ap.add_argument("--rows", type=int, default=6)
@@ -46,7 +47,7 @@ def main() -> None:
         path, _, style = path.partition("@")
         kwargs = {"style": style} if style else {}
         models.append((name, Colorizer.from_pretrained(None if path == "bundled" else path, **kwargs)))
-    ds = PairDataset(DataConfig(path=args.data), split="test", train=False)
+    ds = PairDataset(DataConfig(path=args.data), split=args.split, train=False)
     picks = list(range(0, len(ds), args.every))[: args.rows]
     cell = args.cell
 
