@@ -14,7 +14,8 @@ and writes a PNG (zlib level 1, the CLI's setting) to disk.
   weights: the same cost) at its working resolution (256 long side), brought back to the input's size
   with the sketch's own lines, the generator on ``default_threads()`` threads (1 on 2 cores).
   ``default-2threads``, ``default-fp32``, ``default-onnx`` and ``default-onnx-2threads`` are the
-  other thread counts, precision and backend. The default style is ``flat`` (one color per region, see
+  other thread counts, precision and backend. ``default-resize`` (model-only times) is the same generator
+  with the ``default`` preset's resize up-sampling, random weights. The default style is ``flat`` (one color per region, see
   ``inference.regions``); ``default-soft`` is the ``soft`` style, the composition before flats.
 - ``pix2pix-torch`` / ``pix2pix-onnx``: pix2pix's unet_256 generator (``pix2pix`` preset with
   ``in_channels=3``, 54,414,019 parameters, random weights, eval mode), run at the input's full
@@ -30,6 +31,7 @@ worker threads. The figure printed last is pix2pix-onnx / default at 512x512.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -219,6 +221,10 @@ def run_all(args: argparse.Namespace, tmp: Path) -> None:
         "default-onnx": Colorizer(gen, meta, backend="onnx", model_dir=model_dir),
         "default-onnx-2threads": Colorizer(gen, meta, backend="onnx", model_dir=model_dir, threads=2),
     }
+    from autopainter.models.unet import build_generator
+
+    # the same generator with the default preset's resize up-sampling instead of transposed convolutions
+    resize_col = Colorizer(build_generator(dataclasses.replace(gen.cfg, upsample="resize")), meta)
     p2p = pix2pix_model()
     p2p_onnx = OnnxRunner(export_onnx(p2p, tmp / "pix2pix.onnx"), p2p.multiple)
     print(f"default model: {source}; default path: backend {cols['default'].backend}, precision {cols['default'].precision}, "
@@ -239,6 +245,7 @@ def run_all(args: argparse.Namespace, tmp: Path) -> None:
     for hw in [(256, 256), (192, 256)]:
         x = (torch.rand(1, 5, *hw) * 2 - 1).numpy()
         runs = {k: (lambda c=c: c.generate(x)) for k, c in cols.items()}
+        runs["default-resize"] = lambda: resize_col.generate(x)  # the default preset's decoder (random weights)
         if args.compile:
             import copy
 

@@ -69,9 +69,11 @@ class GeneratorConfig(_Section):
     norm: str = "batch"  # generator norm: batch | instance | group | none
     dropout: float = 0.5  # dropout in the innermost decoder blocks (pix2pix: 0.5)
     dropout_blocks: int = 3  # how many innermost decoder blocks (below the bottleneck) get dropout
+    upsample: str = "transposed"  # decoder: transposed (pix2pix; 2-px checkerboard) | resize (nearest x2 + 3x3 conv)
 
     def validate(self) -> None:
         _choice("model.norm", self.norm, NORMS)
+        _choice("model.upsample", self.upsample, ("transposed", "resize"))
         for name in ("ngf", "depth", "max_mult"):
             _positive(f"model.{name}", getattr(self, name))
         if self.out_channels != 3:

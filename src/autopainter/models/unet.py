@@ -1,7 +1,8 @@
 """U-Net generator of Auto-Painter (Liu et al. 2017, arXiv:1705.01908), after pix2pix (Isola et al. 2017).
 
 The encoder halves the resolution ``depth`` times with strided convolutions; the decoder doubles it back
-with transposed convolutions, each level concatenated with the encoder feature map of the same size
+with transposed convolutions (``model.upsample=transposed``, pix2pix) or nearest-neighbour resizing and a
+3x3 convolution (``resize``: no checkerboard), each level concatenated with the encoder feature map of the same size
 (skip connections keep the sketch's lines in place). With ``in_channels=3, ngf=64, depth=8,
 kernel_size=4, norm=batch`` this is pix2pix's ``unet_256`` layer for layer (54,414,019 parameters).
 
@@ -57,22 +58,33 @@ class _Down(nn.Module):
 
 
 class _Up(nn.Module):
-    """ReLU -> transposed conv -> norm -> dropout."""
+    """ReLU -> up-sampling x2 -> norm -> dropout.
 
-    def __init__(self, cin: int, cout: int, k: int, norm: str, use_norm: bool, dropout: float, bias: bool, inplace: bool):
+    ``transposed``: one strided transposed convolution (pix2pix). Its kernel overlaps unevenly, which
+    leaves a 2-px checkerboard in flat areas (Odena et al. 2016, "Deconvolution and Checkerboard
+    Artifacts"). ``resize``: nearest-neighbour up-sampling, then a 3x3 convolution, which has none.
+    """
+
+    def __init__(self, cin: int, cout: int, k: int, norm: str, use_norm: bool, dropout: float, bias: bool,
+                 inplace: bool, upsample: str = "transposed"):
         super().__init__()
         # In place is safe on the fresh concat it receives, but not under activation checkpointing,
         # which must see its input unchanged when it recomputes the block.
         self.act = nn.ReLU(inplace=inplace)
-        # k=4 (pix2pix): padding 1 doubles exactly; k=3 (paper): padding 1 + output_padding 1 does.
-        self.conv = nn.ConvTranspose2d(
-            cin, cout, k, stride=2, padding=1, output_padding=1 if k == 3 else 0, bias=bias
-        )
+        if upsample == "resize":
+            self.resize = nn.Upsample(scale_factor=2, mode="nearest")
+            self.conv = nn.Conv2d(cin, cout, 3, padding=1, bias=bias)
+        else:
+            self.resize = nn.Identity()
+            # k=4 (pix2pix): padding 1 doubles exactly; k=3 (paper): padding 1 + output_padding 1 does.
+            self.conv = nn.ConvTranspose2d(
+                cin, cout, k, stride=2, padding=1, output_padding=1 if k == 3 else 0, bias=bias
+            )
         self.norm = make_norm(norm, cout) if use_norm else nn.Identity()
         self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.drop(self.norm(self.conv(self.act(x))))
+        return self.drop(self.norm(self.conv(self.resize(self.act(x)))))
 
 
 class UNetGenerator(nn.Module):
@@ -109,7 +121,8 @@ class UNetGenerator(nn.Module):
             drop = cfg.dropout if (0 <= blocks_below_bottleneck < cfg.dropout_blocks and not outermost) else 0.0
             self.ups.append(
                 _Up(up_in, up_out, k, norm, use_norm=not outermost, dropout=drop,
-                    bias=True if outermost else _conv_bias(norm), inplace=not self.gradient_checkpointing)
+                    bias=True if outermost else _conv_bias(norm), inplace=not self.gradient_checkpointing,
+                    upsample=cfg.upsample)
             )
         self.multiple = 2**depth
 

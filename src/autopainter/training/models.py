@@ -46,6 +46,7 @@ def build_models(cfg: Config, device: torch.device, init: bool = True) -> Models
     if init and t.init_from:
         # fine-tuning: the model folder's generator weights; the architectures must match
         src, _ = load_generator(t.init_from)
+        _check_same_generator(cfg.model, src.cfg, t.init_from)
         load_state_checked(G, src.state_dict(), t.init_from)
     D = build_discriminator(cfg.discriminator) if cfg.loss.gan > 0 else None
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
@@ -62,3 +63,15 @@ def build_models(cfg: Config, device: torch.device, init: bool = True) -> Models
     precision = resolve_precision(device, t.mixed_precision)
     scaler = torch.amp.GradScaler("cuda", enabled=(precision == "fp16" and device.type == "cuda"))
     return Models(G, D, G_ema, opt_G, opt_D, scaler, extractor, D_frozen=D, amp=autocast_context(device, precision))
+
+
+def _check_same_generator(wanted, found, source: str) -> None:
+    """A one-line ConfigError naming the --set lines that make ``wanted`` the generator ``source`` holds."""
+    from dataclasses import asdict
+
+    from ..config import ConfigError
+
+    diff = {k: v for k, v in asdict(found).items() if asdict(wanted).get(k) != v}
+    if diff:
+        fix = " ".join(f"--set model.{k}={v}" for k, v in diff.items())
+        raise ConfigError(f"train.init_from={source} holds another generator than the config describes; add: {fix}")
