@@ -15,7 +15,8 @@ and writes a PNG (zlib level 1, the CLI's setting) to disk.
   with the sketch's own lines, the generator on ``default_threads()`` threads (1 on 2 cores).
   ``default-2threads``, ``default-fp32``, ``default-onnx`` and ``default-onnx-2threads`` are the
   other thread counts, precision and backend. ``default-resize`` (model-only times) is the same generator
-  with the ``default`` preset's resize up-sampling, random weights. The default style is ``flat`` (one color per region, see
+  with the ``default`` preset's resize up-sampling, random weights; ``default-lite0`` adds
+  ``model.sketch_features=efficientnet-lite0``. The default style is ``flat`` (one color per region, see
   ``inference.regions``); ``default-soft`` is the ``soft`` style, the composition before flats.
 - ``pix2pix-torch`` / ``pix2pix-onnx``: pix2pix's unet_256 generator (``pix2pix`` preset with
   ``in_channels=3``, 54,414,019 parameters, random weights, eval mode), run at the input's full
@@ -225,6 +226,8 @@ def run_all(args: argparse.Namespace, tmp: Path) -> None:
 
     # the same generator with the default preset's resize up-sampling instead of transposed convolutions
     resize_col = Colorizer(build_generator(dataclasses.replace(gen.cfg, upsample="resize")), meta)
+    # ... and with the frozen EfficientNet-Lite0 sketch features in the decoder (model.sketch_features)
+    lite0_col = Colorizer(build_generator(dataclasses.replace(gen.cfg, upsample="resize", sketch_features="efficientnet-lite0")), meta)
     p2p = pix2pix_model()
     p2p_onnx = OnnxRunner(export_onnx(p2p, tmp / "pix2pix.onnx"), p2p.multiple)
     print(f"default model: {source}; default path: backend {cols['default'].backend}, precision {cols['default'].precision}, "
@@ -246,6 +249,7 @@ def run_all(args: argparse.Namespace, tmp: Path) -> None:
         x = (torch.rand(1, 5, *hw) * 2 - 1).numpy()
         runs = {k: (lambda c=c: c.generate(x)) for k, c in cols.items()}
         runs["default-resize"] = lambda: resize_col.generate(x)  # the default preset's decoder (random weights)
+        runs["default-lite0"] = lambda: lite0_col.generate(x)  # + Lite0 sketch features (ImageNet weights)
         if args.compile:
             import copy
 

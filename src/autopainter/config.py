@@ -41,6 +41,7 @@ class _Section:
 NORMS = ("batch", "instance", "group", "none")
 GAN_MODES = ("vanilla", "lsgan", "hinge")
 FEATURE_BACKBONES = ("efficientnet-lite0", "vgg16", "vgg19", "none")
+SKETCH_FEATURES = ("none", "efficientnet-lite0")  # model.sketch_features (models.unet)
 LAYOUTS = ("auto", "side_by_side", "two_folders", "color_only")  # auto: detected as `prepare check` does
 SKETCH_METHODS = ("xdog", "thin")  # data.sketch implements them (a test checks the two agree)
 PRESETS_DIR = Path(__file__).parent / "configs"
@@ -70,10 +71,12 @@ class GeneratorConfig(_Section):
     dropout: float = 0.5  # dropout in the innermost decoder blocks (pix2pix: 0.5)
     dropout_blocks: int = 3  # how many innermost decoder blocks (below the bottleneck) get dropout
     upsample: str = "transposed"  # decoder: transposed (pix2pix; 2-px checkerboard) | resize (nearest x2 + 3x3 conv)
+    sketch_features: str = "none"  # none | efficientnet-lite0: frozen ImageNet features of the sketch fed to the decoder
 
     def validate(self) -> None:
         _choice("model.norm", self.norm, NORMS)
         _choice("model.upsample", self.upsample, ("transposed", "resize"))
+        _choice("model.sketch_features", self.sketch_features, SKETCH_FEATURES)
         for name in ("ngf", "depth", "max_mult"):
             _positive(f"model.{name}", getattr(self, name))
         if self.out_channels != 3:
@@ -118,6 +121,8 @@ class LossConfig(_Section):
     feature_backbone: str = "efficientnet-lite0"  # efficientnet-lite0 | vgg16 | vgg19 | none
     feature_weights: str = ""  # path to a torchvision-format .pth (required for vgg16 / vgg19)
     feature_layers: list[int] = field(default_factory=list)  # backbone stages to compare; [] = backbone default
+    feature_warmup: int = 0  # steps over which the feature weight ramps linearly from 0 to loss.feature (0: none)
+    feature_off_hints: bool = False  # the feature loss sees the target inside the hinted areas: hints alone rule there
 
     def validate(self) -> None:
         _choice("loss.gan_mode", self.gan_mode, GAN_MODES)
@@ -127,6 +132,8 @@ class LossConfig(_Section):
                 raise ConfigError(f"loss.{k} must be >= 0")
         if self.l1 == self.feature == self.gan == self.tv == self.hint == 0:
             raise ConfigError("every loss weight is 0: set at least one of loss.l1, loss.feature, loss.gan, loss.tv, loss.hint > 0")
+        if self.feature_warmup < 0:
+            raise ConfigError(f"loss.feature_warmup must be >= 0 steps, got {self.feature_warmup}")
         if self.feature > 0 and self.feature_backbone == "none":
             raise ConfigError("loss.feature > 0 needs a loss.feature_backbone (efficientnet-lite0, vgg16 or vgg19)")
 

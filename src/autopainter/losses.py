@@ -55,10 +55,22 @@ def hint_l1(fake: torch.Tensor, real: torch.Tensor, mask: torch.Tensor, grow: in
     a few percent of the image at most, so in the plain L1 it weighs almost nothing; this term makes
     following the user's colors worth learning.
     """
-    k = 2 * max(1, round(grow * min(mask.shape[-2:]) / 256)) + 1
-    area = F.max_pool2d(mask.float(), k, stride=1, padding=k // 2)
+    area = hint_area(mask, grow)
     err = (fake.float() - real.float()).abs() * area
     return err.sum() / (area.sum() * fake.shape[1]).clamp_min(1.0)
+
+
+def hint_area(mask: torch.Tensor, grow: int = 4) -> torch.Tensor:
+    """The hinted areas: mask (B, 1, H, W) in {0, 1}, each hint grown by ``grow`` pixels (at 256 px)."""
+    k = 2 * max(1, round(grow * min(mask.shape[-2:]) / 256)) + 1
+    return F.max_pool2d(mask.float(), k, stride=1, padding=k // 2)
+
+
+def feature_weight(cfg: LossConfig, step: int | None) -> float:
+    """w_f at a training step: ramped linearly from 0 over ``loss.feature_warmup`` steps (None: full)."""
+    if step is None or cfg.feature_warmup <= 0:
+        return cfg.feature
+    return cfg.feature * min(1.0, (step + 1) / cfg.feature_warmup)
 
 
 def _check_mode(mode: str) -> None:
@@ -100,10 +112,13 @@ def generator_objective(
     fake_logits: torch.Tensor | None,
     extractor: Callable[[torch.Tensor], Sequence[torch.Tensor]] | None = None,
     hint_mask: torch.Tensor | None = None,
+    step: int | None = None,
 ) -> dict[str, torch.Tensor]:
     """Named, unweighted terms plus their weighted ``total``. Terms with weight 0 are not computed.
 
     fake, real: (B, 3, H, W) in [-1, 1]; fake_logits: D's output on (sketch, fake), needed when cfg.gan > 0.
+    hint_mask: (B, 1, H, W) in {0, 1}, for ``loss.hint`` and ``loss.feature_off_hints``; step: the
+    training step, for ``loss.feature_warmup`` (None: the full weight).
     """
     terms: dict[str, torch.Tensor] = {}
     total = fake.new_zeros((), dtype=torch.float32)
@@ -118,8 +133,14 @@ def generator_objective(
     if cfg.feature > 0:
         if extractor is None:
             raise ValueError("loss.feature > 0 needs a feature extractor")
-        terms["feature"] = feature(extractor, fake, real)
-        total = total + cfg.feature * terms["feature"]
+        seen = fake
+        if cfg.feature_off_hints and hint_mask is not None:
+            # Inside the hinted areas the feature network sees the target: there the hint (and L1) alone
+            # decide, and the feature term cannot pull a hinted region toward its usual colors.
+            area = hint_area(hint_mask).to(fake.dtype)
+            seen = fake * (1 - area) + real.to(fake.dtype) * area
+        terms["feature"] = feature(extractor, seen, real)
+        total = total + feature_weight(cfg, step) * terms["feature"]
     if cfg.gan > 0:
         if fake_logits is None:
             raise ValueError("loss.gan > 0 needs the discriminator's logits on the generated pair")

@@ -290,16 +290,22 @@ _LITE0_STD = (128.0 / 255.0,) * 3
 class EfficientNetLiteFeatures(FeatureExtractor):
     """EfficientNet-Lite0 stem, MBConv stages and head up to the deepest selected stage."""
 
-    def __init__(self, layers: list[int], state_dict: dict[str, torch.Tensor]):
+    def __init__(self, layers: list[int], state_dict: dict[str, torch.Tensor] | None):
+        """state_dict: the ImageNet weights; None builds the architecture alone (its weights are about to
+        be loaded from elsewhere, e.g. a model folder whose generator holds them)."""
         super().__init__("efficientnet-lite0", layers, [_LITE0_NAMES[i] for i in layers],
                          [_LITE0_CHANNELS[i] for i in layers], _LITE0_MEAN, _LITE0_STD)
-        from efficientnet_lite_pytorch import EfficientNet
+        try:
+            from efficientnet_lite_pytorch import EfficientNet
+        except ImportError as e:
+            raise FeatureWeightsError(_lite0_missing(e)) from None
 
         # image_size=None makes every conv Conv2dDynamicSamePadding (TF "SAME" padding worked out from each
         # input's size). The package default, image_size=224, bakes in the padding of a 224 x 224 input.
         net = EfficientNet.from_name("efficientnet-lite0", image_size=None)
         try:
-            net.load_state_dict(state_dict, strict=True)
+            if state_dict is not None:
+                net.load_state_dict(state_dict, strict=True)
         except RuntimeError as e:
             raise FeatureWeightsError(
                 f"efficientnet-lite0 weights do not fit the model: {str(e).splitlines()[0]}; "

@@ -8,6 +8,13 @@ kernel_size=4, norm=batch`` this is pix2pix's ``unet_256`` layer for layer (54,4
 
 Auto-Painter's input is 5 channels: the sketch (1), the hint colors (3) and the hint mask (1). Inputs of
 any H x W are reflect-padded to a multiple of ``2**depth`` and the output is cropped back.
+
+``model.sketch_features=efficientnet-lite0`` adds a frozen ImageNet EfficientNet-Lite0 that reads the sketch
+(as gray RGB) and hands its stage outputs at strides 2, 4, 8, 16 and 32 to the decoder: each goes through a
+learned 1x1 convolution and joins the skip concat of the same size (as AlacGAN, Ci et al. 2018, feeds a
+pretrained network's features of the line art to its decoder). What a face or hair looks like to an
+ImageNet network is then there from the first step, not learned from a few thousand drawings. Its weights
+are part of the generator's state (a model folder rebuilds itself without the weights package).
 """
 
 from __future__ import annotations
@@ -18,6 +25,11 @@ from torch.utils.checkpoint import checkpoint
 
 from ..config import GeneratorConfig
 from .inputs import crop, pad_to_multiple
+
+
+# model.sketch_features=efficientnet-lite0: the Lite0 stages read (features.py numbering) and their strides
+SKETCH_LAYERS = [1, 2, 3, 5, 7]
+SKETCH_STRIDES = [2, 4, 8, 16, 32]
 
 
 def make_norm(kind: str, channels: int) -> nn.Module:
@@ -110,11 +122,26 @@ class UNetGenerator(nn.Module):
                       bias=True if outermost else _conv_bias(norm))
             )
             cin = cout
+        # Frozen sketch features per decoder level i (input at stride 2**(i+1)): Lite0 stage -> 1x1 adapter.
+        self.sketch_net: nn.Module | None = None
+        self.sketch_levels: dict[int, int] = {}  # decoder level -> index into the sketch net's outputs
+        self.adapters = nn.ModuleDict()
+        extra = [0] * depth
+        if cfg.sketch_features == "efficientnet-lite0":
+            from .features import EfficientNetLiteFeatures
+
+            layers = [i for i, st in zip(SKETCH_LAYERS, SKETCH_STRIDES) if st <= 2 ** (depth - 1)]
+            self.sketch_net = EfficientNetLiteFeatures(layers, None)  # weights: build_generator or the model file
+            for j, (layer, c) in enumerate(zip(layers, self.sketch_net.out_channels)):
+                level = SKETCH_STRIDES[SKETCH_LAYERS.index(layer)].bit_length() - 2  # stride 2**(level+1)
+                self.sketch_levels[level] = j
+                self.adapters[str(level)] = nn.Conv2d(c, c, 1)
+                extra[level] = c
         self.ups = nn.ModuleList()
         # Decoder from the bottleneck up; level i maps to chans[i-1] (or out_channels at the top).
         for i in reversed(range(depth)):
             innermost, outermost = i == depth - 1, i == 0
-            up_in = chans[i] if innermost else chans[i] * 2  # skip concat doubles channels
+            up_in = chans[i] if innermost else chans[i] * 2 + extra[i]  # skip concat doubles channels
             up_out = cfg.out_channels if outermost else chans[i - 1]
             # pix2pix: dropout in the 3 decoder blocks right below the innermost one
             blocks_below_bottleneck = depth - 2 - i
@@ -127,14 +154,23 @@ class UNetGenerator(nn.Module):
         self.multiple = 2**depth
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
+        feats: list[torch.Tensor] = []
+        if self.sketch_net is not None:
+            with torch.no_grad():  # frozen, and its input is data: nothing to differentiate
+                feats = self.sketch_net(x[:, :1].expand(-1, 3, -1, -1))  # (B, C_k, H/s_k, W/s_k)
         skips = []
         for down in self.downs:
             x = self._maybe_ckpt(down, x)
             skips.append(x)
         x = skips.pop()  # bottleneck: (B, chans[-1], H/2^depth, W/2^depth)
+        depth = len(self.downs)
         for j, up in enumerate(self.ups):
             if j > 0:
-                x = torch.cat([skips.pop(), x], dim=1)  # (B, 2C, h, w)
+                level = depth - 1 - j
+                parts = [skips.pop(), x]
+                if level in self.sketch_levels:
+                    parts.append(self.adapters[str(level)](feats[self.sketch_levels[level]].to(x.dtype)))
+                x = torch.cat(parts, dim=1)  # (B, 2C (+ C_sketch), h, w)
             x = self._maybe_ckpt(up, x)
         return torch.tanh(x)
 
@@ -150,8 +186,13 @@ class UNetGenerator(nn.Module):
 
 
 def build_generator(cfg: GeneratorConfig, gradient_checkpointing: bool = False) -> UNetGenerator:
+    """A freshly initialized generator; its sketch network (model.sketch_features) gets the ImageNet weights."""
     gen = UNetGenerator(cfg, gradient_checkpointing)
     init_weights(gen)
+    if gen.sketch_net is not None:
+        from .features import build_feature_extractor
+
+        gen.sketch_net = build_feature_extractor("efficientnet-lite0", layers=gen.sketch_net.layers)
     return gen
 
 

@@ -163,7 +163,7 @@ def _train(cfg: Config, resume: str | Path | None, progress: bool) -> Path:
                 after_step(sched.tick(pos, stepped=False), {}, stop)
             for batch in batches():
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-                losses = train_step(models, cfg, batch)
+                losses = train_step(models, cfg, batch, pos.step)
                 ema_update(models.G_ema, unwrap(models.G), ema_decay_at(pos.step, cfg.train.ema_decay))
                 pos.advance(batch["sketch"].shape[0] * world)
                 speed.add(batch["sketch"].shape[0] * world)

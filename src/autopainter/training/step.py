@@ -32,27 +32,28 @@ def d_step(models: Models, cfg: Config, cond: torch.Tensor, real: torch.Tensor, 
 
 
 def g_step(models: Models, cfg: Config, cond: torch.Tensor, real: torch.Tensor, fake: torch.Tensor,
-           hint_mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+           hint_mask: torch.Tensor | None = None, step: int | None = None) -> dict[str, torch.Tensor]:
     """One generator update on the objective's total. Returns the named terms (detached).
 
-    Shapes as in ``d_step``; hint_mask: (B, 1, H, W) in {0, 1}, for the hint loss."""
+    Shapes as in ``d_step``; hint_mask: (B, 1, H, W) in {0, 1}, for the hint terms; step: the training
+    step (the feature weight's warm-up)."""
     models.opt_G.zero_grad(set_to_none=True)
     with models.amp:
         logits = None
         if models.D is not None:
             models.D.requires_grad_(False)  # G's step must not leave gradients in D
             logits = models.D_frozen(cond, fake)
-        terms = generator_objective(cfg.loss, fake, real, logits, models.extractor, hint_mask)
+        terms = generator_objective(cfg.loss, fake, real, logits, models.extractor, hint_mask, step)
     models.scaler.scale(terms["total"]).backward()
     models.scaler.step(models.opt_G)
     return {k: v.detach() for k, v in terms.items()}
 
 
-def train_step(models: Models, cfg: Config, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def train_step(models: Models, cfg: Config, batch: dict[str, torch.Tensor], step: int | None = None) -> dict[str, torch.Tensor]:
     """D step (when there is a D), then G step, on one batch of ``data.pairs.PairDataset`` items.
 
     batch: input (B, C, H, W) the generator's input, sketch (B, 1, H, W), color (B, 3, H, W),
-    mask (B, 1, H, W); all in [-1, 1] (mask in {0, 1}). Returns the named loss terms (detached, on the
+    mask (B, 1, H, W); all in [-1, 1] (mask in {0, 1}); step: the training step. Returns the named loss terms (detached, on the
     device: ``float()`` them only when they are shown, it waits for the device)."""
     x, real = batch["input"], batch["color"]
     cond = discriminator_condition(batch["sketch"], cfg.discriminator.in_channels)  # (B, 1 or 3, H, W)
@@ -63,6 +64,6 @@ def train_step(models: Models, cfg: Config, batch: dict[str, torch.Tensor]) -> d
     logs = {}
     if models.D is not None:
         logs["d"] = d_step(models, cfg, cond, real, fake)
-    logs.update(g_step(models, cfg, cond, real, fake, batch["mask"]))
+    logs.update(g_step(models, cfg, cond, real, fake, batch["mask"], step))
     models.scaler.update()
     return logs
