@@ -79,9 +79,22 @@ def test_config_choices():
     assert isinstance(UNetGenerator(cfg.model).sketch_net, features.EfficientNetLiteFeatures)
 
 
-def test_onnx_export_refuses_clearly(gen, tmp_path):
-    from autopainter.inference.onnx import BackendError, export_onnx
+def test_onnx_export_matches_pytorch(gen, tmp_path):
+    """The sketch network's SAME padding is fixed for the generator's padded sizes: ONNX traces it with dynamic
+    H and W, and the numbers equal the package's size-dependent padding (checked against a plain extractor)."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from autopainter.inference.onnx import OnnxRunner, export_onnx
 
-    with pytest.raises(BackendError, match="sketch_features.*--backend torch"):
-        export_onnx(gen, tmp_path / "m.onnx")
-    assert not (tmp_path / "m.onnx").exists()
+    gen.eval()
+    ref = features.build_feature_extractor("efficientnet-lite0", layers=gen.sketch_net.layers)
+    s = torch.rand(1, 3, 64, 96) * 2 - 1
+    with torch.no_grad():
+        assert all(torch.equal(a, b) for a, b in zip(gen.sketch_net(s), ref(s)))
+    runner = OnnxRunner(export_onnx(gen, tmp_path / "m.onnx"), gen.multiple)
+    for hw in [(40, 72), (97, 61)]:  # not multiples of 2**depth: the export pads and crops too
+        x = torch.rand(1, 5, *hw) * 2 - 1
+        x[:, 4] = (x[:, 4] > 0).float()
+        with torch.no_grad():
+            want = gen(x).numpy()
+        assert abs(runner(x.numpy()) - want).max() <= 1e-4

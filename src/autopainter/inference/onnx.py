@@ -105,12 +105,8 @@ def export_onnx(generator: UNetGenerator, path: str | Path, example_size: tuple[
     """Write ``generator`` (float32, eval mode) as an ONNX file with dynamic H and W, atomically.
 
     The file records the weights' ``fingerprint`` in its metadata (``autopainter.fingerprint``).
-    Raises BackendError when the exporter's packages (onnx, onnxscript) are missing, or for a generator
-    with ``model.sketch_features`` (the exporter does not finish on its size-dependent padding).
+    Raises BackendError when the exporter's packages (onnx, onnxscript) are missing.
     """
-    if getattr(generator.cfg, "sketch_features", "none") != "none":
-        raise BackendError(f"ONNX export does not support model.sketch_features={generator.cfg.sketch_features} "
-                           "yet; use --backend torch")
     for mod in ("onnx", "onnxscript"):
         try:
             __import__(mod)

@@ -20,6 +20,7 @@ are part of the generator's state (a model folder rebuilds itself without the we
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
@@ -30,6 +31,36 @@ from .inputs import crop, pad_to_multiple
 # model.sketch_features=efficientnet-lite0: the Lite0 stages read (features.py numbering) and their strides
 SKETCH_LAYERS = [1, 2, 3, 5, 7]
 SKETCH_STRIDES = [2, 4, 8, 16, 32]
+
+
+class _EvenSameConv2d(nn.Conv2d):
+    """TensorFlow "SAME" padding fixed for inputs of even size (stride 2) or any size (stride 1).
+
+    EfficientNet-Lite0's convolutions work out their padding from each input's size; inside the generator
+    every input the sketch network sees is a multiple of 2 at every strided convolution (the sketch is padded
+    to a multiple of ``2**depth`` and only stages up to stride ``2**(depth-1)`` are read), so the padding
+    is a constant: the same numbers, and a graph the ONNX exporter can trace with dynamic sizes.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pads = []
+        for k, st, d in zip(reversed(self.kernel_size), reversed(self.stride), reversed(self.dilation)):
+            total = max((k - 1) * d + 1 - st, 0)  # SAME padding when the size is a multiple of the stride
+            pads += [total // 2, total - total // 2]
+        return F.conv2d(F.pad(x, pads), self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
+def _fix_same_padding(module: nn.Module) -> None:
+    """Swap the package's size-dependent SAME convolutions for ``_EvenSameConv2d`` (same parameters, same keys)."""
+    for name, child in module.named_children():
+        if type(child).__name__ == "Conv2dDynamicSamePadding":
+            new = _EvenSameConv2d(child.in_channels, child.out_channels, child.kernel_size, tuple(child.stride), 0,
+                                  child.dilation, child.groups, child.bias is not None, device="meta")
+            new.weight = child.weight
+            new.bias = child.bias
+            setattr(module, name, new)
+        else:
+            _fix_same_padding(child)
 
 
 def make_norm(kind: str, channels: int) -> nn.Module:
@@ -132,6 +163,7 @@ class UNetGenerator(nn.Module):
 
             layers = [i for i, st in zip(SKETCH_LAYERS, SKETCH_STRIDES) if st <= 2 ** (depth - 1)]
             self.sketch_net = EfficientNetLiteFeatures(layers, None)  # weights: build_generator or the model file
+            _fix_same_padding(self.sketch_net)
             for j, (layer, c) in enumerate(zip(layers, self.sketch_net.out_channels)):
                 level = SKETCH_STRIDES[SKETCH_LAYERS.index(layer)].bit_length() - 2  # stride 2**(level+1)
                 self.sketch_levels[level] = j
@@ -193,6 +225,7 @@ def build_generator(cfg: GeneratorConfig, gradient_checkpointing: bool = False) 
         from .features import build_feature_extractor
 
         gen.sketch_net = build_feature_extractor("efficientnet-lite0", layers=gen.sketch_net.layers)
+        _fix_same_padding(gen.sketch_net)
     return gen
 
 
