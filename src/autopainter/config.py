@@ -143,6 +143,7 @@ class DataConfig(_Section):
     """Where pairs come from and how they are augmented."""
 
     path: str = ""  # dataset root (uses ROOT/train and ROOT/val when they exist)
+    extra_paths: list[str] = field(default_factory=list)  # more dataset roots, read with data.path as one set (--data A --data B)
     layout: str = "auto"  # auto (detected: sketch/ + color/ folders -> two_folders, else side_by_side) | side_by_side | two_folders | color_only
     sketch_side: str = "right"  # side_by_side: which half holds the sketch (Kaggle set: right)
     sketch_dir: str = "sketch"  # two_folders: subfolder of sketches
@@ -161,6 +162,8 @@ class DataConfig(_Section):
 
     def validate(self) -> None:
         _choice("data.layout", self.layout, LAYOUTS)
+        if any(not p for p in self.extra_paths):
+            raise ConfigError("data.extra_paths holds an empty path")
         _choice("data.sketch_side", self.sketch_side, ("left", "right"))
         _choice("data.sketch_method", self.sketch_method, SKETCH_METHODS)
         _positive("data.image_size", self.image_size)

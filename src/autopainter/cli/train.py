@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 
@@ -16,8 +17,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..training.loop import resume_config, train
 
     overrides = list(args.set or [])
-    if args.data:
-        overrides.append(f"data.path={args.data}")
+    if args.data:  # --data A --data B: A is data.path, the rest data.extra_paths
+        overrides.append(f"data.path={args.data[0]}")
+        if len(args.data) > 1:
+            overrides.append("data.extra_paths=" + json.dumps(args.data[1:]))
     if args.resume:
         if args.config:
             raise CLIError("--resume uses the run's own config; drop --config (use --set to change e.g. train.epochs)")
@@ -29,8 +32,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
     if not cfg.data.path:
         raise CLIError("no training data: pass --data PATH (or --set data.path=PATH)")
-    if not Path(cfg.data.path).is_dir():
-        raise CLIError(f"data folder not found: {cfg.data.path}")
+    for folder in [cfg.data.path, *cfg.data.extra_paths]:
+        if not Path(folder).is_dir():
+            raise CLIError(f"data folder not found: {folder}")
     run_dir = train(cfg, resume=args.resume, progress=not args.quiet)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 reports
         print(f"run: {run_dir}")
@@ -85,7 +89,8 @@ def add_train_commands(sub) -> None:
     t = sub.add_parser("train", help="train a model on sketch/color pairs", description="Train a model; writes a numbered run folder under runs/.")
     t.add_argument("--config", help=f"YAML file or preset name: {', '.join(preset_names())} (default: default)")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. train.epochs=5 (repeatable)")
-    t.add_argument("--data", help="dataset folder (same as --set data.path=PATH)")
+    t.add_argument("--data", action="append", metavar="PATH",
+                   help="dataset folder (same as --set data.path=PATH); repeat it to train on several as one set")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run exactly from its last checkpoint")
     t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

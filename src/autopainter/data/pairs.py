@@ -114,8 +114,19 @@ class PairDataset(torch.utils.data.Dataset):
         self.root, self.fallback = _split_root(Path(cfg.path), split)
         self.layout: Layout = layout_from_config(cfg, self.root)
         self._pairs = self.layout.find(self.root)  # tuples of paths, as Layout.read takes them
+        self._layouts = [self.layout] * len(self._pairs)  # each pair's layout (several roots may differ)
+        self.roots = [self.root]
+        for extra in cfg.extra_paths:  # data.extra_paths: more roots, each with its own (detected) layout
+            root, fallback = _split_root(Path(extra), split)
+            if fallback and split != "train":
+                continue  # a root without this split adds nothing to it (never its training images)
+            layout = layout_from_config(cfg, root)
+            found = layout.find(root)
+            self._pairs += found
+            self._layouts += [layout] * len(found)
+            self.roots.append(root)
         self.paths: list[Path] = [p[-1] for p in self._pairs]
-        two = self.layout.name == "two_folders"
+        two = all(lay.name == "two_folders" for lay in self._layouts)
         self.sketch_paths: list[Path] | None = [p[0] for p in self._pairs] if two else None
         self._warned: set[Path] = set()
 
@@ -129,7 +140,8 @@ class PairDataset(torch.utils.data.Dataset):
         mode = "train mode" if self.train else "eval mode"
         size = self.cfg.image_size
         name = self.layout.name + (" (detected)" if self.cfg.layout == "auto" else "")
-        return f"{name} {self.split}: {len(self)} pairs in {self.root}{note} ({mode}, {size} px)"
+        where = " + ".join(str(r) for r in self.roots)
+        return f"{name} {self.split}: {len(self)} pairs in {where}{note} ({mode}, {size} px)"
 
     def __repr__(self) -> str:
         return f"PairDataset({self.describe()})"
@@ -147,7 +159,7 @@ class PairDataset(torch.utils.data.Dataset):
         for attempt in range(n):
             index = (key + attempt) % n
             try:
-                sketch, color = self.layout.read(self._pairs[index])
+                sketch, color = self._read(index)
             except ImageError as e:
                 last_error = e
                 self._warn_once(index, e)
@@ -158,13 +170,17 @@ class PairDataset(torch.utils.data.Dataset):
     def pair(self, index: int) -> tuple[Image.Image, Image.Image]:
         """Item ``index`` as stored, for evaluation: (sketch as an L image, color as an RGB image), the
         color's own size. color_only sketches are extracted as in training."""
-        sketch, color = self.layout.read(self._pairs[index])
+        sketch, color = self._read(index)
         color = color.convert("RGB")
         if sketch is None:
             sketch = Image.fromarray(extract_sketch(np.asarray(color), method=self.cfg.sketch_method))
         elif sketch.size != color.size:
             sketch = sketch.resize(color.size, _SKETCH_RESAMPLE)
         return sketch, color
+
+    def _read(self, index: int) -> tuple[Image.Image | None, Image.Image]:
+        """Item ``index`` as its layout reads it: (sketch or None, color)."""
+        return self._layouts[index].read(self._pairs[index])
 
     def _warn_once(self, index: int, error: ImageError) -> None:
         path = self.paths[index]
@@ -194,10 +210,10 @@ class PairDataset(torch.utils.data.Dataset):
             if other == index and n > 1:
                 continue
             try:
-                return self._resized(*self.layout.read(self._pairs[other]), size)
+                return self._resized(*self._read(other), size)
             except ImageError:
                 continue
-        return self._resized(*self.layout.read(self._pairs[index]), size)
+        return self._resized(*self._read(index), size)
 
     def _make_sample(
         self, sketch: Image.Image | None, color: Image.Image, rng: np.random.Generator, index: int = 0

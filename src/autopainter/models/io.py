@@ -21,13 +21,17 @@ from typing import Any, Mapping
 
 import torch
 
-from ..config import ConfigError, GeneratorConfig, build_section
+from ..config import ConfigError, DiscriminatorConfig, GeneratorConfig, build_section
 from ..imageio import atomic_write_bytes
 from .unet import UNetGenerator
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+# Written by `autopainter export` beside the generator so that `train.init_from` can continue a run on
+# another machine with its discriminator; inference never reads it.
+DISCRIMINATOR_NAME = "discriminator.safetensors"
 FORMAT = "autopainter-generator"
+D_FORMAT = "autopainter-discriminator"
 FORMAT_VERSION = 1
 DEFAULT_IMAGE_SIZE = 256  # what a folder without an image_size is assumed to be trained at (with a warning)
 # Keys that config.json files of the first release kept under "model" but that are not the generator's:
@@ -80,11 +84,14 @@ def save_pretrained(
     image_size: int,
     extra: dict[str, Any] | None = None,
     dtype: torch.dtype = torch.float16,
+    discriminator: tuple[DiscriminatorConfig, Mapping[str, torch.Tensor]] | None = None,
 ) -> Path:
     """Write ``out_dir/config.json`` and ``out_dir/model.safetensors`` (weights cast to ``dtype``).
 
     ``image_size``: the resolution the model was trained at (its default working size). ``extra`` goes
-    into config.json too (e.g. ``{"trained": {"run": ..., "step": ...}}``).
+    into config.json too (e.g. ``{"trained": {"run": ..., "step": ...}}``). ``discriminator``: (its
+    ``DiscriminatorConfig``, its state dict), written as ``discriminator.safetensors`` for continuing
+    training elsewhere (``train.init_from``); without it a stale one is removed.
     """
     from safetensors.torch import save
 
@@ -92,17 +99,20 @@ def save_pretrained(
         raise ValueError(f"image_size must be a whole number >= 1, got {image_size!r}")
     out = check_output_dir(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    state = {}
-    for k, v in generator.state_dict().items():  # a plain module: training unwraps before it saves
-        v = v.detach().cpu()
-        if v.is_floating_point():
-            v = v.to(dtype)
-        state[k] = v.contiguous()
+    state = _cast_state(generator.state_dict(), dtype)  # a plain module: training unwraps before it saves
+    if discriminator is not None:
+        d_cfg, d_state = discriminator
+        d_meta = {"format": D_FORMAT, "discriminator": json.dumps(dataclasses.asdict(d_cfg)),
+                  "note": "training only: train.init_from continues with it; inference does not need it"}
+        atomic_write_bytes(out / DISCRIMINATOR_NAME, save(_cast_state(d_state, dtype), metadata=d_meta))
+    else:
+        (out / DISCRIMINATOR_NAME).unlink(missing_ok=True)
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "model": dataclasses.asdict(generator.cfg),
         "dtype": str(dtype).replace("torch.", ""),
+        **({"training_files": {DISCRIMINATOR_NAME: "not needed for inference"}} if discriminator is not None else {}),
         **(extra or {}),
         "image_size": image_size,
     }
@@ -110,6 +120,37 @@ def save_pretrained(
     atomic_write_bytes(out / WEIGHTS_NAME, save(state, metadata={"format": FORMAT}))
     atomic_write_bytes(out / CONFIG_NAME, (json.dumps(meta, indent=2) + "\n").encode())
     return out
+
+
+def _cast_state(state: Mapping[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """CPU, contiguous copies with floating tensors cast to ``dtype``."""
+    out = {}
+    for k, v in state.items():
+        v = v.detach().cpu()
+        out[k] = (v.to(dtype) if v.is_floating_point() else v).contiguous()
+    return out
+
+
+def load_discriminator(model_dir: str | Path) -> tuple[DiscriminatorConfig, dict[str, torch.Tensor]] | None:
+    """(DiscriminatorConfig, float32 state dict) of a model folder's ``discriminator.safetensors``, or
+    None when the folder has none. Raises ModelFileError for an unreadable or foreign file."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(model_dir) / DISCRIMINATOR_NAME
+    if not path.is_file():
+        return None
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}
+        if meta.get("format") != D_FORMAT:
+            raise ModelFileError(f"{path} is not an Auto-Painter discriminator file")
+        d_cfg = build_section(DiscriminatorConfig, json.loads(meta.get("discriminator", "{}")), "discriminator.")
+    except (SafetensorError, OSError, json.JSONDecodeError) as e:
+        raise ModelFileError(f"{path} is not a readable discriminator file ({e})") from None
+    except ConfigError as e:
+        raise ModelFileError(f"{path}: {e}") from None
+    return d_cfg, {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
 
 
 def read_model_config(model_dir: str | Path) -> dict[str, Any]:

@@ -121,6 +121,7 @@ def models_state(models: Models, pos: Position, cfg: Config) -> dict[str, Any]:
         "rng_torch": torch.get_rng_state(),
         "rng_cuda": torch.cuda.get_rng_state() if torch.cuda.is_available() and torch.cuda.is_initialized() else None,
         "world_size": dist.world_size(),
+        "init_trained": models.init_trained,
     }
 
 
@@ -134,6 +135,7 @@ def load_models_state(models: Models, state: dict[str, Any], source: str) -> Pos
     models.opt_G.load_state_dict(state["opt_G"])
     if state.get("scaler"):
         models.scaler.load_state_dict(state["scaler"])
+    models.init_trained = dict(state.get("init_trained") or {})
     torch.set_rng_state(state["rng_torch"])
     if torch.is_tensor(state.get("rng_cuda")) and torch.cuda.is_available():
         torch.cuda.set_rng_state(state["rng_cuda"])

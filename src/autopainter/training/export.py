@@ -1,6 +1,11 @@
 """From resume state to release model: a run's EMA generator as a model folder (``config.json`` +
 fp16 ``model.safetensors``, ``models.io.save_pretrained``). Only the generator's architecture and the
-training image size go into config.json; the discriminator and the training switches stay behind."""
+training image size go into config.json; the training switches stay behind.
+
+The discriminator goes beside it as fp16 ``discriminator.safetensors`` (marked as not needed for
+inference), so that ``train.init_from`` can continue the run from the folder alone on another machine.
+``trained`` in config.json counts the steps, images and seconds of this run and, when the run started
+from another model folder (``train.init_from``), of every stage before it (``total_*``, ``before``)."""
 
 from __future__ import annotations
 
@@ -22,5 +27,12 @@ def export(run_dir: str | Path, out_dir: str | Path) -> Path:
     cfg = stored_config(state, run_dir)
     G = UNetGenerator(cfg.model)
     load_state_checked(G, state["G_ema"], str(run_dir))
-    trained = {"run": Path(run_dir).name, "config": cfg.name, "step": state["step"], "epochs_done": state["epoch"]}
-    return save_pretrained(G, out_dir, image_size=cfg.data.image_size, extra={"trained": trained})
+    trained = {"run": Path(run_dir).name, "config": cfg.name, "step": state["step"], "epochs_done": state["epoch"],
+               "images": state.get("seen", 0), "seconds": round(float(state.get("elapsed", 0.0)))}
+    before = state.get("init_trained") or {}
+    if before:  # the stage this run continued (train.init_from): running totals over all stages
+        trained["before"] = before
+    for key, own in (("steps", "step"), ("images", "images"), ("seconds", "seconds")):
+        trained[f"total_{key}"] = int(before.get(f"total_{key}", before.get(own, 0)) or 0) + int(trained[own])
+    D = (cfg.discriminator, state["D"]) if state.get("D") else None
+    return save_pretrained(G, out_dir, image_size=cfg.data.image_size, extra={"trained": trained}, discriminator=D)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
 from ..config import Config
-from ..models.io import load_generator, load_state_checked
+from ..models.io import DISCRIMINATOR_NAME, load_discriminator, load_generator, load_state_checked
 from ..models.patchgan import build_discriminator
 from ..models.unet import UNetGenerator, build_generator
 from .runtime import autocast_context, resolve_precision
@@ -35,20 +35,31 @@ class Models:
     extractor: nn.Module | None = None  # frozen feature network (loss.feature > 0)
     D_frozen: nn.Module | None = None  # D without the DDP wrapper, for G's step (no gradient sync needed)
     amp: Any = contextlib.nullcontext()  # autocast context of the run
+    init_trained: dict[str, Any] = field(default_factory=dict)  # train.init_from's "trained" record (export totals it)
 
 
 def build_models(cfg: Config, device: torch.device, init: bool = True) -> Models:
     """G, D, the EMA generator, optimizers and the feature network, on the CPU and unwrapped
     (``runtime.prepare_models`` moves and wraps them). ``init=False`` (resuming: the weights come from
-    the checkpoint) skips ``train.init_from``."""
+    the checkpoint) skips ``train.init_from``.
+
+    ``train.init_from``: G and its EMA start from the folder's generator, and D from its
+    ``discriminator.safetensors`` when it has one (``autopainter export`` writes it) and the run has a D;
+    the architectures must match the config."""
     t = cfg.train
     G = build_generator(cfg.model, gradient_checkpointing=t.gradient_checkpointing)
+    D = build_discriminator(cfg.discriminator) if cfg.loss.gan > 0 else None
+    init_trained: dict[str, Any] = {}
     if init and t.init_from:
-        # fine-tuning: the model folder's generator weights; the architectures must match
-        src, _ = load_generator(t.init_from)
+        # fine-tuning or continuing elsewhere: the model folder's weights; the architectures must match
+        src, info = load_generator(t.init_from)
         _check_same_generator(cfg.model, src.cfg, t.init_from)
         load_state_checked(G, src.state_dict(), t.init_from)
-    D = build_discriminator(cfg.discriminator) if cfg.loss.gan > 0 else None
+        init_trained = dict(info.trained)
+        found = load_discriminator(t.init_from) if D is not None else None
+        if found is not None:
+            _check_same_generator(cfg.discriminator, found[0], t.init_from, "discriminator")
+            load_state_checked(D, found[1], f"{t.init_from}/{DISCRIMINATOR_NAME}")
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     # fused: one kernel for the whole update (4x faster than the per-tensor loop on CPU), same algorithm
     opt_G = torch.optim.Adam(G.parameters(), lr=t.lr_g, betas=(t.beta1, t.beta2), fused=True)
@@ -62,16 +73,19 @@ def build_models(cfg: Config, device: torch.device, init: bool = True) -> Models
         )
     precision = resolve_precision(device, t.mixed_precision)
     scaler = torch.amp.GradScaler("cuda", enabled=(precision == "fp16" and device.type == "cuda"))
-    return Models(G, D, G_ema, opt_G, opt_D, scaler, extractor, D_frozen=D, amp=autocast_context(device, precision))
+    return Models(G, D, G_ema, opt_G, opt_D, scaler, extractor, D_frozen=D, amp=autocast_context(device, precision),
+                  init_trained=init_trained)
 
 
-def _check_same_generator(wanted, found, source: str) -> None:
-    """A one-line ConfigError naming the --set lines that make ``wanted`` the generator ``source`` holds."""
+def _check_same_generator(wanted, found, source: str, section: str = "model") -> None:
+    """A one-line ConfigError naming the --set lines that make ``wanted`` the network ``source`` holds
+    (its generator, or with ``section="discriminator"`` its discriminator)."""
     from dataclasses import asdict
 
     from ..config import ConfigError
 
     diff = {k: v for k, v in asdict(found).items() if asdict(wanted).get(k) != v}
     if diff:
-        fix = " ".join(f"--set model.{k}={v}" for k, v in diff.items())
-        raise ConfigError(f"train.init_from={source} holds another generator than the config describes; add: {fix}")
+        fix = " ".join(f"--set {section}.{k}={v}" for k, v in diff.items())
+        what = "generator" if section == "model" else "discriminator"
+        raise ConfigError(f"train.init_from={source} holds another {what} than the config describes; add: {fix}")
