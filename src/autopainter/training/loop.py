@@ -124,6 +124,7 @@ def _train(cfg: Config, resume: str | Path | None, progress: bool) -> Path:
 
     def checkpoint() -> None:
         if is_main:
+            log.flush()
             save_state(run_dir, models_state(models, pos, cfg) | {"elapsed": pos.elapsed + time.perf_counter() - start_time})
 
     def after_step(tick: Tick, losses: dict[str, torch.Tensor], stop: Interrupt) -> None:

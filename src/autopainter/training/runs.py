@@ -95,6 +95,12 @@ class RunLog:
             self.tb.add_scalar(f"loss/{k}", v, step)
         self.tb.add_scalar("speed/img_per_s", img_per_s, step)
 
+    def flush(self) -> None:
+        """Put the TensorBoard events written so far on disk (before a checkpoint: a kill then loses none of
+        the steps the checkpoint holds)."""
+        if self.tb is not None:
+            self.tb.flush()
+
     def close(self) -> None:
         if self.tb is not None:
             self.tb.close()
