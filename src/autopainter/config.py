@@ -109,10 +109,8 @@ class GeneratorConfig(_Section):
             raise ConfigError("model.in_channels must be 5 (sketch + hint RGB + mask) or 3 (pix2pix RGB input)")
         if self.sketch_features != "none" and self.depth < 2:
             raise ConfigError("model.sketch_features needs model.depth >= 2 (the features join the decoder from stride 2)")
-        n = self.parameter_count()
-        if n > MAX_PARAMETERS:
-            raise ConfigError(f"model: ngf={self.ngf}, depth={self.depth}, max_mult={self.max_mult} make a generator of "
-                              f"{n / 1e6:,.0f}M parameters, over the {MAX_PARAMETERS / 1e6:.0f}M limit; lower model.ngf or model.max_mult")
+        _parameter_bound("model", self.parameter_count(), f"ngf={self.ngf}, depth={self.depth}, max_mult={self.max_mult}",
+                         "lower model.ngf or model.max_mult")
 
     def parameter_count(self) -> int:
         """The parameters of the generator this config describes, worked out without building it (models.unet
@@ -157,10 +155,8 @@ class DiscriminatorConfig(_Section):
         _in_range("discriminator.layers", self.layers, 1, 8)
         if self.in_channels not in (4, 6):
             raise ConfigError("discriminator.in_channels must be 4 (sketch + image) or 6 (pix2pix: gray RGB sketch + image)")
-        n = self.parameter_count()
-        if n > MAX_PARAMETERS:
-            raise ConfigError(f"discriminator: ndf={self.ndf}, layers={self.layers} make {n / 1e6:,.0f}M parameters, "
-                              f"over the {MAX_PARAMETERS / 1e6:.0f}M limit; lower discriminator.ndf")
+        _parameter_bound("discriminator", self.parameter_count(), f"ndf={self.ndf}, layers={self.layers}",
+                         "lower discriminator.ndf")
 
     def parameter_count(self) -> int:
         """The parameters of the PatchGAN this config describes, without building it (models.patchgan)."""
@@ -406,6 +402,13 @@ def _in_range(name: str, value: int, low: int, high: int) -> None:
         raise ConfigError(f"{name} must be {'> 0' if low == 1 else f'>= {low}'}, got {value}")
     if value > high:
         raise ConfigError(f"{name} must be at most {high:,}, got {value:,}")
+
+
+def _parameter_bound(section: str, n: int, settings: str, fix: str) -> None:
+    """ConfigError for a network of ``n`` parameters over MAX_PARAMETERS, before anything allocates it."""
+    if n > MAX_PARAMETERS:
+        raise ConfigError(f"{section}: {settings} make {n / 1e6:,.0f}M parameters, over the "
+                          f"{MAX_PARAMETERS / 1e6:.0f}M limit; {fix}")
 
 
 def _finite(section: Any, prefix: str) -> None:
