@@ -321,7 +321,8 @@ def test_export_onnx_from_a_run(trained, tmp_path):
     run, _ = trained
     out = tmp_path / "m"
     assert main(["export", str(run), "-o", str(out), "--onnx"]) == 0
-    assert {p.name for p in out.iterdir()} == {"config.json", "model.safetensors", "model.onnx"}
+    # discriminator.safetensors: for train.init_from; inference reads the other three
+    assert {p.name for p in out.iterdir()} == {"config.json", "model.safetensors", "discriminator.safetensors", "model.onnx"}
 
 
 def test_colorize_styles_and_model_none(trained, tmp_path, capsys):

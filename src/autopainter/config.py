@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import asdict, dataclass, field, fields
@@ -46,6 +47,21 @@ LAYOUTS = ("auto", "side_by_side", "two_folders", "color_only")  # auto: detecte
 SKETCH_METHODS = ("xdog", "thin")  # data.sketch implements them (a test checks the two agree)
 PRESETS_DIR = Path(__file__).parent / "configs"
 
+# Bounds that every config passes before anything is built from it (YAML, --set, a model folder's
+# config.json, a checkpoint), so a typo or a hostile file is a one-line error, never terabytes asked of
+# the allocator. Each is far beyond any useful setting:
+MAX_PARAMETERS = 200_000_000  # per network (generator or discriminator); pix2pix's unet_256 has 54M
+MAX_IMAGE_SIDE = 8192  # data.image_size, data.load_size and a model's image_size, in pixels (an 8192 px
+# RGB image is 200 MB as uint8; training crops are 256-512 px)
+MAX_CHANNELS = 4096  # model.ngf, discriminator.ndf
+MAX_DEPTH = 10  # model.depth: inputs are padded to a multiple of 2**depth (1024 px at 10)
+MAX_BATCH = 4096  # train.batch_size
+# model.sketch_features=efficientnet-lite0: the frozen network's output channels at strides 2..32 (stride
+# 2**(level+1) joins decoder level ``level``) and its weight count for all five stages (models.unet;
+# a test checks both against the built network)
+SKETCH_FEATURE_CHANNELS = (16, 24, 40, 112, 320)
+SKETCH_FEATURE_PARAMETERS = 2_958_848
+
 # Keys of the config tree before the generator and discriminator had sections of their own. Old run
 # folders and old --set lines still load: from_dict moves them to where they live now.
 LEGACY_KEYS = {
@@ -74,11 +90,13 @@ class GeneratorConfig(_Section):
     sketch_features: str = "none"  # none | efficientnet-lite0: frozen ImageNet features of the sketch fed to the decoder
 
     def validate(self) -> None:
+        _finite(self, "model")
         _choice("model.norm", self.norm, NORMS)
         _choice("model.upsample", self.upsample, ("transposed", "resize"))
         _choice("model.sketch_features", self.sketch_features, SKETCH_FEATURES)
-        for name in ("ngf", "depth", "max_mult"):
-            _positive(f"model.{name}", getattr(self, name))
+        _in_range("model.ngf", self.ngf, 1, MAX_CHANNELS)
+        _in_range("model.depth", self.depth, 1, MAX_DEPTH)
+        _in_range("model.max_mult", self.max_mult, 1, 64)
         if self.out_channels != 3:
             raise ConfigError(f"model.out_channels must be 3 (RGB), got {self.out_channels}")
         if self.dropout_blocks < 0:
@@ -89,6 +107,37 @@ class GeneratorConfig(_Section):
             raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
         if self.in_channels not in (3, 5):
             raise ConfigError("model.in_channels must be 5 (sketch + hint RGB + mask) or 3 (pix2pix RGB input)")
+        if self.sketch_features != "none" and self.depth < 2:
+            raise ConfigError("model.sketch_features needs model.depth >= 2 (the features join the decoder from stride 2)")
+        _parameter_bound("model", self.parameter_count(), f"ngf={self.ngf}, depth={self.depth}, max_mult={self.max_mult}",
+                         "lower model.ngf or model.max_mult")
+
+    def parameter_count(self) -> int:
+        """The parameters of the generator this config describes, worked out without building it (models.unet
+        is the network; a test checks the two agree). With sketch features the frozen network counts whole
+        (all five stages), an upper bound by at most its 3M weights."""
+        k, depth = self.kernel_size, self.depth
+        chans = [min(self.ngf * 2**i, self.ngf * self.max_mult) for i in range(depth)]  # encoder outputs
+        extra = [0] * depth  # sketch-feature channels joining each decoder level
+        n = 0
+        if self.sketch_features != "none":
+            n += SKETCH_FEATURE_PARAMETERS
+            for level, c in enumerate(SKETCH_FEATURE_CHANNELS[: max(0, depth - 1)]):
+                extra[level] = c
+                n += c * c + c  # the 1x1 adapter
+        bias = self.norm != "batch"  # batch norm's shift replaces the conv bias
+        norm = 2 if self.norm in ("batch", "group") else 0  # affine scale and shift per channel
+        cin = self.in_channels
+        for i, cout in enumerate(chans):  # encoder: strided k x k convs
+            edge = i in (0, depth - 1)
+            n += cin * cout * k * k + (cout if i == 0 or bias else 0) + (0 if edge else norm * cout)
+            cin = cout
+        up_k = 3 if self.upsample == "resize" else k
+        for i in reversed(range(depth)):  # decoder: skip concat in, up-sampling conv
+            up_in = chans[i] if i == depth - 1 else 2 * chans[i] + extra[i]
+            up_out = self.out_channels if i == 0 else chans[i - 1]
+            n += up_in * up_out * up_k * up_k + (up_out if i == 0 or bias else 0) + (0 if i == 0 else norm * up_out)
+        return n
 
 
 @dataclass
@@ -102,10 +151,23 @@ class DiscriminatorConfig(_Section):
 
     def validate(self) -> None:
         _choice("discriminator.norm", self.norm, NORMS)
-        _positive("discriminator.ndf", self.ndf)
-        _positive("discriminator.layers", self.layers)
+        _in_range("discriminator.ndf", self.ndf, 1, MAX_CHANNELS)
+        _in_range("discriminator.layers", self.layers, 1, 8)
         if self.in_channels not in (4, 6):
             raise ConfigError("discriminator.in_channels must be 4 (sketch + image) or 6 (pix2pix: gray RGB sketch + image)")
+        _parameter_bound("discriminator", self.parameter_count(), f"ndf={self.ndf}, layers={self.layers}",
+                         "lower discriminator.ndf")
+
+    def parameter_count(self) -> int:
+        """The parameters of the PatchGAN this config describes, without building it (models.patchgan)."""
+        norm = 2 if self.norm in ("batch", "group") else 0
+        n = self.in_channels * self.ndf * 16 + self.ndf  # 4x4 convs with bias
+        mult = 1
+        for i in range(1, self.layers + 1):
+            prev, mult = mult, min(2**i, 8)
+            c = self.ndf * mult
+            n += self.ndf * prev * c * 16 + c + norm * c
+        return n + self.ndf * mult * 16 + 1
 
 
 @dataclass
@@ -125,6 +187,7 @@ class LossConfig(_Section):
     feature_off_hints: bool = False  # the feature loss sees the target inside the hinted areas: hints alone rule there
 
     def validate(self) -> None:
+        _finite(self, "loss")
         _choice("loss.gan_mode", self.gan_mode, GAN_MODES)
         _choice("loss.feature_backbone", self.feature_backbone, FEATURE_BACKBONES)
         for k in ("l1", "feature", "gan", "tv", "hint"):
@@ -166,12 +229,12 @@ class DataConfig(_Section):
             raise ConfigError("data.extra_paths holds an empty path")
         _choice("data.sketch_side", self.sketch_side, ("left", "right"))
         _choice("data.sketch_method", self.sketch_method, SKETCH_METHODS)
-        _positive("data.image_size", self.image_size)
-        _positive("data.num_val_samples", self.num_val_samples)
-        if self.num_workers < 0:
-            raise ConfigError("data.num_workers must be >= 0")
-        if self.hint_max_strokes < 0:
-            raise ConfigError(f"data.hint_max_strokes must be >= 0, got {self.hint_max_strokes}")
+        _finite(self, "data")
+        _in_range("data.image_size", self.image_size, 1, MAX_IMAGE_SIDE)
+        _in_range("data.load_size", self.load_size, 1, MAX_IMAGE_SIDE)
+        _in_range("data.num_val_samples", self.num_val_samples, 1, 1024)
+        _in_range("data.num_workers", self.num_workers, 0, 1024)
+        _in_range("data.hint_max_strokes", self.hint_max_strokes, 0, 10_000)
         if self.load_size < self.image_size:
             raise ConfigError(f"data.load_size ({self.load_size}) must be >= data.image_size ({self.image_size})")
         if not 0.0 <= self.hint_hue_jitter <= 1.0:
@@ -206,9 +269,17 @@ class TrainConfig(_Section):
     name: str = ""  # run name suffix; default: the config's name
 
     def validate(self) -> None:
+        _finite(self, "train")
         _choice("train.mixed_precision", self.mixed_precision, ("none", "auto", "bf16", "fp16"))
-        for name in ("batch_size", "epochs", "checkpoint_every", "sample_every", "log_every"):
+        _in_range("train.batch_size", self.batch_size, 1, MAX_BATCH)
+        for name in ("epochs", "checkpoint_every", "sample_every", "log_every"):
             _positive(f"train.{name}", getattr(self, name))
+        for name in ("lr_g", "lr_d"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("beta1", "beta2"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ConfigError(f"train.{name} must be in [0, 1), got {getattr(self, name)}")
         if self.max_steps < 0:
             raise ConfigError("train.max_steps must be >= 0 (0: no limit)")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
@@ -267,7 +338,7 @@ class Config(_Section):
     # ---------------------------------------------------------------- validation
     def validate(self) -> None:
         """The rules that span sections, then each section's own."""
-        _positive("model.depth", self.model.depth)
+        _in_range("model.depth", self.model.depth, 1, MAX_DEPTH)  # before 2**depth is worked out
         if self.data.image_size % (2 ** self.model.depth):
             raise ConfigError(
                 f"data.image_size={self.data.image_size} must be a multiple of 2**model.depth={2 ** self.model.depth}; "
@@ -324,6 +395,28 @@ def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 def _positive(name: str, value: int) -> None:
     if value <= 0:
         raise ConfigError(f"{name} must be > 0, got {value}")
+
+
+def _in_range(name: str, value: int, low: int, high: int) -> None:
+    if value < low:
+        raise ConfigError(f"{name} must be {'> 0' if low == 1 else f'>= {low}'}, got {value}")
+    if value > high:
+        raise ConfigError(f"{name} must be at most {high:,}, got {value:,}")
+
+
+def _parameter_bound(section: str, n: int, settings: str, fix: str) -> None:
+    """ConfigError for a network of ``n`` parameters over MAX_PARAMETERS, before anything allocates it."""
+    if n > MAX_PARAMETERS:
+        raise ConfigError(f"{section}: {settings} make {n / 1e6:,.0f}M parameters, over the "
+                          f"{MAX_PARAMETERS / 1e6:.0f}M limit; {fix}")
+
+
+def _finite(section: Any, prefix: str) -> None:
+    """ConfigError for a float field holding NaN or an infinity (YAML .nan / .inf, JSON NaN)."""
+    for f in fields(section):
+        value = getattr(section, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{prefix}.{f.name} must be a finite number, got {value}")
 
 
 # ---------------------------------------------------------------------- dict -> dataclass

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 
@@ -67,7 +69,20 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = DEFAULT_MAX
     return _decode(io.BytesIO(data), name, max_pixels, formats)
 
 
+_PILLOW_LIMIT_LOCK = threading.Lock()
+
+
+def _allow_pixels(max_pixels: int) -> None:
+    """Raise Pillow's own decompression-bomb limit (``Image.MAX_IMAGE_PIXELS``, ~89 MP, an error at twice
+    that) to ``max_pixels`` when that is higher, so that a caller's larger limit really holds. The limit
+    is process-wide and only ever raised: each call still enforces its own ``max_pixels`` on the header."""
+    with _PILLOW_LIMIT_LOCK:
+        if Image.MAX_IMAGE_PIXELS is not None and max_pixels > Image.MAX_IMAGE_PIXELS:
+            Image.MAX_IMAGE_PIXELS = int(max_pixels)
+
+
 def _decode(fp, name: str, max_pixels: int, formats: tuple[str, ...] | None) -> Image.Image:
+    _allow_pixels(max_pixels)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -79,7 +94,10 @@ def _decode(fp, name: str, max_pixels: int, formats: tuple[str, ...] | None) -> 
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageTooLargeError(f"{name}: too many pixels to decode safely ({type(e).__name__})") from None
+        # Pillow's guard, which _allow_pixels keeps at or above max_pixels: the image is over both
+        m = re.search(r"\((\d+) pixels\)", str(e))
+        size = f"{int(m.group(1)):,} pixels" if m else "too many pixels"
+        raise ImageTooLargeError(f"{name}: {size} is over the {max_pixels:,}-pixel limit") from None
     except UnidentifiedImageError as e:
         if formats:
             raise NotAnImageError(f"{name}: not an image, or not one of {', '.join(formats)}") from None
@@ -141,11 +159,17 @@ def tensor_to_uint8(t) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ atomic writes
+# atomic_write_bytes writes NAME through ".NAME.XXXXXXXX.tmp" beside it (mkstemp: 8 characters of
+# [a-z0-9_]); a process killed mid-write leaves that file behind, and remove_stale_temps finds it.
+_TEMP_SUFFIX = ".tmp"
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}" + re.escape(_TEMP_SUFFIX) + "$")
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TEMP_SUFFIX)
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
         with os.fdopen(fd, "wb") as f:
@@ -159,6 +183,24 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def remove_stale_temps(folder: str | Path, names: tuple[str, ...] | None = None) -> list[Path]:
+    """Delete the temporary files that ``atomic_write_bytes`` left in ``folder`` when its process was killed
+    mid-write (for the target file names ``names``; None: any). Returns what was removed.
+
+    Call it only where no other process is writing those files (a run folder being resumed, a model
+    folder being written): an unfinished write of another process looks the same."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for p in sorted(folder.iterdir()):
+        m = _TEMP_NAME.match(p.name)
+        if m and (names is None or m.group("name") in names) and p.is_file() and not p.is_symlink():
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
 
 
 def _read_umask() -> int:

@@ -9,6 +9,7 @@ evaluate.py), each importing only the leaf ``outputs.py`` (errors, inputs, the o
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from .. import __version__
@@ -61,6 +62,6 @@ def _run(args: argparse.Namespace) -> int:
         where = f": {e.filename}" if e.filename else ""
         print(f"autopainter: error: {e.strerror or e}{where}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # Ctrl-C, or training's Interrupted naming the signal (SIGINT or SIGTERM)
         print("autopainter: interrupted", file=sys.stderr)
-        return 130
+        return 128 + getattr(e, "signum", signal.SIGINT)  # the shell's convention: 130 SIGINT, 143 SIGTERM

@@ -6,9 +6,39 @@ import argparse
 import sys
 from pathlib import Path
 
-from .outputs import EXIT_BAD_INPUT, CLIError, collect_inputs, output_help, plan_outputs, require_positive
+from .outputs import (EXIT_BAD_INPUT, OVERWRITE_HELP, CLIError, collect_inputs, image_error_text, output_help,
+                      plan_outputs, require_positive)
 
 __all__ = ["add_colorize_command", "cmd_colorize"]
+
+HINT_SUFFIXES = (".png", ".webp")  # formats with transparency that --hints FOLDER looks for, in this order
+
+
+def _warn(msg: str) -> None:
+    print(f"autopainter: warning: {msg}", file=sys.stderr)
+
+
+def _find_hints(files: list[Path], hints: str | None) -> tuple[dict[Path, Path | None], Path | None]:
+    """The hints file of each sketch (None: none) and the hints folder, if --hints named one."""
+    if not hints:
+        return {f: None for f in files}, None
+    hp = Path(hints)
+    if hp.is_file():
+        if len(files) != 1:
+            raise CLIError("--hints FILE goes with a single sketch; for several, give a folder of hints named like the sketches")
+        return {files[0]: hp}, None
+    if not hp.is_dir():
+        raise CLIError(f"hints not found: {hp}")
+    found: dict[Path, Path | None] = {}
+    for f in files:
+        cand = [hp / f"{f.stem}{ext}" for ext in HINT_SUFFIXES]
+        found[f] = next((c for c in cand if c.is_file()), None)
+    return found, hp
+
+
+def _count_unhinted(unhinted: int, total: int, hints_dir: Path | None) -> None:
+    if unhinted:
+        _warn(f"{unhinted} of {total} sketch{'es' if total > 1 else ''} had no hints file in {hints_dir}")
 
 
 def cmd_colorize(args: argparse.Namespace) -> int:
@@ -16,19 +46,15 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     from ..inference.files import LAYER_SUFFIXES
 
     files = collect_inputs(args.inputs)
-    targets = plan_outputs(files, Path(args.output), extras=LAYER_SUFFIXES if args.layers else ())
     require_positive(args, "size", "max_pixels", "jobs", "threads")
-    hints_dir = hints_file = None
-    if args.hints:
-        hp = Path(args.hints)
-        if hp.is_dir():
-            hints_dir = hp
-        elif hp.is_file():
-            if len(files) != 1:
-                raise CLIError("--hints FILE goes with a single sketch; for several, give a folder of hints named like the sketches")
-            hints_file = hp
-        else:
-            raise CLIError(f"hints not found: {hp}")
+    hints, hints_dir = _find_hints(files, args.hints)
+    targets = plan_outputs(files, Path(args.output), extras=LAYER_SUFFIXES if args.layers else (),
+                           inputs=[h for h in hints.values() if h is not None], overwrite=args.overwrite)
+
+    for f, h in hints.items():
+        if hints_dir is not None and h is None:
+            names = " or ".join(f"{f.stem}{ext}" for ext in HINT_SUFFIXES)
+            _warn(f"no hints for {f} in {hints_dir} (looked for {names}): colored without hints")
 
     options = {"backend": args.backend, "precision": args.precision, "threads": args.threads,
                "style": args.style, "gap": args.gap}
@@ -37,20 +63,18 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     colorizer = Colorizer.from_pretrained(args.model, device=args.device, size=args.size, **options)
     jobs = []
     for f, dest in targets.items():
-        hint = hints_file
-        if hints_dir is not None:
-            cand = [hints_dir / f"{f.stem}{ext}" for ext in (".png", ".webp")]
-            hint = next((c for c in cand if c.is_file()), None)
         layers = layer_paths(dest) if args.layers else (None, None, None)  # always PNG, next to dest
-        jobs.append(FileJob(f, dest, hint, *layers))
+        jobs.append(FileJob(f, dest, hints[f], *layers))
+    unhinted = sum(1 for h in hints.values() if h is None) if hints_dir is not None else 0
 
     if len(jobs) == 1:  # one file: its error is the command's error
         job = jobs[0]
         failed = colorize_files(colorizer, jobs, workers=1)
         if failed:
-            raise failed[0][1]
+            raise CLIError(image_error_text(failed[0][1]))
         if not args.quiet:
             print("\n".join(str(p) for p in (job.dest, job.color_dest, job.lines_dest, job.flats_dest) if p is not None))
+        _count_unhinted(unhinted, 1, hints_dir)
         return 0
     bar = None
     if not args.quiet:
@@ -60,7 +84,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
 
     def done(job, err):
         if err is not None:
-            msg = f"autopainter: skipped: {err}"
+            msg = f"autopainter: skipped: {image_error_text(err)}"
             bar.write(msg, file=sys.stderr) if bar is not None else print(msg, file=sys.stderr)
         if bar is not None:
             bar.update(1)
@@ -70,6 +94,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
+    _count_unhinted(unhinted, len(jobs), hints_dir)
     if failed:
         print(f"autopainter: error: {len(failed)} of {len(jobs)} images could not be colored", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -86,7 +111,8 @@ def add_colorize_command(sub) -> None:
     c.add_argument("-o", "--output", required=True, metavar="OUT", help=output_help("colored"))
     c.add_argument("--model", metavar="DIR", help="model folder (default: the bundled model); 'none': no model, "
                    "flats from the hints alone (each hinted region in its hint's color, the rest white)")
-    c.add_argument("--hints", metavar="FILE", help="RGBA hint image (transparent except painted colors), or a folder of them named like the sketches")
+    c.add_argument("--hints", metavar="FILE", help="RGBA hint image (transparent except painted colors), or a folder of them "
+                   "named like the sketches (NAME.png or NAME.webp; a warning names each sketch that has none)")
     c.add_argument("--size", type=int, metavar="PX", help="working resolution, long side in pixels (default: the model's training size)")
     c.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     c.add_argument("--layers", action="store_true", help="also write NAME_color.png (the color layer under the lines), "
@@ -99,7 +125,9 @@ def add_colorize_command(sub) -> None:
                    help="auto (= torch), torch, or onnx: ONNX Runtime, needs pip install 'autopainter[onnx]' (default: auto)")
     c.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
                    help="torch backend: auto (bf16 on CPUs with AVX-512 BF16 or AMX, else fp32), fp32 or bf16")
-    c.add_argument("--max-pixels", type=int, metavar="N", help="largest sketch accepted, width x height in pixels (default: 67108864 = 8192x8192)")
+    c.add_argument("--max-pixels", type=int, metavar="N", help="largest sketch (and hints image) accepted, width x height "
+                   "in pixels (default: 67108864 = 8192x8192; higher values also lift Pillow's own ~89 MP guard)")
+    c.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     c.add_argument("--jobs", type=int, metavar="N", help="files colored at once for folders (default: one per core, at most 4)")
     c.add_argument("--threads", type=int, metavar="N", help="CPU threads per generator run (default: half the cores, at most 4)")
     c.add_argument("-q", "--quiet", action="store_true")

@@ -10,7 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .outputs import EXIT_BAD_INPUT, CLIError, collect_inputs, output_help, plan_outputs
+from .outputs import (EXIT_BAD_INPUT, OVERWRITE_HELP, CLIError, collect_inputs, image_error_text, output_help,
+                      plan_outputs, require_positive)
 
 __all__ = ["add_data_commands", "parse_params"]
 
@@ -39,22 +40,25 @@ def cmd_sketchify(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from ..data.sketch import extract_sketch
-    from ..imageio import ImageError, read_rgb, save_image
+    from ..imageio import DEFAULT_MAX_PIXELS, ImageError, read_rgb, save_image
 
     params = parse_params(args.set_param)
     extract_sketch(np.full((8, 8), 255, np.uint8), method=args.method, **params)  # bad names: fail before any work
+    require_positive(args, "max_pixels")
     files = collect_inputs(args.inputs)
-    targets = plan_outputs(files, Path(args.output))  # the same stem twice: STEM-1.png, never an overwrite
+    # the same stem twice: STEM-1.png, never an overwrite; an output that is an input: an error
+    targets = plan_outputs(files, Path(args.output), overwrite=args.overwrite)
 
     failed = 0
     items = list(targets.items())
     for f, dest in tqdm(items, desc="sketchify", unit="img", disable=args.quiet or len(items) < 2):
         try:
-            rgb = read_rgb(f)  # (H, W, 3): RGBA/LA/palette transparency on white, gray and palette to RGB
+            # (H, W, 3): RGBA/LA/palette transparency on white, gray and palette to RGB
+            rgb = read_rgb(f, args.max_pixels or DEFAULT_MAX_PIXELS)
         except ImageError as e:
             if len(items) == 1:  # one file: its error is the command's error (one line), as in colorize
-                raise
-            _err(f"skipped: {e}")
+                raise CLIError(image_error_text(e)) from None
+            _err(f"skipped: {image_error_text(e)}")
             failed += 1
             continue
         save_image(extract_sketch(rgb, method=args.method, **params), dest)  # (H, W) uint8 gray, format from the suffix
@@ -155,6 +159,9 @@ def add_data_commands(sub) -> None:
                    help="xdog: soft pencil-like lines (default); thin: binary inked lines")
     s.add_argument("--set-param", action="append", metavar="NAME=VALUE",
                    help="method parameter, e.g. sigma=1.2 (repeatable; see docs/sketch-styles.md)")
+    s.add_argument("--max-pixels", type=int, metavar="N", help="largest image accepted, width x height in pixels "
+                   "(default: 67108864 = 8192x8192; higher values also lift Pillow's own ~89 MP guard)")
+    s.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     s.add_argument("-q", "--quiet", action="store_true")
     s.set_defaults(func=cmd_sketchify)
 

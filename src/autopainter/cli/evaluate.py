@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from .outputs import CLIError
+from .outputs import OVERWRITE_HELP, CLIError, refuse_overwrite
 
 __all__ = ["add_eval_command", "cmd_evaluate"]
 
@@ -15,6 +16,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     if args.limit < 0:
         raise CLIError(f"--limit must be >= 0, got {args.limit}")
+    if not args.overwrite:  # OUT inside the dataset or the model folder: its two files must not replace theirs
+        out = Path(args.output)
+        read = [Path(args.data)] + ([Path(args.model)] if args.model and Path(args.model).is_dir() else [])
+        refuse_overwrite([out / "metrics.json", out / "examples.png"], (f for d in read for f in d.rglob("*")))
     progress = None
     if not args.quiet:
         from tqdm import tqdm
@@ -51,6 +56,7 @@ def add_eval_command(sub) -> None:
                         "else side_by_side); or side_by_side, two_folders, color_only (default: auto)")
     v.add_argument("--sketch-side", default="right", choices=("left", "right"), help="side_by_side: the sketch half (default: right)")
     v.add_argument("-o", "--output", default="evaluation", metavar="OUT", help="output folder (default: evaluation)")
+    v.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     v.add_argument("--seed", type=int, default=0, help="seed of the simulated hints (default: 0)")
     v.add_argument("--limit", type=int, default=0, metavar="N", help="evaluate the first N pairs only (default: all)")
     v.add_argument("--size", type=int, metavar="PX", help="working resolution, long side (default: the model's training size)")

@@ -3,15 +3,20 @@
 The leaf of the CLI package: the command modules import it, it imports none of them. The single-file
 rule lives here, once, for every command that writes images (colorize, sketchify): an ``-o`` ending in
 an image suffix (``OUTPUT_SUFFIXES``) is one file written in that format; anything else is a folder of
-``STEM.png``.
+``STEM.png``. So does the rule that no command writes over its own inputs (``refuse_overwrite``) unless
+``--overwrite`` says so.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Iterable
 
-__all__ = ["CLIError", "EXIT_BAD_INPUT", "OUTPUT_SUFFIXES", "collect_inputs", "names_one_file",
-           "output_help", "plan_outputs", "require_positive"]
+__all__ = ["CLIError", "EXIT_BAD_INPUT", "OUTPUT_SUFFIXES", "OVERWRITE_HELP", "collect_inputs", "image_error_text",
+           "names_one_file", "output_help", "plan_outputs", "refuse_overwrite", "require_positive"]
+
+OVERWRITE_HELP = "allow outputs to replace input files (refused by default: an error names the first one)"
 
 EXIT_BAD_INPUT = 2
 OUTPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")  # an -o ending in one of these is a file of that format
@@ -56,8 +61,45 @@ def names_one_file(out: Path) -> bool:
     return out.suffix.lower() in OUTPUT_SUFFIXES
 
 
+def image_error_text(err: Exception) -> str:
+    """An image error as a command with ``--max-pixels`` reports it: a pixel-limit error names the flag."""
+    from ..imageio import ImageTooLargeError
+
+    return f"{err} (--max-pixels N raises the limit)" if isinstance(err, ImageTooLargeError) else str(err)
+
+
+def refuse_overwrite(outputs: Iterable[Path], inputs: Iterable[Path]) -> None:
+    """CLIError, before anything is written, when an output would replace an input file.
+
+    An output that exists is compared with each input as the same file on disk (device and inode), so
+    the rule sees through symlinks (to a file or to a folder), hard links, ``DIR`` and ``DIR/`` and
+    ``./DIR``, and case-insensitive file systems. ``inputs`` are only read when some output exists."""
+    existing = []
+    for o in outputs:
+        try:
+            st = os.stat(o)
+        except OSError:  # not there (or a dangling link): it cannot be an input
+            continue
+        existing.append((o, (st.st_dev, st.st_ino)))
+    if not existing:
+        return
+    ids: dict[tuple[int, int], Path] = {}
+    for i in inputs:
+        try:
+            st = os.stat(i)
+        except OSError:
+            continue
+        ids.setdefault((st.st_dev, st.st_ino), Path(i))
+    clashes = [(o, ids[key]) for o, key in existing if key in ids]
+    if clashes:
+        o, i = clashes[0]
+        more = f" (and {len(clashes) - 1} more)" if len(clashes) > 1 else ""
+        same = "is" if Path(o) == i else "is the same file as"
+        raise CLIError(f"output {o} {same} the input {i}{more}: choose another -o, or add --overwrite to replace inputs")
+
+
 def plan_outputs(files: list[Path], out: Path, single_file: bool | None = None,
-                 extras: tuple[str, ...] = ()) -> dict[Path, Path]:
+                 extras: tuple[str, ...] = (), inputs: Iterable[Path] = (), overwrite: bool = False) -> dict[Path, Path]:
     """Output path of each input: ``out`` itself for a single file, else ``out/STEM.png``.
 
     ``single_file`` None applies the rule (``names_one_file(out)``). Raises CLIError, before anything
@@ -68,6 +110,9 @@ def plan_outputs(files: list[Path], out: Path, single_file: bool | None = None,
     their names are reserved too. An input whose names are taken (the same stem from two folders, or
     a name like another output's layer) gets ``STEM-1.png``, ``STEM-2.png`` ...: never overwrite our
     own output.
+
+    No output (layers included) may be one of ``files`` or of the other ``inputs`` (e.g. hint files):
+    CLIError, unless ``overwrite`` (``refuse_overwrite``).
     """
     out = Path(out)
     if single_file is None:
@@ -92,4 +137,6 @@ def plan_outputs(files: list[Path], out: Path, single_file: bool | None = None,
             n += 1
         taken.update(names(dest))
         targets[f] = dest
+    if not overwrite:
+        refuse_overwrite([p for dest in targets.values() for p in names(dest)], [*files, *inputs])
     return targets

@@ -34,7 +34,7 @@ from PIL import Image
 
 from ..data.hints import hints_from_rgba
 from ..devices import bf16_native
-from ..imageio import DEFAULT_MAX_PIXELS, ImageError, flatten_on_white, from_unit, open_image
+from ..imageio import DEFAULT_MAX_PIXELS, ImageError, ImageTooLargeError, flatten_on_white, from_unit, open_image
 from ..models.inputs import encode_inputs
 from ..models.io import ModelFileError, ModelInfo, load_generator
 from ..models.unet import UNetGenerator
@@ -66,7 +66,7 @@ def _as_pil(img: ImageLike, what: str, max_pixels: int) -> Image.Image:
         raise ImageError(f"{what}: expected a path, a PIL image or a numpy array, got {type(img).__name__}")
     w, h = pil.size
     if w * h > max_pixels:
-        raise ImageError(f"{what}: {w}x{h} is over the {max_pixels:,}-pixel limit")
+        raise ImageTooLargeError(f"{what}: {w}x{h} is over the {max_pixels:,}-pixel limit")
     return pil
 
 

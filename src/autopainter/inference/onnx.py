@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..imageio import atomic_write_bytes
+from ..imageio import atomic_write_bytes, remove_stale_temps
 from ..models.inputs import crop, pad_array, padding
 from ..models.unet import UNetGenerator
 
@@ -128,6 +128,7 @@ def export_onnx(generator: UNetGenerator, path: str | Path, example_size: tuple[
 
     data = onnx_ir.serde.serialize_model(program.model).SerializeToString()
     path = Path(path)
+    remove_stale_temps(path.parent, (path.name,))  # left by an export that was killed mid-write
     atomic_write_bytes(path, data)
     return path
 

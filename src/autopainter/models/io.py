@@ -21,8 +21,8 @@ from typing import Any, Mapping
 
 import torch
 
-from ..config import ConfigError, DiscriminatorConfig, GeneratorConfig, build_section
-from ..imageio import atomic_write_bytes
+from ..config import MAX_IMAGE_SIDE, ConfigError, DiscriminatorConfig, GeneratorConfig, build_section
+from ..imageio import atomic_write_bytes, remove_stale_temps
 from .unet import UNetGenerator
 
 CONFIG_NAME = "config.json"
@@ -59,11 +59,18 @@ class ModelInfo:
         if isinstance(info, ModelInfo):
             return info
         d = dict(info or {})
-        size = d.pop("image_size", DEFAULT_IMAGE_SIZE)
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"image_size must be a whole number >= 1, got {size!r}")
-        return cls(model=model, image_size=size, dtype=str(d.pop("dtype", "float16")),
-                   trained=dict(d.pop("trained", {}) or {}), extra=d)
+        size = check_image_size(d.pop("image_size", DEFAULT_IMAGE_SIZE))
+        trained = d.pop("trained", {}) or {}
+        if not isinstance(trained, Mapping):
+            raise ValueError(f"trained must be a mapping, got {trained!r}")
+        return cls(model=model, image_size=size, dtype=str(d.pop("dtype", "float16")), trained=dict(trained), extra=d)
+
+
+def check_image_size(size: Any) -> int:
+    """``size`` if it is a usable training size (a whole number in 1..MAX_IMAGE_SIDE), else ValueError."""
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_IMAGE_SIDE:
+        raise ValueError(f"image_size must be a whole number in 1..{MAX_IMAGE_SIDE}, got {size!r}")
+    return size
 
 
 def check_output_dir(out_dir: str | Path) -> Path:
@@ -95,10 +102,10 @@ def save_pretrained(
     """
     from safetensors.torch import save
 
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
-        raise ValueError(f"image_size must be a whole number >= 1, got {image_size!r}")
+    check_image_size(image_size)
     out = check_output_dir(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out, (WEIGHTS_NAME, CONFIG_NAME, DISCRIMINATOR_NAME))  # left by a write that was killed
     state = _cast_state(generator.state_dict(), dtype)  # a plain module: training unwraps before it saves
     if discriminator is not None:
         d_cfg, d_state = discriminator
@@ -167,7 +174,10 @@ def read_model_config(model_dir: str | Path) -> dict[str, Any]:
         raise ModelFileError(f"{cfg_path} is not valid JSON ({e})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError(f"{cfg_path} is not an Auto-Painter generator config (format != {FORMAT!r})")
-    if meta.get("format_version", 0) > FORMAT_VERSION:
+    version = meta.get("format_version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ModelFileError(f"{cfg_path}: format_version must be a whole number, got {version!r}")
+    if version > FORMAT_VERSION:
         raise ModelFileError(f"{d} was written by a newer Auto-Painter; upgrade the package to load it")
     return meta
 

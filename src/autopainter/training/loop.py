@@ -8,6 +8,7 @@ same batches; the torch RNG (dropout) is restored from the checkpoint.
 
 from __future__ import annotations
 
+import signal
 import time
 import warnings
 from pathlib import Path
@@ -21,12 +22,12 @@ from . import distributed as dist
 from .checkpoint import Position, load_models_state, load_state, models_state, save_state, stored_config
 from .ema import ema_decay_at, ema_update
 from .models import Models, build_models
-from .runs import RunLog, Throughput, make_run_dir
+from .runs import RunLog, Throughput, cut_back, make_run_dir
 from .runtime import prepare_models, resolve_device, to_device, unwrap
 from .samples import SampleWriter
 from .sampler import EpochBatchSampler
 from .schedule import Schedule, Tick
-from .signals import Interrupt, ignore_signals_in_worker
+from .signals import Interrupt, Interrupted, ignore_signals_in_worker
 from .step import train_step
 
 __all__ = ["train", "resume_config", "build_models", "train_step", "EpochBatchSampler"]
@@ -53,7 +54,8 @@ def resume_config(run_dir: str | Path, overrides: list[str] | None = None) -> Co
 
 
 def _open_run(cfg: Config, resume: str | Path | None, models: Models, is_main: bool) -> tuple[Path, Position]:
-    """The run folder and the position to start from: a checkpoint's, or a new numbered folder's."""
+    """The run folder and the position to start from: a checkpoint's (what the run wrote after it cut
+    away: ``runs.cut_back``), or a new numbered folder's."""
     if resume is not None:
         state = load_state(resume)
         pos = load_models_state(models, state, str(resume))
@@ -61,6 +63,8 @@ def _open_run(cfg: Config, resume: str | Path | None, models: Models, is_main: b
         if was != now and pos.batch:
             warnings.warn(f"resuming mid-epoch with {now} processes instead of {was}: the rest of this "
                           "epoch will not repeat the original batches exactly", stacklevel=3)
+        if is_main:
+            cut_back(resume, pos.step, pos.epoch)
         return Path(resume), pos
     run_dir = None
     if is_main:
@@ -104,7 +108,8 @@ def _train(cfg: Config, resume: str | Path | None, progress: bool) -> Path:
 
     log = samples = bar = None
     if is_main:
-        log, samples = RunLog(run_dir), SampleWriter(run_dir, val_set, cfg)
+        log = RunLog(run_dir, purge_step=pos.step + 1 if resume is not None else None)
+        samples = SampleWriter(run_dir, val_set, cfg)
         if progress:
             from tqdm.auto import tqdm
 
@@ -119,6 +124,7 @@ def _train(cfg: Config, resume: str | Path | None, progress: bool) -> Path:
 
     def checkpoint() -> None:
         if is_main:
+            log.flush()
             save_state(run_dir, models_state(models, pos, cfg) | {"elapsed": pos.elapsed + time.perf_counter() - start_time})
 
     def after_step(tick: Tick, losses: dict[str, torch.Tensor], stop: Interrupt) -> None:
@@ -183,7 +189,7 @@ def _train(cfg: Config, resume: str | Path | None, progress: bool) -> Path:
     if interrupted:
         if is_main:
             print(f"interrupted: state saved; continue with `autopainter train --resume {run_dir}`")
-        raise KeyboardInterrupt
+        raise Interrupted(stop.signum or signal.SIGINT)  # the CLI exits 128 + signal number
     return run_dir
 
 

@@ -1,21 +1,32 @@
 """Stopping cleanly on Ctrl-C and SIGTERM (cluster pre-emption): the loop finishes the step in
-progress, saves a checkpoint and exits, so a half-done step is never saved."""
+progress, saves a checkpoint and exits, so a half-done step is never saved. ``Interrupted`` tells the
+caller which signal it was: the command exits 128 + its number (130 for SIGINT, 143 for SIGTERM), as
+shells and schedulers expect of a process stopped by a signal."""
 
 from __future__ import annotations
 
 import signal
 
-__all__ = ["Interrupt", "ignore_signals_in_worker"]
+__all__ = ["Interrupt", "Interrupted", "ignore_signals_in_worker"]
+
+
+class Interrupted(KeyboardInterrupt):
+    """Training stopped by ``signum`` (SIGINT or SIGTERM) after saving its checkpoint."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        self.signum = int(signum)
+        super().__init__(signal.Signals(self.signum).name)
 
 
 class Interrupt:
-    """A context in which Ctrl-C and SIGTERM only set ``hit``; the loop checks it between two steps.
-    A second Ctrl-C stops at once (KeyboardInterrupt)."""
+    """A context in which Ctrl-C and SIGTERM only set ``hit`` (and ``signum``, the first one to arrive);
+    the loop checks it between two steps. A second Ctrl-C stops at once (KeyboardInterrupt)."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.hit = False
+        self.signum: int | None = None
         self._old: dict = {}
 
     def __enter__(self) -> "Interrupt":
@@ -30,6 +41,8 @@ class Interrupt:
         if self.hit and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.hit = True
+        if self.signum is None:
+            self.signum = signum
 
     def __exit__(self, *exc) -> bool:
         for sig, old in self._old.items():
