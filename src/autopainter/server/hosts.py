@@ -23,6 +23,8 @@ import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .fetch import _is_ip_literal
+
 __all__ = ["HostAllowList", "machine_addresses", "hosts_for_bind", "split_host", "cross_site"]
 
 LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -50,16 +52,8 @@ def split_host(value: str) -> tuple[str, int | None]:
             return "", None
         value, port = host, int(p)
     elif ":" in value:  # a bare IPv6 address (not valid in Host, but unambiguous)
-        return (value, None) if _is_ip(value) else ("", None)
+        return (value, None) if _is_ip_literal(value) else ("", None)
     return value.rstrip("."), port
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-        return True
-    except ValueError:
-        return False
 
 
 def _canonical(host: str) -> str:
@@ -90,7 +84,7 @@ class HostAllowList:
         host = _canonical(host)
         if host in self.names or host.endswith(".localhost"):
             return True
-        if _is_ip(host):
+        if _is_ip_literal(host):
             return ipaddress.ip_address(host).is_loopback
         return any(host == d[1:] or host.endswith(d) for d in self.domains)
 
