@@ -7,9 +7,10 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import IO, Any, Callable
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -50,3 +51,28 @@ def write_json(path: str | Path, payload: dict[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"environment": environment(), **payload}, indent=2) + "\n")
     return path
+
+
+def start_server(args: list[str], log: IO | None = None) -> tuple[subprocess.Popen, str]:
+    """``autopainter serve --port 0 -q ARGS`` in a subprocess, once it answers /api/v1/health: (process, base URL).
+
+    The server's log goes to ``log`` (a file; default: discarded), never to a pipe nobody reads: a full
+    pipe would block the server on its next log line.
+    """
+    import httpx
+
+    cmd = [sys.executable, "-m", "autopainter", "serve", "--port", "0", "-q", *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log or subprocess.DEVNULL, text=True)
+    line = proc.stdout.readline()  # "Auto-Painter is running at http://127.0.0.1:PORT/ ..."
+    if "http://" not in line:
+        proc.kill()
+        raise SystemExit(f"the server did not start: {line}")
+    base = "http://" + line.split("http://", 1)[1].split("/", 1)[0]
+    for _ in range(100):
+        try:
+            if httpx.get(base + "/api/v1/health", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("the server did not answer /api/v1/health")

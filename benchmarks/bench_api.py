@@ -21,7 +21,6 @@ import argparse
 import io
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import RESULTS, median_seconds, write_json  # noqa: E402
+from _common import RESULTS, median_seconds, start_server, write_json  # noqa: E402
 
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
@@ -64,26 +63,6 @@ def model_dir(arg: str | None, tmp: Path) -> tuple[Path, str]:
     torch.manual_seed(0)
     out = save_pretrained(build_generator(cfg.model), tmp / "model", image_size=cfg.data.image_size)
     return out, "default preset, random weights"
-
-
-def start_server(model: Path, max_in_flight: int, data_dir: Path) -> tuple[subprocess.Popen, str]:
-    cmd = [sys.executable, "-m", "autopainter", "serve", "--model", str(model), "--port", "0", "-q",
-           "--max-in-flight", str(max_in_flight), "--data-dir", str(data_dir)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()  # "Auto-Painter is running at http://127.0.0.1:PORT/ ..."
-    if "http://" not in line:
-        proc.kill()
-        raise SystemExit(f"the server did not start: {line}{proc.stderr.read()}")
-    url = line.split("http://", 1)[1].split("/", 1)[0]
-    base = f"http://{url}"
-    for _ in range(100):
-        try:
-            if httpx.get(base + "/api/v1/health", timeout=2).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("the server did not answer /api/v1/health")
 
 
 def load(base: str, sketch: bytes, clients: int, seconds: float, warmup: int = 2) -> dict:
@@ -156,7 +135,8 @@ def main() -> None:
         with ThreadPoolExecutor(1) as pool:
             ref, ref_times = median_seconds(lambda: pool.submit(colorizer, img).result(), repeats=7)
 
-        proc, base = start_server(model, args.max_in_flight, tmp / "data")
+        proc, base = start_server(["--model", str(model), "--max-in-flight", str(args.max_in_flight),
+                                   "--data-dir", str(tmp / "data")])
         try:
             health = httpx.get(base + "/api/v1/health").json()
             single = load(base, sketch, 1, args.seconds / 2)

@@ -26,14 +26,18 @@ SKETCH_SIZE = (317, 211)  # odd sizes: the result must come back at exactly this
 
 @pytest.fixture(scope="module")
 def live_server(tiny_model_dir, tmp_path_factory):
-    """uvicorn serving the app (tiny model) on a free port in a thread: its base URL."""
+    """uvicorn serving the app (tiny model) on a free port in a thread, with the connection rules of
+    ``autopainter serve``: its base URL."""
     import uvicorn
 
-    app = create_app(ServerSettings(model_dir=tiny_model_dir, data_dir=tmp_path_factory.mktemp("server-data")))
+    from autopainter.server.connections import uvicorn_config
+
+    settings = ServerSettings(model_dir=tiny_model_dir, data_dir=tmp_path_factory.mktemp("server-data"))
+    app = create_app(settings)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    server = uvicorn.Server(uvicorn_config(app, settings, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

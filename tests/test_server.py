@@ -118,7 +118,8 @@ def web():
 
 def settings(tmp_path, model_dir=None, allow=("127.0.0.1/32",), **kw) -> ServerSettings:
     base = dict(model_dir=model_dir, max_upload_bytes=MAX_UPLOAD, max_pixels=MAX_PIXELS, data_dir=tmp_path / "data",
-                fetch=FetchPolicy(timeout_s=1.0, max_bytes=URL_MAX_BYTES, allow=allow))
+                fetch=FetchPolicy(timeout_s=1.0, max_bytes=URL_MAX_BYTES, allow=allow),
+                allowed_hosts=("testserver",))  # the Host TestClient sends
     return ServerSettings(**{**base, **kw})
 
 

@@ -14,6 +14,7 @@ import tempfile
 import threading
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -59,14 +60,30 @@ def open_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.
     return _decode(path, str(path), max_pixels, None)
 
 
-def decode_image(data: bytes, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS,
+def decode_image(data: bytes | BinaryIO, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS,
                  formats: tuple[str, ...] | None = UPLOAD_FORMATS) -> Image.Image:
-    """``open_image`` for bytes (uploads, downloads): the same rules, and only the common ``formats``.
+    """``open_image`` for bytes or a binary file object (uploads, downloads): the same rules, and only the
+    common ``formats``. A file is read as the decoder goes, never copied into memory whole.
 
     ``name`` stands for the source in error messages. Raises NotAnImageError for bytes that are no image
     of ``formats``, ImageTooLargeError over ``max_pixels``, ImageError for a corrupt image.
     """
-    return _decode(io.BytesIO(data), name, max_pixels, formats)
+    return _decode(data if hasattr(data, "read") else io.BytesIO(data), name, max_pixels, formats)
+
+
+def image_pixels(fp: BinaryIO) -> int | None:
+    """Width x height of the image in a binary file, from its header alone (nothing is decoded), or None
+    when it is no image Pillow can open; the file position is kept."""
+    pos = fp.tell()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # decompression bomb warnings: decode_image judges the size
+            with Image.open(fp) as img:
+                return img.width * img.height
+    except Exception:
+        return None
+    finally:
+        fp.seek(pos)
 
 
 _PILLOW_LIMIT_LOCK = threading.Lock()

@@ -38,16 +38,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ..server import ServerSettings, create_app
+    from ..server.connections import uvicorn_config
     from ..server.fetch import FetchPolicy
+    from ..server.hosts import hosts_for_bind
 
-    for name in ("max_upload_mb", "max_pixels", "max_in_flight"):
+    for name in ("max_upload_mb", "max_pixels", "max_in_flight", "max_pixels_in_flight", "max_connections"):
         if not 0 < getattr(args, name) < float("inf"):
             raise CLIError(f"--{name.replace('_', '-')} must be a number > 0, got {getattr(args, name)}")
-    settings = ServerSettings(
-        model_dir=args.model, device=args.device, size=args.size, max_upload_bytes=int(args.max_upload_mb * MB),
-        max_pixels=args.max_pixels, max_in_flight=args.max_in_flight, data_dir=args.data_dir,
-        fetch=FetchPolicy(allow=tuple(args.allow_url or ())),
-    )
+    # The Host names served: localhost always (the app adds it), the --host address, this machine's addresses
+    # and names when listening on all interfaces, and --allowed-hosts.
+    allowed = [*hosts_for_bind(args.host), *(h for item in args.allowed_hosts or () for h in item.split(",") if h.strip())]
+    try:
+        settings = ServerSettings(
+            model_dir=args.model, device=args.device, size=args.size, max_upload_bytes=int(args.max_upload_mb * MB),
+            max_pixels=args.max_pixels, max_in_flight=args.max_in_flight, data_dir=args.data_dir,
+            max_pixels_in_flight=args.max_pixels_in_flight, max_connections=args.max_connections,
+            header_timeout_s=args.header_timeout, body_timeout_s=args.body_timeout, allowed_hosts=tuple(allowed),
+            fetch=FetchPolicy(allow=tuple(args.allow_url or ())),
+        )
+    except ValueError as e:
+        raise CLIError(str(e)) from None
     app = create_app(settings)  # loads the model first: a missing model is a one-line error, not a dead page
     sock = _listen(args.host, args.port)
     host, port = sock.getsockname()[:2]
@@ -56,8 +66,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if host not in ("127.0.0.1", "::1") and not host.startswith("127."):
         print(f"autopainter: warning: listening on {host}: anyone who can reach this machine can use the app", file=sys.stderr)
     print(f"Auto-Painter is running at {url}  (API docs: {url}docs; Ctrl+C stops it)", flush=True)
-    config = uvicorn.Config(app, log_level="warning" if args.quiet else "info", access_log=not args.quiet,
-                            limit_concurrency=max(64, 16 * args.max_in_flight), timeout_keep_alive=5)
+    config = uvicorn_config(app, settings, log_level="warning" if args.quiet else "info", access_log=not args.quiet)
     uvicorn.Server(config).run(sockets=[sock])
     return 0
 
@@ -101,6 +110,21 @@ def add_serve_command(sub) -> None:
                    help=f"largest image, width x height (default: {d['max_pixels']})")
     v.add_argument("--max-in-flight", type=int, default=d["max_in_flight"], metavar="N",
                    help=f"requests worked on at once; more get 503 (default: {d['max_in_flight']})")
+    v.add_argument("--max-pixels-in-flight", type=int, default=d["max_pixels_in_flight"], metavar="N",
+                   help="image pixels worked on at once, all requests together (memory grows with them); "
+                        f"more wait their turn (default: {d['max_pixels_in_flight']})")
+    v.add_argument("--max-connections", type=int, default=d["max_connections"], metavar="N",
+                   help=f"open connections; beyond it idle ones are closed, then requests get 503 (default: {d['max_connections']})")
+    v.add_argument("--header-timeout", type=float, default=d["header_timeout_s"], metavar="S",
+                   help="seconds a connection has to send a whole request head; idle and half-sent ones are closed "
+                        f"(default: {d['header_timeout_s']:g})")
+    v.add_argument("--body-timeout", type=float, default=d["body_timeout_s"], metavar="S",
+                   help=f"seconds of grace for a request body, after which it must arrive at {d['min_body_rate'] // 1024} KiB/s "
+                        f"on average; slower: 408 (default: {d['body_timeout_s']:g})")
+    v.add_argument("--allowed-hosts", action="append", metavar="NAME[,NAME]",
+                   help="Host names the server answers to besides localhost, the --host address and, with --host 0.0.0.0, "
+                        "this machine's addresses: the names a browser or proxy uses to reach it (repeatable; "
+                        "'.example.org' is the domain and its subdomains; '*' any, which turns off the DNS-rebinding guard)")
     v.add_argument("--allow-url", action="append", metavar="HOST|CIDR",
                    help="a private host or network that image URLs may reach (repeatable; default: none)")
     v.add_argument("--data-dir", default=d["data_dir"], metavar="DIR",

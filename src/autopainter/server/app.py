@@ -10,18 +10,21 @@ A thin shell over the library (``Colorizer``, ``extract_sketch``, ``imageio.deco
 
 Work (decoding, fetching, the generator, encoding) runs in worker threads, at most
 ``settings.max_in_flight`` requests at once; one more is answered at once with 503 and Retry-After
-rather than queued. Every error is a JSON ``{"error": "..."}`` with a 4xx status (500 only for a bug,
-without the traceback, which goes to the server log). Results go back in the response, so there are no
-result files to name or prune (uploads over 1 MB are spooled to a temporary file for the request only).
+rather than queued, before its body is read (``guard.Guard``, which also checks the Host, the origin and
+the byte cap). Every error is a JSON ``{"error": "..."}`` with a 4xx status (500 only for a bug, without
+the traceback, which goes to the server log). Results go back in the response, so there are no result
+files to name or prune (uploads over 1 MB are spooled to a temporary file for the request only, and
+decoded from there).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
-import threading
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, BinaryIO, Callable, Iterator
 
 import anyio
 import numpy as np
@@ -34,91 +37,26 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..data.sketch import SKETCH_METHODS, extract_sketch
-from ..imageio import ImageError, decode_image, flatten_on_white
-from .counter import Counter
-from .fetch import FetchError, Resolver, fetch_image
+from ..imageio import ImageError, decode_image, flatten_on_white, image_pixels
 from ..inference.colorizer import STYLES
 from ..inference.regions import MAX_GAP, check_gap, encode_png, encode_runs, segment
-from .responses import APIError, image_response, png_bytes, read_upload, status_of, too_large, wants_json
+from .bounds import InFlight, PixelBudget
+from .counter import Counter
+from .fetch import FetchError, Resolver, fetch_bytes, short_url
+from .guard import SLOT_KEY, Guard, busy_message, clip_message
+from .hosts import HostAllowList
+from .memory import release_memory
+from .responses import APIError, clip, image_response, png_bytes, read_upload, status_of, wants_json
 from .settings import ServerSettings
 
 __all__ = ["create_app", "STATIC_DIR"]
 
 log = logging.getLogger("autopainter.server")
 STATIC_DIR = Path(__file__).parent / "static"
+# The visitor cookie: GET / sets "0" (seen, not counted); the page's own call to /api/v1/visitors counts a
+# "0" once and sets "1". So a client without cookies (curl, a flood of GET /) is never counted.
 VISITOR_COOKIE = "autopainter_visitor"
 _BROWSER_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
-_PAGE_CSP = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
-             "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
-
-
-class InFlight:
-    """A counter of requests being worked on, with a bound: enter() is False when full (never waits)."""
-
-    def __init__(self, limit: int):
-        self.limit, self.count = limit, 0
-        self._lock = threading.Lock()
-
-    def enter(self) -> bool:
-        with self._lock:
-            if self.count >= self.limit:
-                return False
-            self.count += 1
-            return True
-
-    def leave(self) -> None:
-        with self._lock:
-            self.count -= 1
-
-
-class _Guard:
-    """ASGI middleware: caps request bodies (413 before anything is parsed) and adds security headers."""
-
-    def __init__(self, app, max_body: int):
-        self.app, self.max_body = app, max_body
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        is_page = scope["path"] == "/"
-
-        async def send_with_headers(message):
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers += [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
-                if is_page:
-                    headers += [(b"content-security-policy", _PAGE_CSP.encode()), (b"x-frame-options", b"DENY")]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        if scope["method"] not in ("POST", "PUT", "PATCH"):
-            return await self.app(scope, receive, send_with_headers)
-        length = dict(scope.get("headers", [])).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            return await too_large(self.max_body)(scope, receive, send_with_headers)
-        # Read the whole body here (at most max_body bytes), then hand it to the app.
-        chunks, total = [], 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            total += len(chunk)
-            if total > self.max_body:
-                return await too_large(self.max_body)(scope, receive, send_with_headers)
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body, delivered = b"".join(chunks), False
-
-        async def replay():
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        return await self.app(scope, replay, send_with_headers)
 
 
 def _examples() -> list[dict[str, Any]]:
@@ -151,12 +89,22 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
                                               max_pixels=settings.max_pixels)
     counter = Counter(settings.counter_path)
     policy = settings.fetch
-    gate = InFlight(settings.max_in_flight)
+    gate = InFlight(settings.max_in_flight, on_idle=release_memory)
+    budget = PixelBudget(settings.max_pixels_in_flight, after_big=release_memory)
     examples = _examples()
     index_html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
     model_name = Path(settings.model_dir).name if settings.model_dir else "bundled"
 
+    @asynccontextmanager
+    async def lifespan(app):
+        yield
+        try:
+            counter.flush()
+        except Exception:
+            log.exception("visitor counter")
+
     app = FastAPIOffline(
+        lifespan=lifespan,
         title="Auto-Painter",
         version=__version__,
         description="Color black-and-white line art, guided by optional color hints. Errors are JSON "
@@ -165,17 +113,18 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
         static_url="/static-docs",
     )
     app.state.settings, app.state.gate, app.state.counter = settings, gate, counter
-    app.add_middleware(_Guard, max_body=settings.max_upload_bytes)
+    app.add_middleware(Guard, max_body=settings.max_upload_bytes, gate=gate, hosts=HostAllowList(settings.allowed_hosts),
+                       retry_after_s=settings.retry_after_s)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     # ------------------------------------------------------------------ errors: always {"error": ...}
     @app.exception_handler(APIError)
     async def _api_error(request: Request, e: APIError):
-        return JSONResponse({"error": e.message}, e.status, headers=e.headers)
+        return JSONResponse({"error": clip_message(e.message)}, e.status, headers=e.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, e: StarletteHTTPException):
-        return JSONResponse({"error": str(e.detail)}, e.status_code, headers=getattr(e, "headers", None))
+        return JSONResponse({"error": clip_message(str(e.detail))}, e.status_code, headers=getattr(e, "headers", None))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, e: Exception):  # never a traceback or plain text to the client
@@ -188,16 +137,17 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
         for err in e.errors()[:3]:
             where = ".".join(str(x) for x in err.get("loc", ()) if x not in ("body", "query"))
             parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg", "invalid")))
-        return JSONResponse({"error": "; ".join(parts) or "invalid request"}, 422)
+        return JSONResponse({"error": clip_message("; ".join(parts) or "invalid request")}, 422)
 
-    async def run_gated(job: Callable[[], Any]) -> Any:
-        """Run ``job`` in a worker thread if a slot is free; else 503 at once."""
-        if not gate.enter():
-            raise APIError(503, f"busy: {gate.limit} requests are being worked on; try again in a moment",
-                           {"Retry-After": str(settings.retry_after_s)})
+    async def run_gated(request: Request, job: Callable[[], Any]) -> Any:
+        """Run ``job`` in a worker thread in the slot the Guard took for the request (or one taken now:
+        503 at once when there is none)."""
+        held = request.scope.get("state", {}).get(SLOT_KEY, False)
+        if not held and not gate.enter():
+            raise APIError(503, busy_message(gate.limit), {"Retry-After": str(settings.retry_after_s)})
         try:
             # the thread is never abandoned on cancellation, so the slot is held until the work ends
-            return await anyio.to_thread.run_sync(job)
+            return await anyio.to_thread.run_sync(budget.work(job))
         except (ImageError, FetchError, ValueError) as e:
             raise APIError(status_of(e), str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__) from None
         except APIError:
@@ -206,30 +156,41 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
             log.exception("request failed")
             raise APIError(500, "internal error while processing the image (see the server log)") from None
         finally:
-            gate.leave()
+            if not held:
+                gate.leave()
 
-    def load_input(data: bytes | None, url: str | None, what: str) -> Image.Image:
+    def source(data: BinaryIO | None, url: str | None, what: str) -> tuple[BinaryIO, str]:
+        """An input as a file and its name for error messages: the upload as the parser spooled it, or the
+        image downloaded from ``url``."""
         if url:
-            img, _ = fetch_image(url, policy, settings.max_pixels, resolver)
-            return img
-        return decode_image(data, name=what, max_pixels=settings.max_pixels)
+            body, final = fetch_bytes(url, policy, resolver)
+            return io.BytesIO(body), short_url(final)
+        return data, what
 
-    def one_source(data: bytes | None, url: str | None, what: str) -> None:
+    @contextmanager
+    def decoded(*sources: tuple[BinaryIO | None, str]) -> Iterator[list[Image.Image | None]]:
+        """The images of ``sources`` (None stays None), decoded once their pixels fit in the pixel budget,
+        which they hold until the block ends (the work on them included)."""
+        sizes = [image_pixels(fp) or 0 if fp is not None else 0 for fp, _ in sources]
+        with budget.hold(sum(n for n in sizes if n <= settings.max_pixels)):  # over the cap: decoding refuses it
+            yield [decode_image(fp, name=name, max_pixels=settings.max_pixels) if fp is not None else None
+                   for fp, name in sources]
+
+    def one_source(data: BinaryIO | None, url: str | None, what: str) -> None:
         if data is not None and url:
             raise APIError(422, f"give either a {what} file or a url, not both")
         if data is None and not url:
             raise APIError(422, f"missing input: send a {what} file (multipart field '{what}') or a url")
 
     # ------------------------------------------------------------------ page
+    def visitor_cookie(response: Response, value: str) -> None:
+        response.set_cookie(VISITOR_COOKIE, value, max_age=365 * 24 * 3600, httponly=True, samesite="lax")
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index(request: Request):
         response = HTMLResponse(index_html, headers={"Cache-Control": "no-cache"})
         if VISITOR_COOKIE not in request.cookies:
-            try:
-                counter.increment()
-                response.set_cookie(VISITOR_COOKIE, "1", max_age=365 * 24 * 3600, httponly=True, samesite="lax")
-            except Exception:  # a locked or broken counter file must not take the page down
-                log.exception("visitor counter")
+            visitor_cookie(response, "0")  # counted when the page asks for the count (nothing is written now)
         return response
 
     # ------------------------------------------------------------------ API
@@ -255,7 +216,8 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
             "in_flight": gate.count,
             "max_in_flight": gate.limit,
             "limits": {"max_upload_bytes": settings.max_upload_bytes, "max_pixels": settings.max_pixels,
-                       "url_max_bytes": policy.max_bytes, "url_timeout_s": policy.timeout_s},
+                       "url_max_bytes": policy.max_bytes, "url_timeout_s": policy.timeout_s,
+                       "max_pixels_in_flight": settings.max_pixels_in_flight, "max_connections": settings.max_connections},
             "sketch_methods": list(SKETCH_METHODS),
         }
 
@@ -265,8 +227,14 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
         return {"examples": examples}
 
     @app.get("/api/v1/visitors", tags=["page"])
-    def visitors():
+    def visitors(request: Request, response: Response):
         """How many browsers have opened the page (kept in SQLite across restarts)."""
+        if request.cookies.get(VISITOR_COOKIE) == "0":  # a browser that loaded the page: count it, once
+            try:
+                counter.increment()
+                visitor_cookie(response, "1")
+            except Exception:  # a locked or broken counter file must not take the page down
+                log.exception("visitor counter")
         return {"visitors": counter.get()}
 
     @app.post("/api/v1/colorize", tags=["images"], responses={200: png_or_json, **error_responses}, response_class=Response)
@@ -284,25 +252,24 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
         if layers and not as_json:
             raise APIError(422, "layers come as JSON: add format=json")
         if style is not None and style not in STYLES:
-            raise APIError(422, f"style must be one of: {', '.join(STYLES)}; got {style!r}")
-        sketch_data = await read_upload(sketch, "sketch")
-        hints_data = await read_upload(hints, "hints")
+            raise APIError(422, f"style must be one of: {', '.join(STYLES)}; got {clip(style)}")
+        sketch_data = read_upload(sketch, "sketch")
+        hints_data = read_upload(hints, "hints")
         one_source(sketch_data, url, "sketch")
 
         chosen = {"style": style} if style is not None else {}  # a colorizer of one's own may not know styles
 
         def job() -> dict[str, Any]:
-            sk = load_input(sketch_data, url, "sketch")
-            hint = decode_image(hints_data, name="hints", max_pixels=settings.max_pixels) if hints_data else None
-            if layers:
-                res = colorizer.colorize(sk, hints=hint, **chosen)
-                images = {"image": res.image, "color": res.color, "lines": res.lines, "flats": res.flats}
-                images = {k: v for k, v in images.items() if v is not None}
-            else:
-                images = {"image": colorizer(sk, hints=hint, **chosen)}
-            return {"size": images["image"].size, **{k: png_bytes(v) for k, v in images.items()}}
+            with decoded(source(sketch_data, url, "sketch"), (hints_data, "hints")) as (sk, hint):
+                if layers:
+                    res = colorizer.colorize(sk, hints=hint, **chosen)
+                    images = {"image": res.image, "color": res.color, "lines": res.lines, "flats": res.flats}
+                    images = {k: v for k, v in images.items() if v is not None}
+                else:
+                    images = {"image": colorizer(sk, hints=hint, **chosen)}
+                return {"size": images["image"].size, **{k: png_bytes(v) for k, v in images.items()}}
 
-        out = await run_gated(job)
+        out = await run_gated(request, job)
         return image_response(out, as_json, "colored.png", layer_names=tuple(k for k in ("color", "lines", "flats") if k in out) if layers else ())
 
     @app.post("/api/v1/regions", tags=["images"], responses={200: {"content": {"image/png": {}, "application/json": {}}},
@@ -322,15 +289,16 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
             check_gap(gap)
         except ValueError as e:
             raise APIError(422, str(e)) from None
-        data = await read_upload(sketch, "sketch")
+        data = read_upload(sketch, "sketch")
         one_source(data, url, "sketch")
 
         def job() -> Any:
-            sk = np.asarray(flatten_on_white(load_input(data, url, "sketch")).convert("L"))
-            found = segment(sk, gap=gap if gap is not None else getattr(colorizer, "gap", None))
-            return encode_runs(found) if as_json else (encode_png(found), found)
+            with decoded(source(data, url, "sketch")) as (img,):
+                sk = np.asarray(flatten_on_white(img).convert("L"))
+                found = segment(sk, gap=gap if gap is not None else getattr(colorizer, "gap", None))
+                return encode_runs(found) if as_json else (encode_png(found), found)
 
-        out = await run_gated(job)
+        out = await run_gated(request, job)
         if as_json:
             return Response(json.dumps(out), media_type="application/json", headers={"Cache-Control": "no-store"})
         body, found = out
@@ -350,30 +318,32 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
         """Extract black-on-white line art from a colored image (the same function training uses)."""
         as_json = wants_json(request, format)
         if method not in SKETCH_METHODS:
-            raise APIError(422, f"unknown method {method!r}; choose one of: {', '.join(SKETCH_METHODS)}")
-        data = await read_upload(image, "image")
+            raise APIError(422, f"unknown method {clip(method)}; choose one of: {', '.join(SKETCH_METHODS)}")
+        data = read_upload(image, "image")
         one_source(data, url, "image")
 
         def job() -> dict[str, Any]:
-            rgb = np.asarray(flatten_on_white(load_input(data, url, "image")))  # (H, W, 3) uint8
-            sk = Image.fromarray(extract_sketch(rgb, method=method))  # (H, W) gray, 255 paper
-            return {"size": sk.size, "image": png_bytes(sk)}
+            with decoded(source(data, url, "image")) as (img,):
+                rgb = np.asarray(flatten_on_white(img))  # (H, W, 3) uint8
+                sk = Image.fromarray(extract_sketch(rgb, method=method))  # (H, W) gray, 255 paper
+                return {"size": sk.size, "image": png_bytes(sk)}
 
-        out = await run_gated(job)
+        out = await run_gated(request, job)
         return image_response(out, as_json, "sketch.png")
 
     @app.post("/api/v1/fetch", tags=["images"], responses={200: {"content": {"image/png": {}}}, **error_responses}, response_class=Response)
-    async def fetch(url: str = Form(..., description="http(s) URL of an image")):
+    async def fetch(request: Request, url: str = Form(..., description="http(s) URL of an image")):
         """Download an image from a URL (checked against SSRF, size-capped) and send it back, so the page can show
         it. PNG, JPEG, WebP and GIF come back as they are; other formats as PNG."""
 
         def job() -> tuple[bytes, str]:
-            img, data = fetch_image(url, policy, settings.max_pixels, resolver)
-            if img.format in _BROWSER_FORMATS:
-                return data, _BROWSER_FORMATS[img.format]
-            return png_bytes(img), "image/png"
+            fp, name = source(None, url, "image")
+            with decoded((fp, name)) as (img,):
+                if img.format in _BROWSER_FORMATS:
+                    return fp.getvalue(), _BROWSER_FORMATS[img.format]
+                return png_bytes(img), "image/png"
 
-        data, media = await run_gated(job)
+        data, media = await run_gated(request, job)
         return Response(data, media_type=media, headers={"Cache-Control": "no-store"})
 
     return app

@@ -22,8 +22,10 @@ Proxies from the environment are ignored: a proxy would resolve the names itself
 
 from __future__ import annotations
 
+import concurrent.futures
 import ipaddress
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -32,7 +34,7 @@ from PIL import Image
 
 from ..imageio import decode_image
 
-__all__ = ["FetchError", "FetchTooLargeError", "FetchPolicy", "address_problem", "fetch_bytes", "fetch_image"]
+__all__ = ["FetchError", "FetchTooLargeError", "FetchPolicy", "address_problem", "fetch_bytes", "fetch_image", "short_url"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Iterable[str]]  # (host, port) -> IP address strings
@@ -123,20 +125,45 @@ def _system_resolver(host: str, port: int) -> list[str]:
     return [info[4][0] for info in infos]
 
 
-_LOOKUPS = None  # a small thread pool for name lookups, which have no timeout of their own
+class _Lookups:
+    """Name lookups in worker threads, with a deadline each: ``getaddrinfo`` has no timeout of its own.
+
+    A lookup that outlives its deadline cannot be stopped: its thread stays busy until the system resolver
+    gives up. So a lookup is only started when a worker is free for it at once (never queued behind
+    hanging ones, which would make every later lookup time out too), and with all ``workers`` hanging
+    a fetch fails at once with "try again" rather than waiting.
+    """
+
+    def __init__(self, workers: int = 16):
+        self.workers, self.busy = workers, 0
+        self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="autopainter-dns")
+        self._lock = threading.Lock()
+
+    def _run(self, resolve: Resolver, host: str, port: int) -> list[str]:
+        try:
+            return list(resolve(host, port))
+        finally:
+            with self._lock:
+                self.busy -= 1
+
+    def __call__(self, resolve: Resolver, host: str, port: int, seconds: float) -> list[str]:
+        with self._lock:
+            if self.busy >= self.workers:
+                raise FetchError(f"{self.workers} host name lookups are still pending; try again in a moment")
+            self.busy += 1
+        try:
+            future = self._pool.submit(self._run, resolve, host, port)
+        except BaseException:
+            with self._lock:
+                self.busy -= 1
+            raise
+        try:
+            return future.result(timeout=max(seconds, 0.0))
+        except concurrent.futures.TimeoutError:
+            raise FetchError(f"timed out resolving the host {host!r}") from None
 
 
-def _lookup(resolve: Resolver, host: str, port: int, seconds: float) -> list[str]:
-    """resolve(host, port), given at most ``seconds``: a slow resolver must not hold a request for ever."""
-    global _LOOKUPS
-    import concurrent.futures
-
-    if _LOOKUPS is None:
-        _LOOKUPS = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="autopainter-dns")
-    try:
-        return _LOOKUPS.submit(resolve, host, port).result(timeout=max(seconds, 0.0))
-    except concurrent.futures.TimeoutError:
-        raise FetchError(f"timed out resolving the host {host!r}") from None
+_lookup = _Lookups()
 
 
 def _checked_addresses(host: str, port: int, policy: FetchPolicy, resolve: Resolver, seconds: float | None = None) -> list[IPAddress]:
@@ -201,7 +228,7 @@ def fetch_bytes(url: str, policy: FetchPolicy, resolve: Resolver | None = None) 
             try:
                 ip = _checked_addresses(host, port, policy, resolve, remaining)[0]
             except FetchError as e:
-                raise FetchError(f"redirect to {_short(str(u))}: {e}" if hop else str(e)) from None
+                raise FetchError(f"redirect to {short_url(str(u))}: {e}" if hop else str(e)) from None
             # Connect to the address that was checked; keep Host and the TLS server name of the URL.
             target = u.copy_with(host=str(ip))
             headers = {"Host": u.netloc.decode("ascii"), "User-Agent": _USER_AGENT, "Accept": "image/*",
@@ -258,12 +285,13 @@ def _is_ip_literal(host: str) -> bool:
 
 def fetch_image(url: str, policy: FetchPolicy, max_pixels: int,
                 resolve: Resolver | None = None) -> tuple[Image.Image, bytes]:
-    """Download and decode an image of at most ``max_pixels`` (width x height; the app passes
-    ``ServerSettings.max_pixels``, the cap of uploads too): (decoded image, the downloaded bytes).
+    """Download and decode an image of at most ``max_pixels`` (width x height; the web app uses
+    ``fetch_bytes`` and decodes within its pixel budget, with the cap of uploads): (decoded image, the bytes).
     Raises FetchError or ImageError."""
     data, final = fetch_bytes(url, policy, resolve)
-    return decode_image(data, name=_short(final), max_pixels=max_pixels), data
+    return decode_image(data, name=short_url(final), max_pixels=max_pixels), data
 
 
-def _short(url: str, n: int = 80) -> str:
+def short_url(url: str, n: int = 80) -> str:
+    """``url`` cut to ``n`` characters, for messages."""
     return url if len(url) <= n else url[: n - 3] + "..."

@@ -5,16 +5,16 @@ from __future__ import annotations
 import base64
 import io
 import json
-from typing import Any
+from typing import Any, BinaryIO
 
 from fastapi import Request, UploadFile
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from PIL import Image
 
 from ..imageio import ImageTooLargeError, NotAnImageError
 from .fetch import FetchError, FetchTooLargeError
 
-__all__ = ["APIError", "too_large", "png_bytes", "b64", "status_of", "wants_json", "read_upload", "image_response"]
+__all__ = ["APIError", "clip", "png_bytes", "b64", "status_of", "wants_json", "read_upload", "image_response"]
 
 
 class APIError(Exception):
@@ -25,9 +25,10 @@ class APIError(Exception):
         self.status, self.message, self.headers = status, message, headers or {}
 
 
-def too_large(limit: int) -> JSONResponse:
-    return JSONResponse({"error": f"request too large: the limit is {limit:,} bytes (sketch and hints together)"}, 413,
-                        headers={"Connection": "close"})
+def clip(value: object, limit: int = 60) -> str:
+    """``repr(value)`` for an error message, cut at ``limit`` characters: a client's input is never echoed whole."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def png_bytes(img: Image.Image) -> bytes:
@@ -53,17 +54,21 @@ def status_of(e: Exception) -> int:
 def wants_json(request: Request, form_value: str | None) -> bool:
     value = (form_value or request.query_params.get("format") or "png").lower()
     if value not in ("png", "json"):
-        raise APIError(422, f"format must be png or json, got {value!r}")
+        raise APIError(422, f"format must be png or json, got {clip(value)}")
     return value == "json"
 
 
-async def read_upload(upload: UploadFile | None, what: str) -> bytes | None:
+def read_upload(upload: UploadFile | None, what: str) -> BinaryIO | None:
+    """The uploaded file as the multipart parser left it (in memory up to 1 MB, else spooled to disk), to be
+    decoded straight from there: the app never holds a second copy of an upload's bytes."""
     if upload is None:
         return None
-    data = await upload.read()
-    if not data:
+    f = upload.file
+    f.seek(0, io.SEEK_END)
+    if f.tell() == 0:
         raise APIError(422, f"{what}: the file is empty")
-    return data
+    f.seek(0)
+    return f
 
 
 def image_response(out: dict[str, Any], as_json: bool, filename: str, layer_names: tuple[str, ...] = ()) -> Response:

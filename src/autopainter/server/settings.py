@@ -34,17 +34,37 @@ class ServerSettings:
     max_upload_bytes: int = 20 * MB  # largest request body (sketch and hints together); larger: 413
     max_pixels: int = 4096 * 4096  # largest image (upload or URL), width x height, checked before decoding (bombs)
     max_in_flight: int = 4  # requests colored (or sketched, fetched) at once; beyond that: 503 + Retry-After
+    max_pixels_in_flight: int = 4096 * 2048  # image pixels worked on at once, all requests; more wait their turn
     retry_after_s: int = 2  # the Retry-After a 503 carries
+    allowed_hosts: tuple[str, ...] = ()  # Host names served besides localhost and the loopback addresses ("*": any)
+    # How autopainter serve holds connections (connections.py; another ASGI server has its own rules):
+    max_connections: int = 256  # open connections; beyond it idle ones are closed first, then 503
+    header_timeout_s: float = 5.0  # a connection must send a whole request head this soon (else it is closed)
+    body_timeout_s: float = 10.0  # a request body's grace before it must keep min_body_rate (else 408)
+    min_body_rate: int = 64 * 1024  # bytes/s a request body must average after body_timeout_s
     data_dir: str | Path | None = None  # where visitors.sqlite3 lives; None: default_data_dir()
     fetch: FetchPolicy = field(default_factory=FetchPolicy)  # what image URLs may reach, how long and how much
 
     def __post_init__(self) -> None:
-        for name in ("max_upload_bytes", "max_pixels", "max_in_flight"):
+        for name in ("max_upload_bytes", "max_pixels", "max_in_flight", "max_pixels_in_flight", "max_connections",
+                     "min_body_rate"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
         if isinstance(self.retry_after_s, bool) or not isinstance(self.retry_after_s, int) or self.retry_after_s < 0:
             raise ValueError(f"retry_after_s must be a whole number >= 0, got {self.retry_after_s!r}")
+        for name in ("header_timeout_s", "body_timeout_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"{name} must be a number > 0, got {value!r}")
+        if self.max_connections <= self.max_in_flight:
+            raise ValueError(f"max_connections ({self.max_connections}) must be above max_in_flight ({self.max_in_flight}): "
+                             "health checks and refusals need connections of their own")
+        hosts = (self.allowed_hosts,) if isinstance(self.allowed_hosts, str) else tuple(self.allowed_hosts)
+        for h in hosts:
+            if not isinstance(h, str) or not h.strip() or any(c in h for c in "/ @"):
+                raise ValueError(f"allowed_hosts (--allowed-hosts): {h!r} is not a host name or address")
+        self.allowed_hosts = tuple(h.strip() for h in hosts)
         if self.size is not None and self.size < 1:
             raise ValueError(f"size must be >= 1, got {self.size}")
         if not isinstance(self.fetch, FetchPolicy):
