@@ -1,4 +1,5 @@
-"""The one image I/O module: reading user images safely, tensor <-> image conversion, atomic writes.
+"""The one image I/O module: reading user images safely, tensor <-> image conversion, atomic writes,
+and OpenRaster (``.ora``) files of layers.
 
 Every image that enters Auto-Painter (training pairs, sketches to color, hint files) is read here, so
 the rules are the same everywhere: EXIF orientation applied, transparency composited on white for
@@ -13,6 +14,7 @@ import re
 import tempfile
 import threading
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -240,3 +242,81 @@ def save_image(img: Image.Image | np.ndarray, path: str | Path, **save_kwargs) -
     buf = io.BytesIO()
     img.save(buf, format=fmt, **save_kwargs)
     atomic_write_bytes(path, buf.getvalue())
+
+
+PNG_COMPRESS_LEVEL = 1  # zlib level of written PNGs: Pillow's default 6 encodes 2.4x slower for files ~20 % smaller
+
+
+def png_bytes(img: Image.Image, compress_level: int = PNG_COMPRESS_LEVEL) -> bytes:
+    """``img`` encoded as PNG (made once, then sent or saved: fast zlib by default)."""
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=compress_level)
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------------------ OpenRaster
+# OpenRaster (https://www.openraster.org/, layer stack draft 0.0.5): the open layered format Krita, GIMP and
+# MyPaint read. A zip whose first entry is "mimetype" (stored, not deflated, so that the type sits at a
+# fixed offset), then stack.xml (the layers, the first one on top), one PNG per layer, mergedimage.png
+# (the whole picture, for viewers that do not composite) and Thumbnails/thumbnail.png (at most 256 px).
+ORA_MIMETYPE = "image/openraster"
+ORA_VERSION = "0.0.5"
+ORA_THUMBNAIL = 256  # the long side of Thumbnails/thumbnail.png at most
+ORA_COMPOSITE_OPS = ("svg:src-over", "svg:multiply")  # the blend modes Auto-Painter writes
+
+
+@dataclass(frozen=True)
+class OraLayer:
+    """One layer of an OpenRaster file: a full-size image (written as an RGBA PNG) and how it blends."""
+
+    name: str
+    image: Image.Image
+    visible: bool = True
+    composite_op: str = "svg:src-over"
+    opacity: float = 1.0
+
+
+def ora_bytes(layers: list[OraLayer], merged: Image.Image) -> bytes:
+    """An OpenRaster file holding ``layers`` (top first) over a ``merged`` image of the same size.
+
+    ``merged`` is stored as it is (``mergedimage.png``), so it should be what the visible layers give
+    when blended by the spec; every layer must have its size. Raises ValueError otherwise."""
+    import zipfile
+    from xml.etree import ElementTree as ET
+
+    if not layers:
+        raise ValueError("an OpenRaster file needs at least one layer")
+    w, h = merged.size
+    image = ET.Element("image", version=ORA_VERSION, w=str(w), h=str(h))
+    stack = ET.SubElement(image, "stack")
+    files = []
+    for i, layer in enumerate(layers):
+        if layer.image.size != (w, h):
+            raise ValueError(f"layer {layer.name!r} is {layer.image.size[0]}x{layer.image.size[1]}, the image {w}x{h}")
+        if layer.composite_op not in ORA_COMPOSITE_OPS:
+            raise ValueError(f"unknown composite-op {layer.composite_op!r}; valid: {', '.join(ORA_COMPOSITE_OPS)}")
+        if not 0.0 <= layer.opacity <= 1.0:
+            raise ValueError(f"layer {layer.name!r}: opacity must be in [0, 1], got {layer.opacity}")
+        src = f"data/layer{i}.png"
+        ET.SubElement(stack, "layer", {
+            "name": layer.name, "src": src, "x": "0", "y": "0", "opacity": repr(float(layer.opacity)),
+            "visibility": "visible" if layer.visible else "hidden", "composite-op": layer.composite_op})
+        files.append((src, png_bytes(layer.image.convert("RGBA"))))
+    thumb = merged.copy()
+    thumb.thumbnail((ORA_THUMBNAIL, ORA_THUMBNAIL), Image.Resampling.LANCZOS)
+    files += [("mergedimage.png", png_bytes(merged)), ("Thumbnails/thumbnail.png", png_bytes(thumb))]
+    ET.indent(image)
+    files.insert(0, ("stack.xml", ET.tostring(image, encoding="UTF-8", xml_declaration=True)))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in [("mimetype", ORA_MIMETYPE.encode("ascii")), *files]:  # mimetype first
+            info = zipfile.ZipInfo(name)  # a fixed date: the same layers always give the same bytes
+            info.external_attr = 0o644 << 16
+            # stored, not deflated: the mimetype must be readable at a fixed offset, and PNGs are compressed already
+            z.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED if name == "stack.xml" else zipfile.ZIP_STORED)
+    return buf.getvalue()
+
+
+def write_ora(path: str | Path, layers: list[OraLayer], merged: Image.Image) -> None:
+    """Write ``ora_bytes(layers, merged)`` to ``path`` atomically."""
+    atomic_write_bytes(path, ora_bytes(layers, merged))
