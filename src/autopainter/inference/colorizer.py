@@ -34,7 +34,8 @@ from PIL import Image
 
 from ..data.hints import hints_from_rgba
 from ..devices import bf16_native
-from ..imageio import DEFAULT_MAX_PIXELS, ImageError, ImageTooLargeError, flatten_on_white, from_unit, open_image
+from ..imageio import (DEFAULT_MAX_PIXELS, ImageError, ImageTooLargeError, OraLayer, atomic_write_bytes, flatten_on_white,
+                       from_unit, open_image, ora_bytes)
 from ..models.inputs import encode_inputs
 from ..models.io import ModelFileError, ModelInfo, load_generator
 from ..models.unet import UNetGenerator
@@ -84,17 +85,54 @@ class ColorizeResult:
     RGBA, the sketch's ink (black, alpha ``255 - gray``); ``lines`` composited over ``color`` gives
     ``image``. ``flats``: RGB, one color per region in either style (the ``color`` layer itself in the
     flat style; hint marks that fill no region, those lying on a line, show where they were painted),
-    what a colorist hands on for shading.
+    what a colorist hands on for shading. ``to_ora()`` / ``save_ora(path)``: all of them as one OpenRaster file.
     """
 
     image: Image.Image
     color: Optional[Image.Image]  # None only inside ``Colorizer.__call__``, which does not keep it
     sketch: np.ndarray = field(repr=False)  # (H, W) uint8 gray sketch the lines come from
     flats: Optional[Image.Image] = None  # None only without layers (or with sketch_lines=False)
+    style: Optional[str] = None  # the style ``color`` was made in; None: the generator's output scaled (sketch_lines=False)
+    hints: Optional[Image.Image] = field(default=None, repr=False)  # the RGBA hints as given, at their own size
 
     @cached_property
     def lines(self) -> Image.Image:
         return Image.fromarray(compose.line_layer(self.sketch), "RGBA")
+
+    def ora_layers(self) -> list[OraLayer]:
+        """The layers of an OpenRaster file, top first, as a colorist stacks them (docs/resolution.md):
+
+        * ``Lines``: the sketch's ink (black, alpha ``255 - gray``), normal blending (``svg:src-over``);
+        * ``Flats`` in the flat style, or ``Color`` in the soft style: the visible base under the lines;
+          in the soft style ``Flats`` comes first, hidden;
+        * ``Hints`` (hidden, when hints were given): the RGBA hints stretched over the sketch (nearest),
+          a file ``--hints`` takes back.
+
+        The visible layers blended by the spec give ``image``. A result made with ``sketch_lines=False``
+        has one visible layer, ``Color`` (the scaled output). Raises ValueError for a result made
+        without layers (``Colorizer.__call__``): use ``Colorizer.colorize``."""
+        if self.color is None:
+            raise ValueError("this result has no layers: make it with Colorizer.colorize, not by calling the colorizer")
+        if self.style is None:
+            layers = [OraLayer("Color", self.color)]
+        elif self.style == "flat" or self.flats is None:
+            layers = [OraLayer("Lines", self.lines), OraLayer("Flats" if self.style == "flat" else "Color", self.color)]
+        else:
+            layers = [OraLayer("Lines", self.lines), OraLayer("Flats", self.flats, visible=False), OraLayer("Color", self.color)]
+        if self.hints is not None:
+            hints = self.hints.convert("RGBA")
+            if hints.size != self.image.size:  # stretched as the colorizer read them; nearest keeps the colors exact
+                hints = hints.resize(self.image.size, Image.Resampling.NEAREST)
+            layers.append(OraLayer("Hints", hints, visible=False))
+        return layers
+
+    def to_ora(self) -> bytes:
+        """The result as an OpenRaster file (``.ora``: Krita, GIMP, MyPaint): ``ora_layers()`` over ``image``."""
+        return ora_bytes(self.ora_layers(), self.image)
+
+    def save_ora(self, path: str | Path) -> None:
+        """Write ``to_ora()`` to ``path`` atomically."""
+        atomic_write_bytes(path, self.to_ora())
 
 
 @dataclass
@@ -263,7 +301,7 @@ class Colorizer:
             img = Image.fromarray(generated)
             if img.size != (W, H):
                 img = img.resize((W, H), Image.Resampling.BICUBIC)
-            return ColorizeResult(image=img, color=img, sketch=prep.sketch)
+            return ColorizeResult(image=img, color=img, sketch=prep.sketch, hints=prep.hints)
         # (H, W, 3): the generated colors without their lines, full size
         soft = compose.color_layer(generated, prep.small, (W, H)) if generated is not None else None
         flats = None
@@ -273,10 +311,10 @@ class Colorizer:
         if layers:
             image = compose.multiply_lines(color, prep.sketch)
             return ColorizeResult(image=Image.fromarray(image), color=Image.fromarray(color), sketch=prep.sketch,
-                                  flats=Image.fromarray(flats))
+                                  flats=Image.fromarray(flats), style=style, hints=prep.hints)
         color = np.array(color, copy=True) if not color.flags.writeable else color
         image = compose.multiply_lines(color, prep.sketch, out=color)  # in place: the layer is not kept
-        return ColorizeResult(image=Image.fromarray(image), color=None, sketch=prep.sketch)
+        return ColorizeResult(image=Image.fromarray(image), color=None, sketch=prep.sketch, style=style)
 
 
 def _check_style(style: str) -> str:

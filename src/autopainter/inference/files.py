@@ -11,18 +11,19 @@ from typing import Callable, Iterable, Optional
 import torch
 from PIL import Image
 
-from ..imageio import ImageError, save_image
+from ..imageio import PNG_COMPRESS_LEVEL, ImageError, save_image
 from .colorizer import Colorizer
 from .runners import CORES
 
-__all__ = ["FileJob", "LAYER_SUFFIXES", "layer_paths", "save_output", "colorize_files", "PNG_COMPRESS_LEVEL"]
+__all__ = ["FileJob", "LAYER_SUFFIXES", "ORA_SUFFIX", "layer_paths", "save_output", "colorize_files", "PNG_COMPRESS_LEVEL"]
 
-PNG_COMPRESS_LEVEL = 1  # zlib level of written PNGs: Pillow's default 6 encodes 2.4x slower for files ~20 % smaller
+ORA_SUFFIX = ".ora"  # an output named NAME.ora is an OpenRaster file of the result's layers
 
 
 @dataclass
 class FileJob:
-    """One sketch file to color into ``dest`` (and, with layers, ``color_dest``, ``lines_dest``, ``flats_dest``)."""
+    """One sketch file to color into ``dest`` (and, with layers, ``color_dest``, ``lines_dest``, ``flats_dest``).
+    A ``dest`` ending in ``.ora`` is an OpenRaster file of the result and its layers (``ColorizeResult.save_ora``)."""
 
     sketch: Path
     dest: Path
@@ -63,13 +64,17 @@ def colorize_files(colorizer: Colorizer, jobs: Iterable[FileJob], workers: int |
     per_run = colorizer.threads if workers == 1 else max(1, CORES // (2 * workers))
 
     def one(job: FileJob) -> Optional[ImageError]:
-        layers = any(p is not None for p in (job.color_dest, job.lines_dest, job.flats_dest))
+        layered = job.dest.suffix.lower() == ORA_SUFFIX
+        layers = layered or any(p is not None for p in (job.color_dest, job.lines_dest, job.flats_dest))
         try:
             prep = colorizer.prepare(job.sketch, job.hints)
             res = colorizer.finish(prep, colorizer.generate(prep.x, per_run), layers=layers)
         except ImageError as e:
             return e
-        save_output(res.image, job.dest)
+        if layered:
+            res.save_ora(job.dest)
+        else:
+            save_output(res.image, job.dest)
         if job.color_dest is not None:
             save_output(res.color, job.color_dest)
         if job.lines_dest is not None:
