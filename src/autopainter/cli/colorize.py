@@ -6,12 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from .outputs import (EXIT_BAD_INPUT, OVERWRITE_HELP, CLIError, collect_inputs, image_error_text, output_help,
-                      plan_outputs, require_positive)
+from .outputs import (EXIT_BAD_INPUT, OUTPUT_SUFFIXES, OVERWRITE_HELP, CLIError, collect_inputs, image_error_text,
+                      names_one_file, output_help, plan_outputs, require_positive)
 
 __all__ = ["add_colorize_command", "cmd_colorize"]
 
 HINT_SUFFIXES = (".png", ".webp")  # formats with transparency that --hints FOLDER looks for, in this order
+COLORIZE_SUFFIXES = OUTPUT_SUFFIXES + (".ora",)  # -o NAME.ora: an OpenRaster file of the result's layers
+FORMATS = ("png", "ora")  # --format: what a folder -o is filled with
 
 
 def _warn(msg: str) -> None:
@@ -41,6 +43,14 @@ def _count_unhinted(unhinted: int, total: int, hints_dir: Path | None) -> None:
         _warn(f"{unhinted} of {total} sketch{'es' if total > 1 else ''} had no hints file in {hints_dir}")
 
 
+def _folder_suffix(out: Path, fmt: str | None) -> str:
+    """The suffix of the files in a folder ``-o`` (``--format``, default png); CLIError for a ``--format``
+    that an ``-o`` naming one file contradicts."""
+    if fmt is not None and names_one_file(out, COLORIZE_SUFFIXES) and out.suffix.lower() != f".{fmt}":
+        raise CLIError(f"--format {fmt} is for a folder -o; -o {out} names one {out.suffix} file (name it NAME.{fmt}, or leave out --format)")
+    return f".{fmt or 'png'}"
+
+
 def cmd_colorize(args: argparse.Namespace) -> int:
     from ..inference import Colorizer, FileJob, colorize_files, layer_paths
     from ..inference.files import LAYER_SUFFIXES
@@ -48,8 +58,10 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     files = collect_inputs(args.inputs)
     require_positive(args, "size", "max_pixels", "jobs", "threads")
     hints, hints_dir = _find_hints(files, args.hints)
-    targets = plan_outputs(files, Path(args.output), extras=LAYER_SUFFIXES if args.layers else (),
-                           inputs=[h for h in hints.values() if h is not None], overwrite=args.overwrite)
+    out = Path(args.output)
+    targets = plan_outputs(files, out, extras=LAYER_SUFFIXES if args.layers else (),
+                           inputs=[h for h in hints.values() if h is not None], overwrite=args.overwrite,
+                           suffixes=COLORIZE_SUFFIXES, folder_suffix=_folder_suffix(out, args.format))
 
     for f, h in hints.items():
         if hints_dir is not None and h is None:
@@ -104,11 +116,14 @@ def cmd_colorize(args: argparse.Namespace) -> int:
 def add_colorize_command(sub) -> None:
     """Add ``colorize`` to the ``autopainter`` subparsers ``sub``."""
     c = sub.add_parser("colorize", help="color sketches",
-                       description="Color sketch images (files or folders) at each input's size: PNGs into a folder, "
-                                   "or one file in the format its suffix names (.png, .jpg, .jpeg, .webp); "
-                                   "--layers are PNGs next to each output.")
+                       description="Color sketch images (files or folders) at each input's size: PNGs into a folder "
+                                   "(--format ora: OpenRaster files), or one file in the format its suffix names "
+                                   "(.png, .jpg, .jpeg, .webp; .ora: an OpenRaster file of the layers, for Krita, GIMP "
+                                   "and MyPaint); --layers are PNGs next to each output.")
     c.add_argument("inputs", nargs="+", metavar="INPUT", help="sketch image files or folders")
-    c.add_argument("-o", "--output", required=True, metavar="OUT", help=output_help("colored"))
+    c.add_argument("-o", "--output", required=True, metavar="OUT", help=output_help("colored", COLORIZE_SUFFIXES))
+    c.add_argument("--format", choices=FORMATS, help="what a folder -o is filled with: png (default) or ora (OpenRaster: "
+                   "the lines, the flats or colors and the hints as layers over the result); a file -o names its own")
     c.add_argument("--model", metavar="DIR", help="model folder (default: the bundled model); 'none': no model, "
                    "flats from the hints alone (each hinted region in its hint's color, the rest white)")
     c.add_argument("--hints", metavar="FILE", help="RGBA hint image (transparent except painted colors), or a folder of them "

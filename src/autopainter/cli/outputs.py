@@ -2,9 +2,9 @@
 
 The leaf of the CLI package: the command modules import it, it imports none of them. The single-file
 rule lives here, once, for every command that writes images (colorize, sketchify): an ``-o`` ending in
-an image suffix (``OUTPUT_SUFFIXES``) is one file written in that format; anything else is a folder of
-``STEM.png``. So does the rule that no command writes over its own inputs (``refuse_overwrite``) unless
-``--overwrite`` says so.
+an image suffix (``OUTPUT_SUFFIXES``; colorize adds ``.ora``) is one file written in that format; anything
+else is a folder of ``STEM.png`` (colorize ``--format ora``: ``STEM.ora``). So does the rule that no
+command writes over its own inputs (``refuse_overwrite``) unless ``--overwrite`` says so.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ class CLIError(ValueError):
     """A problem with the command line itself."""
 
 
-def output_help(what: str) -> str:
+def output_help(what: str, suffixes: tuple[str, ...] = OUTPUT_SUFFIXES) -> str:
     """The ``-o`` help of a command that writes images, so that every command states the same rule."""
     return (f"output folder (one {what} STEM.png per input), or one file for a single input: a name ending in "
-            f"{', '.join(OUTPUT_SUFFIXES)} is a file written in that format")
+            f"{', '.join(suffixes)} is a file written in that format")
 
 
 def collect_inputs(inputs: list[str]) -> list[Path]:
@@ -56,9 +56,9 @@ def require_positive(args, *names: str) -> None:
             raise CLIError(f"--{name.replace('_', '-')} must be > 0, got {value}")
 
 
-def names_one_file(out: Path) -> bool:
-    """Whether ``-o out`` names one image file (an image suffix) rather than a folder."""
-    return out.suffix.lower() in OUTPUT_SUFFIXES
+def names_one_file(out: Path, suffixes: tuple[str, ...] = OUTPUT_SUFFIXES) -> bool:
+    """Whether ``-o out`` names one image file (one of the command's ``suffixes``) rather than a folder."""
+    return out.suffix.lower() in suffixes
 
 
 def image_error_text(err: Exception) -> str:
@@ -99,10 +99,11 @@ def refuse_overwrite(outputs: Iterable[Path], inputs: Iterable[Path]) -> None:
 
 
 def plan_outputs(files: list[Path], out: Path, single_file: bool | None = None,
-                 extras: tuple[str, ...] = (), inputs: Iterable[Path] = (), overwrite: bool = False) -> dict[Path, Path]:
-    """Output path of each input: ``out`` itself for a single file, else ``out/STEM.png``.
+                 extras: tuple[str, ...] = (), inputs: Iterable[Path] = (), overwrite: bool = False,
+                 suffixes: tuple[str, ...] = OUTPUT_SUFFIXES, folder_suffix: str = ".png") -> dict[Path, Path]:
+    """Output path of each input: ``out`` itself for a single file, else ``out/STEM.png`` (``folder_suffix``).
 
-    ``single_file`` None applies the rule (``names_one_file(out)``). Raises CLIError, before anything
+    ``single_file`` None applies the rule (``names_one_file(out, suffixes)``). Raises CLIError, before anything
     is written, for several inputs and a file ``out``, a file ``out`` that exists as a folder, or a
     folder ``out`` that exists as a file.
 
@@ -116,13 +117,13 @@ def plan_outputs(files: list[Path], out: Path, single_file: bool | None = None,
     """
     out = Path(out)
     if single_file is None:
-        single_file = names_one_file(out)
+        single_file = names_one_file(out, suffixes)
     if single_file and len(files) > 1:
         raise CLIError(f"-o {out} names one image but there are {len(files)} inputs: give a folder")
     if single_file and out.is_dir():  # e.g. a folder left by older versions, which made out.png/ for several inputs
         raise CLIError(f"-o {out} is a folder, but its suffix names one image file: choose another name")
     if not single_file and out.exists() and not out.is_dir():
-        raise CLIError(f"-o {out} exists and is not a folder (give a folder for several inputs, or NAME.png for one)")
+        raise CLIError(f"-o {out} exists and is not a folder (give a folder for several inputs, or NAME{folder_suffix} for one)")
     targets: dict[Path, Path] = {}
     taken: set[Path] = set()
 
@@ -130,10 +131,10 @@ def plan_outputs(files: list[Path], out: Path, single_file: bool | None = None,
         return [dest] + [dest.with_name(f"{dest.stem}{x}.png") for x in extras]
 
     for f in files:
-        dest = out if single_file else out / f"{f.stem}.png"
+        dest = out if single_file else out / f"{f.stem}{folder_suffix}"
         n = 1
         while any(p in taken for p in names(dest)):
-            dest = out / f"{f.stem}-{n}.png"
+            dest = out / f"{f.stem}-{n}{folder_suffix}"
             n += 1
         taken.update(names(dest))
         targets[f] = dest
