@@ -4,7 +4,7 @@ A thin shell over the library (``Colorizer``, ``extract_sketch``, ``imageio.deco
 
 * ``GET /`` the page (``static/``: plain HTML, CSS and JavaScript, nothing from a CDN), ``GET /docs``
   the OpenAPI docs (Swagger UI served from the ``fastapi-offline`` package, also offline);
-* ``POST /api/v1/colorize`` (``style`` flat or soft), ``POST /api/v1/regions`` (the label map of the
+* ``POST /api/v1/colorize`` (``style`` flat or soft; ``format`` png, json or ora), ``POST /api/v1/regions`` (the label map of the
   sketch's closed regions), ``POST /api/v1/sketchify``, ``POST /api/v1/fetch`` (an image URL, checked
   and re-served for the page), ``GET /api/v1/health``, ``GET /api/v1/examples``, ``GET /api/v1/visitors``.
 
@@ -37,7 +37,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..data.sketch import SKETCH_METHODS, extract_sketch
-from ..imageio import ImageError, decode_image, flatten_on_white, image_pixels
+from ..imageio import ORA_MIMETYPE, ImageError, decode_image, flatten_on_white, image_pixels
 from ..inference.colorizer import STYLES
 from ..inference.regions import MAX_GAP, check_gap, encode_png, encode_runs, segment
 from .bounds import InFlight, PixelBudget
@@ -46,7 +46,7 @@ from .fetch import FetchError, Resolver, fetch_bytes, short_url
 from .guard import SLOT_KEY, Guard, busy_message, clip_message
 from .hosts import HostAllowList
 from .memory import release_memory
-from .responses import APIError, clip, image_response, png_bytes, read_upload, status_of, wants_json
+from .responses import APIError, chosen_format, clip, image_response, png_bytes, read_upload, status_of, wants_json
 from .settings import ServerSettings
 
 __all__ = ["create_app", "STATIC_DIR"]
@@ -56,6 +56,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 # The visitor cookie: GET / sets "0" (seen, not counted); the page's own call to /api/v1/visitors counts a
 # "0" once and sets "1". So a client without cookies (curl, a flood of GET /) is never counted.
 VISITOR_COOKIE = "autopainter_visitor"
+COLORIZE_FORMATS = ("png", "json", "ora")  # what POST /api/v1/colorize answers with (format=...)
 _BROWSER_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
 
 
@@ -198,6 +199,8 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
         "content": {"image/png": {}, "application/json": {"example": {"width": 512, "height": 384, "media_type": "image/png", "image": "iVBORw0..."}}},
         "description": "the image as PNG, or JSON with base64 PNGs when format=json",
     }
+    png_json_or_ora = {"content": {**png_or_json["content"], ORA_MIMETYPE: {}},
+                       "description": png_or_json["description"] + ", or an OpenRaster file of the layers when format=ora"}
     error_responses = {
         code: {"description": why, "content": {"application/json": {"example": {"error": "..."}}}}
         for code, why in [(400, "bad URL"), (413, "too large (bytes or pixels)"), (415, "not an image"),
@@ -212,6 +215,7 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
             "version": __version__,
             "model": {"name": model_name, "working_size": colorizer.size},
             "layers": True,  # format=json&layers=true gives the color layer, the line layer and the flats
+            "formats": list(COLORIZE_FORMATS),  # format=ora: an OpenRaster file of the layers
             "styles": list(STYLES), "default_style": getattr(colorizer, "style", "soft"),
             "in_flight": gate.count,
             "max_in_flight": gate.limit,
@@ -237,20 +241,22 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
                 log.exception("visitor counter")
         return {"visitors": counter.get()}
 
-    @app.post("/api/v1/colorize", tags=["images"], responses={200: png_or_json, **error_responses}, response_class=Response)
+    @app.post("/api/v1/colorize", tags=["images"], responses={200: png_json_or_ora, **error_responses}, response_class=Response)
     async def colorize(
         request: Request,
         sketch: UploadFile | None = File(None, description="the sketch: PNG, JPEG, WebP, BMP, GIF or TIFF (or give url)"),
         hints: UploadFile | None = File(None, description="optional RGBA PNG, transparent except painted colors; any size (stretched over the sketch)"),
         url: str | None = Form(None, description="http(s) URL of the sketch, instead of the file"),
-        format: str | None = Form(None, description="png (default) or json (base64 PNGs); also a query parameter"),
-        layers: bool = Form(False, description="with format=json: also the color layer, the transparent line layer and the flats"),
+        format: str | None = Form(None, description="png (default), json (base64 PNGs) or ora (an OpenRaster file of "
+                                                      "the layers, for Krita, GIMP, MyPaint); also a query parameter"),
+        layers: bool = Form(False, description="with format=json: also the color layer, the transparent line layer and the flats "
+                                               "(format=ora always holds them)"),
         style: str | None = Form(None, description="flat (one color per region; the default) or soft (the model's colors as they vary)"),
     ):
         """Color a sketch. The result has the sketch's exact size."""
-        as_json = wants_json(request, format)
-        if layers and not as_json:
-            raise APIError(422, "layers come as JSON: add format=json")
+        fmt = chosen_format(request, format, COLORIZE_FORMATS)
+        if layers and fmt == "png":
+            raise APIError(422, "layers come as JSON or in an OpenRaster file: add format=json or format=ora")
         if style is not None and style not in STYLES:
             raise APIError(422, f"style must be one of: {', '.join(STYLES)}; got {clip(style)}")
         sketch_data = read_upload(sketch, "sketch")
@@ -261,6 +267,9 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
 
         def job() -> dict[str, Any]:
             with decoded(source(sketch_data, url, "sketch"), (hints_data, "hints")) as (sk, hint):
+                if fmt == "ora":
+                    res = colorizer.colorize(sk, hints=hint, **chosen)
+                    return {"size": res.image.size, "ora": res.to_ora()}
                 if layers:
                     res = colorizer.colorize(sk, hints=hint, **chosen)
                     images = {"image": res.image, "color": res.color, "lines": res.lines, "flats": res.flats}
@@ -270,7 +279,7 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
                 return {"size": images["image"].size, **{k: png_bytes(v) for k, v in images.items()}}
 
         out = await run_gated(request, job)
-        return image_response(out, as_json, "colored.png", layer_names=tuple(k for k in ("color", "lines", "flats") if k in out) if layers else ())
+        return image_response(out, fmt, "colored.png", layer_names=tuple(k for k in ("color", "lines", "flats") if k in out) if layers else ())
 
     @app.post("/api/v1/regions", tags=["images"], responses={200: {"content": {"image/png": {}, "application/json": {}}},
                                                              **error_responses}, response_class=Response)
@@ -316,7 +325,7 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
         format: str | None = Form(None, description="png (default) or json"),
     ):
         """Extract black-on-white line art from a colored image (the same function training uses)."""
-        as_json = wants_json(request, format)
+        fmt = chosen_format(request, format)
         if method not in SKETCH_METHODS:
             raise APIError(422, f"unknown method {clip(method)}; choose one of: {', '.join(SKETCH_METHODS)}")
         data = read_upload(image, "image")
@@ -329,7 +338,7 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
                 return {"size": sk.size, "image": png_bytes(sk)}
 
         out = await run_gated(request, job)
-        return image_response(out, as_json, "sketch.png")
+        return image_response(out, fmt, "sketch.png")
 
     @app.post("/api/v1/fetch", tags=["images"], responses={200: {"content": {"image/png": {}}}, **error_responses}, response_class=Response)
     async def fetch(request: Request, url: str = Form(..., description="http(s) URL of an image")):

@@ -1,4 +1,4 @@
-"""What the web app answers with: errors as JSON, images as PNG bytes or base64 JSON, upload checks."""
+"""What the web app answers with: errors as JSON, images as PNG bytes, base64 JSON or OpenRaster, upload checks."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ from typing import Any, BinaryIO
 
 from fastapi import Request, UploadFile
 from fastapi.responses import Response
-from PIL import Image
 
-from ..imageio import ImageTooLargeError, NotAnImageError
+from ..imageio import ORA_MIMETYPE, ImageTooLargeError, NotAnImageError, png_bytes
 from .fetch import FetchError, FetchTooLargeError
 
-__all__ = ["APIError", "clip", "png_bytes", "b64", "status_of", "wants_json", "read_upload", "image_response"]
+__all__ = ["APIError", "clip", "png_bytes", "b64", "status_of", "chosen_format", "wants_json", "read_upload", "image_response"]
 
 
 class APIError(Exception):
@@ -31,12 +30,6 @@ def clip(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def png_bytes(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=1)  # fast: the PNG is made once per request and sent at once
-    return buf.getvalue()
-
-
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
@@ -51,11 +44,16 @@ def status_of(e: Exception) -> int:
     return 422  # corrupt image, hints without transparency, bad parameter
 
 
-def wants_json(request: Request, form_value: str | None) -> bool:
+def chosen_format(request: Request, form_value: str | None, choices: tuple[str, ...] = ("png", "json")) -> str:
+    """The response format the client asks for (form field, else query parameter ``format``; default png)."""
     value = (form_value or request.query_params.get("format") or "png").lower()
-    if value not in ("png", "json"):
-        raise APIError(422, f"format must be png or json, got {clip(value)}")
-    return value == "json"
+    if value not in choices:
+        raise APIError(422, f"format must be {', '.join(choices[:-1])} or {choices[-1]}, got {clip(value)}")
+    return value
+
+
+def wants_json(request: Request, form_value: str | None) -> bool:
+    return chosen_format(request, form_value) == "json"
 
 
 def read_upload(upload: UploadFile | None, what: str) -> BinaryIO | None:
@@ -71,13 +69,21 @@ def read_upload(upload: UploadFile | None, what: str) -> BinaryIO | None:
     return f
 
 
-def image_response(out: dict[str, Any], as_json: bool, filename: str, layer_names: tuple[str, ...] = ()) -> Response:
+def image_response(out: dict[str, Any], fmt: str, filename: str, layer_names: tuple[str, ...] = ()) -> Response:
+    """``out`` (``size`` and ``image`` PNG bytes; the ``layer_names`` as PNG bytes; ``ora`` bytes) in ``fmt``:
+    ``png`` (the image, shown inline), ``json`` (base64 PNGs) or ``ora`` (the OpenRaster file, a download
+    named like ``filename``)."""
     w, h = out["size"]
-    if as_json:
+    if fmt == "json":
         body: dict[str, Any] = {"width": w, "height": h, "media_type": "image/png", "image": b64(out["image"])}
         if layer_names:
             body["layers"] = {k: b64(out[k]) for k in layer_names}
         return Response(json.dumps(body), media_type="application/json", headers={"Cache-Control": "no-store"})
-    return Response(out["image"], media_type="image/png", headers={
-        "Cache-Control": "no-store", "Content-Disposition": f'inline; filename="{filename}"',
+    if fmt == "ora":
+        data, media, disposition = out["ora"], ORA_MIMETYPE, "attachment"
+        filename = f"{filename.rsplit('.', 1)[0]}.ora"
+    else:
+        data, media, disposition = out["image"], "image/png", "inline"
+    return Response(data, media_type=media, headers={
+        "Cache-Control": "no-store", "Content-Disposition": f'{disposition}; filename="{filename}"',
         "X-Image-Width": str(w), "X-Image-Height": str(h)})
