@@ -296,3 +296,37 @@ def test_api_format_ora(tiny_model_dir, tmp_path):
         assert r.status_code == 422 and "png, json or ora" in r.json()["error"]
         r = client.post("/api/v1/sketchify", files={"image": ("s.png", png(sketch_image()), "image/png")}, data={"format": "ora"})
         assert r.status_code == 422 and "png or json" in r.json()["error"]  # only colorize has layers
+
+
+# ------------------------------------------------------------------------------ MyPaint, where it is installed
+MYPAINT = Path("/usr/lib/mypaint")  # Debian's mypaint package: its document code runs without a display
+MYPAINT_SCRIPT = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import lib.document, lib.eotf
+# MyPaint opens a file without its own eotf attribute and without pigment layers in 1.x mode (its default
+# setting): blending in sRGB values, as the OpenRaster spec and every other painting program do
+lib.eotf.set_eotf(1.0)
+doc = lib.document.Document()
+doc.load_ora(sys.argv[2])
+print(json.dumps([[layer.name, layer.visible, layer.opacity] for layer in doc.layer_stack]))
+doc.save_png(sys.argv[3], alpha=False)
+doc.cleanup()
+"""
+
+
+@pytest.mark.skipif(not (MYPAINT / "lib" / "document.py").is_file(), reason="MyPaint is not installed")
+def test_mypaint_opens_the_file(colorizer, tmp_path):
+    import json
+    import subprocess
+
+    res = colorizer.colorize(sketch_image(), hints=hints_image(), style="soft")
+    res.save_ora(tmp_path / "x.ora")
+    run = subprocess.run(["/usr/bin/python3", "-c", MYPAINT_SCRIPT, str(MYPAINT), str(tmp_path / "x.ora"),
+                          str(tmp_path / "render.png")], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr[-2000:]
+    layers = json.loads(run.stdout.strip().splitlines()[-1])
+    assert layers == [["Lines", True, 1.0], ["Flats", False, 1.0], ["Color", True, 1.0], ["Hints", False, 1.0]]
+    with Image.open(tmp_path / "render.png") as img:  # MyPaint renders whole 64 px tiles from the top left
+        render = np.asarray(img.convert("RGB"))[:SIZE[1], :SIZE[0]].astype(int)
+    assert np.abs(render - np.asarray(res.image).astype(int)).max() <= 1  # its 15-bit blending: within one level
