@@ -328,8 +328,9 @@ function regionMap() {
         if (map.width !== width || map.height !== height) throw new Error(`fill: the region map is ${map.width}×${map.height}, not ${width}×${height}`);
         return map;
       });
-    const entry = { version: state.version, promise };
-    promise.catch(() => { if (state.regions === entry) state.regions = null; }); // the next click tries again
+    const entry = { version: state.version, promise, ready: false };
+    promise.then(() => { entry.ready = true; },
+                 () => { if (state.regions === entry) state.regions = null; }); // the next click tries again
     state.regions = entry;
   }
   return state.regions.promise;
@@ -338,11 +339,14 @@ function regionMap() {
 async function fillAt(p) {
   const version = state.version, color = rgbOf(els.picker.value);
   let regions;
+  const waiting = !(state.regions && state.regions.version === state.version && state.regions.ready);
+  if (waiting) notice("Finding the sketch's closed regions…", 0);
   try {
     regions = await regionMap();
   } catch (e) {
     return reportError(e);
   }
+  if (waiting) hideNotice();
   if (version !== state.version) return;
   const label = regions.labelAt(p.x, p.y);
   if (!label) return;
@@ -478,7 +482,7 @@ els.hintsToggle.addEventListener("change", () => {
 });
 for (const r of els.styles) r.addEventListener("change", resultChoiceChanged);
 
-function placeCompareLine() { // before (the sketch) left of the line, after (the result) right of it
+function placeCompareLine() { // the result left of the line (at the slider's value), the sketch under it to the right
   const v = Number(els.compare.value);
   els.result.style.clipPath = v >= 100 ? "" : `inset(0 ${100 - v}% 0 0)`;
   const show = v < 100 && !els.result.hidden && state.width > 0;
