@@ -213,6 +213,19 @@ def test_hints_are_sketch_pixels_at_any_zoom(open_page, big_sketch):
         return [bm.width, bm.height, diff];
     }""")
     assert sent == [*BIG, 0]
+
+    # the layer as a PNG reads back into the layer (one undoable step); a PNG of another size is refused
+    back = js(page, """async () => {
+        const L = window.autopainter.layer, png = await L.toPNG(), painted = L.data.filter((v, i) => i % 4 === 3 && v).length;
+        L.clear();
+        const changed = await L.fromPNG(png), again = L.data.filter((v, i) => i % 4 === 3 && v).length;
+        L.undo();
+        let refused = '';
+        try { await L.fromPNG(await (await fetch('/static/examples/cat.png')).blob()); } catch (e) { refused = e.message; }
+        return [painted, changed, again, L.hasHints(), refused];
+    }""")
+    assert back[0] > 0 and back[1:4] == [True, back[0], False]
+    assert back[4] == "the hint layer is 256×256; this sketch is 1200×800"
     assert js(page, "() => [document.getElementById('result-img').naturalWidth, document.getElementById('result-img').naturalHeight]") == list(BIG)
 
 
@@ -262,7 +275,7 @@ def test_zoom_and_pan_keep_both_panels_in_sync(open_page, big_sketch, tmp_path):
     page.click("#zoom-fit")
     assert view_state(page)["scale"] == pytest.approx(fit["scale"])
 
-    # before/after: the left part shows the sketch, the line marks the border
+    # before/after: the result keeps the left 30%, the sketch shows right of the line
     js(page, "() => { const c = document.getElementById('compare'); c.value = 30; c.dispatchEvent(new Event('input')); }")
     assert page.eval_on_selector("#result-img", "r => r.style.clipPath") == "inset(0px 70% 0px 0px)"
     assert page.is_visible("#compare-line")
