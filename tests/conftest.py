@@ -56,7 +56,9 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 CHROMIUM = os.environ.get("AUTOPAINTER_CHROMIUM", "/usr/bin/chromium")
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: the server's and the browser's threads must be gone before tests that measure the
+# process (tracemalloc in test_server_guard) run.
+@pytest.fixture(scope="module")
 def live_server(tiny_model_dir, tmp_path_factory):
     """uvicorn serving the app (tiny model) on a free port in a thread, with the connection rules of
     ``autopainter serve``: its base URL."""
@@ -84,7 +86,7 @@ def live_server(tiny_model_dir, tmp_path_factory):
     sock.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     """Debian's chromium under Playwright (headless); a failure with the fix when either is missing."""
     try:
