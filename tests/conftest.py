@@ -1,3 +1,8 @@
+import os
+import shutil
+import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -45,3 +50,111 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     gen = build_generator(GeneratorConfig(ngf=8, depth=4, norm="group", dropout=0.0))
     return save_pretrained(gen, tmp_path_factory.mktemp("tiny-model") / "model", image_size=32)
+
+
+# ------------------------------------------------------------------ the page in a browser (test_browser, test_page_tools)
+CHROMIUM = os.environ.get("AUTOPAINTER_CHROMIUM", "/usr/bin/chromium")
+
+
+# Module scope, not session: the server's and the browser's threads must be gone before tests that measure the
+# process (tracemalloc in test_server_guard) run.
+@pytest.fixture(scope="module")
+def live_server(tiny_model_dir, tmp_path_factory):
+    """uvicorn serving the app (tiny model) on a free port in a thread, with the connection rules of
+    ``autopainter serve``: its base URL."""
+    import uvicorn
+
+    from autopainter.server import ServerSettings, create_app
+    from autopainter.server.connections import uvicorn_config
+
+    settings = ServerSettings(model_dir=tiny_model_dir, data_dir=tmp_path_factory.mktemp("server-data"))
+    app = create_app(settings)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn_config(app, settings, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the uvicorn test server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium under Playwright (headless); a failure with the fix when either is missing."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("the browser test needs Playwright: pip install -e '.[dev]' (or make install-dev)")
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        pytest.fail(f"the browser test needs chromium at {CHROMIUM}: apt-get install chromium "
+                    "(make install-dev does it as root), or point AUTOPAINTER_CHROMIUM at a Chromium binary")
+    args = ["--disable-dev-shm-usage", "--disable-gpu"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.append("--no-sandbox")  # chromium refuses to run its sandbox as root
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
+        yield b
+        b.close()
+
+
+def save_screenshot(page, tmp_path: Path, name: str, full_page: bool = True) -> Path:
+    """A screenshot in the test's tmp folder, copied into ``$AUTOPAINTER_SCREENSHOT_DIR`` when that is set."""
+    path = tmp_path / name
+    page.screenshot(path=str(path), full_page=full_page)
+    extra = os.environ.get("AUTOPAINTER_SCREENSHOT_DIR")
+    if extra:
+        Path(extra).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(extra) / name)
+    return path
+
+
+def painted_pixels(page) -> int:
+    """How many pixels of the page's hint layer are hints (alpha at the server's threshold or above)."""
+    return page.evaluate("""() => {
+        const c = document.getElementById('hint-canvas');
+        const a = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let i = 3; i < a.length; i += 4) if (a[i] >= 128) n++;
+        return n;
+    }""")
+
+
+def paint_stroke(page, points, selector="#hint-canvas"):
+    """A mouse stroke through ``points``, fractions (x, y) of the element's box on screen."""
+    box = page.locator(selector).bounding_box()
+    (x0, y0), rest = points[0], points[1:]
+    page.mouse.move(box["x"] + x0 * box["width"], box["y"] + y0 * box["height"])
+    page.mouse.down()
+    for x, y in rest:
+        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=8)
+    page.mouse.up()
+
+
+def wait_result_current(page, timeout=20_000):
+    """Wait until the result on show is loaded and made from what the page shows now (hints, style)."""
+    page.wait_for_function("""() => {
+        const r = document.getElementById('result-img'), job = window.autopainter.recolor.describe();
+        return r.dataset.ready === '1' && job && r.dataset.key === job.key;
+    }""", timeout=timeout)
+
+
+# Records the form fields of every fetch() the page makes (CDP does not show multipart bodies with files).
+RECORD_FORMS = """
+window.__forms = [];
+const _fetch = window.fetch;
+window.fetch = (url, opts) => {
+  if (opts && opts.body instanceof FormData) {
+    window.__forms.push([String(url), [...opts.body.keys()]]);
+    window.__styles = [...(window.__styles || []), opts.body.get("style")];
+    window.__lastHints = opts.body.get("hints");
+  }
+  return _fetch(url, opts);
+};
+"""

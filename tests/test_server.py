@@ -200,6 +200,24 @@ def test_hints_reach_the_model(client):
     assert_error(client.post("/api/v1/colorize", files={**files, "hints": ("h.png", opaque, "image/png")}), 422, "hints", "rgba")
 
 
+def test_full_size_hints_are_used_as_painted(client):
+    """The page sends its hint layer at the sketch's own size: one painted pixel beside a line colors the region
+    it was painted in (nothing is stretched), in flat style."""
+    sketch = Image.new("L", (300, 200), 255)
+    draw = ImageDraw.Draw(sketch)
+    draw.rectangle((20, 20, 280, 180), outline=0, width=2)
+    draw.rectangle((150, 20, 151, 180), fill=0)  # two closed regions: left and right of the line
+    hints = Image.new("RGBA", sketch.size, (0, 0, 0, 0))
+    hints.putpixel((146, 100), (20, 90, 220, 255))  # one pixel, four from the line
+    r = client.post("/api/v1/colorize", data={"style": "flat"}, files={
+        "sketch": ("s.png", png_bytes(sketch), "image/png"), "hints": ("h.png", png_bytes(hints), "image/png")})
+    assert r.status_code == 200
+    out = np.asarray(decode(r.content).convert("RGB"))
+    assert out.shape == (200, 300, 3)
+    assert (out[25:176, 25:146] == (20, 90, 220)).all()  # the whole left region takes the hint's color
+    assert not (out[:, 155:] == (20, 90, 220)).all(axis=-1).any()
+
+
 def test_layers(client):
     r = client.post("/api/v1/colorize?format=json", files={"sketch": ("s.png", sketch_png(), "image/png")}, data={"layers": "true"})
     assert client.get("/api/v1/health").json()["layers"] is True

@@ -1,419 +1,568 @@
-// Auto-Painter page: load a sketch, paint color hints on a layer over it, colorize through the REST API.
-// Plain JavaScript, no build step, nothing from a CDN.
-"use strict";
+// Auto-Painter page: load a sketch, paint color hints on a layer of the sketch's own size, and see the result
+// follow through the REST API. Plain JavaScript modules, no build step, nothing from a CDN:
+//   hints.js   the hint layer (the model of the hints: edits, undo, as a PNG) and the region map for Fill
+//   view.js    zoom and pan shared by both panels, and the pointer gestures
+//   recolor.js live re-color: debounced, one request in flight, stale answers dropped, results cached
+//   api.js     requests, errors as one line, waiting out a busy server
+// This file wires them to the page: loading, tools, keys, messages.
 
-(() => {
-  const $ = (id) => document.getElementById(id);
-  const els = {
-    fileInput: $("file-input"), urlForm: $("url-form"), urlInput: $("url-input"), extractBtn: $("extract-btn"),
-    stage: $("stage"), placeholder: $("placeholder"), wrap: $("canvas-wrap"), sketchImg: $("sketch-img"),
-    canvas: $("hint-canvas"), picker: $("color-picker"), swatches: $("swatches"), size: $("brush-size"),
-    eraser: $("eraser-btn"), undo: $("undo-btn"), redo: $("redo-btn"), clear: $("clear-btn"),
-    toggle: $("hints-toggle"), flat: $("flat-toggle"), colorize: $("colorize-btn"), download: $("download-link"), status: $("status"),
-    result: $("result-img"), resultPlaceholder: $("result-placeholder"), error: $("error"),
-    errorText: $("error-text"), errorClose: $("error-close"), examples: $("example-list"), visitors: $("visitors"),
-  };
-  const ctx = els.canvas.getContext("2d", { willReadFrequently: true });
-  const SWATCHES = ["#e4572e", "#f3a712", "#ffd23f", "#76b041", "#2e933c", "#17bebb", "#2d7dd2", "#3a3db0",
-                    "#8e44ad", "#f06ca8", "#8b5a2b", "#f2d0a4", "#9e9e9e", "#222222"];
-  const HINT_LONG_SIDE = 768; // the hint layer's resolution; the server stretches it over the sketch
-  const MAX_UNDO = 25;
+import { Aborted, errorOf, getJSON, post } from "./api.js";
+import { HINT_ALPHA, HintLayer, RegionMap, readPixels } from "./hints.js";
+import { Recolorer } from "./recolor.js";
+import { SharedView } from "./view.js";
 
-  const state = {
-    sketch: null, // Blob of the sketch as loaded
-    name: "sketch",
-    width: 0, height: 0,
-    sketchUrl: null,
-    version: 0, // changes with every new sketch
-    hintsVersion: 0, // changes with every stroke, undo, redo, clear
-    undo: [], redo: [],
-    drawing: false, last: null,
-    eraser: false,
-    cache: new Map(), // "version:hintsVersion|none" -> result object URL
-    limits: null,
-    busy: false,
-  };
+const $ = (id) => document.getElementById(id);
+const els = {
+  fileInput: $("file-input"), urlForm: $("url-form"), urlInput: $("url-input"), extractBtn: $("extract-btn"),
+  stage: $("stage"), placeholder: $("placeholder"), sketchView: $("sketch-view"), sketchImg: $("sketch-img"),
+  canvas: $("hint-canvas"), cursor: $("brush-cursor"), picker: $("color-picker"), swatches: $("swatches"),
+  size: $("brush-size"), sizeValue: $("size-value"), undo: $("undo-btn"), redo: $("redo-btn"), clear: $("clear-btn"),
+  hintsToggle: $("hints-toggle"), tools: [...document.querySelectorAll("button.tool")],
+  zoomOut: $("zoom-out"), zoomIn: $("zoom-in"), zoomFit: $("zoom-fit"), zoomActual: $("zoom-actual"), zoomLevel: $("zoom-level"),
+  colorize: $("colorize-btn"), live: $("live-toggle"), styles: [...document.querySelectorAll('input[name="style"]')],
+  download: $("download-link"), status: $("status"),
+  resultStage: $("result-stage"), resultPlaceholder: $("result-placeholder"), resultView: $("result-view"),
+  beforeImg: $("before-img"), result: $("result-img"), compare: $("compare"), compareLine: $("compare-line"), staleBadge: $("stale-badge"),
+  progress: $("progress"), notice: $("notice"), noticeText: $("notice-text"),
+  error: $("error"), errorText: $("error-text"), errorClose: $("error-close"),
+  keysDialog: $("keys-dialog"), keysBtn: $("keys-btn"), keysClose: $("keys-close"),
+  examples: $("example-list"), visitors: $("visitors"),
+};
+const SWATCHES = ["#e4572e", "#f3a712", "#ffd23f", "#76b041", "#2e933c", "#17bebb", "#2d7dd2", "#3a3db0",
+                  "#8e44ad", "#f06ca8", "#8b5a2b", "#f2d0a4", "#9e9e9e", "#222222"];
+const PAINT_TOOLS = ["brush", "fill"]; // the eyedropper goes back to the last of these
+const PHONE = window.matchMedia("(max-width: 899px)");
 
-  // ------------------------------------------------------------------ messages
-  function showError(message) {
-    els.errorText.textContent = message;
-    els.error.hidden = false;
+const state = {
+  sketch: null, // Blob of the sketch as loaded
+  name: "sketch",
+  width: 0, height: 0,
+  sketchUrl: null,
+  version: 0, // changes with every new sketch
+  tool: "brush", paintTool: "brush",
+  last: null, // the stroke's last point, sketch pixels
+  sizeTouched: false, // the user chose a brush size: keep it for the next sketch
+  space: false, overStage: false, // Space held (pan), the pointer over a stage
+  regions: null, // {version, promise of RegionMap}
+  resultPixels: null, // {url, data} of the result on show, for the eyedropper
+  scrollToResult: false,
+  resultInView: true,
+  limits: null,
+};
+
+const layer = new HintLayer(els.canvas);
+const view = new SharedView();
+view.addStage(els.stage, els.sketchView);
+view.addStage(els.resultStage, els.resultView);
+
+// ------------------------------------------------------------------ messages: toasts at the bottom of the screen
+let noticeTimer = null;
+function showError(message) {
+  els.errorText.textContent = message;
+  els.error.hidden = false;
+}
+function clearError() { els.error.hidden = true; els.errorText.textContent = ""; }
+els.errorClose.addEventListener("click", clearError);
+
+/** A passing message (progress, a busy server); `ms` = 0 keeps it until hideNotice(). */
+function notice(text, ms = 4000) {
+  clearTimeout(noticeTimer);
+  els.noticeText.textContent = text;
+  els.notice.hidden = false;
+  if (ms) noticeTimer = setTimeout(hideNotice, ms);
+}
+function hideNotice() { clearTimeout(noticeTimer); els.notice.hidden = true; }
+
+const busyNotice = (seconds) => notice(`The server is busy, retrying in ${seconds} s…`, (seconds + 1) * 1000);
+
+function setStatus(text, busy = false) {
+  els.status.textContent = text;
+  els.status.classList.toggle("busy", busy);
+}
+
+function reportError(e) {
+  if (e instanceof Aborted) return;
+  hideNotice();
+  showError(e.message);
+}
+
+// ------------------------------------------------------------------ loading a sketch
+function loadImage(url) {
+  return new Promise((resolve, reject) => {
+    const img = new Image();
+    img.onload = () => resolve(img);
+    img.onerror = () => reject(new Error("this browser cannot show the file: is it an image (PNG, JPEG, WebP, GIF)?"));
+    img.src = url;
+  });
+}
+
+async function loadSketch(blob, name) {
+  clearError();
+  if (!blob) return;
+  if (blob.type && !blob.type.startsWith("image/")) return showError(`${name || "file"} is not an image (it is ${blob.type})`);
+  if (state.limits && blob.size > state.limits.max_upload_bytes) {
+    return showError(`${name || "the image"} is ${(blob.size / 1048576).toFixed(1)} MB; the server takes up to ` +
+                     `${(state.limits.max_upload_bytes / 1048576).toFixed(0)} MB`);
   }
-  function clearError() { els.error.hidden = true; els.errorText.textContent = ""; }
-  els.errorClose.addEventListener("click", clearError);
-
-  function setStatus(text, busy = false) {
-    els.status.textContent = text;
-    els.status.classList.toggle("busy", busy);
+  const url = URL.createObjectURL(blob);
+  let img;
+  try {
+    img = await loadImage(url);
+  } catch (e) {
+    URL.revokeObjectURL(url);
+    return showError(e.message);
   }
-
-  async function errorOf(response) {
-    try {
-      const body = await response.json();
-      if (body && body.error) return body.error;
-    } catch (_) { /* not JSON */ }
-    return `the server answered ${response.status} ${response.statusText}`.trim();
+  const w = img.naturalWidth, h = img.naturalHeight;
+  if (state.limits && w * h > state.limits.max_pixels) {
+    URL.revokeObjectURL(url);
+    return showError(`${w}×${h} is too large: the server takes up to ${state.limits.max_pixels.toLocaleString()} pixels`);
   }
+  recolor.reset();
+  if (state.sketchUrl) URL.revokeObjectURL(state.sketchUrl);
+  Object.assign(state, { sketch: blob, name: (name || "sketch").replace(/\.[^.]*$/, ""), width: w, height: h,
+                         sketchUrl: url, version: state.version + 1, regions: null });
+  els.sketchImg.src = els.beforeImg.src = url;
+  layer.reset(w, h); // the hint layer has the sketch's own pixel size
+  setTool("brush"); // an eraser left on from the last picture would silently paint nothing
+  if (!state.sizeTouched) setSize(Math.round(Math.max(w, h) / 40)); // about the same on screen for any size
+  els.sketchView.hidden = false;
+  els.placeholder.hidden = true;
+  els.stage.classList.remove("empty");
+  clearResult();
+  for (const s of [els.stage, els.resultStage]) s.style.setProperty("--sketch-ratio", `${w} / ${h}`); // no empty bands
+  view.setImage(w, h);
+  for (const b of [els.colorize, els.extractBtn]) b.disabled = false;
+  setStatus(`${w}×${h}`);
+  if (els.live.checked) recolor.now(); else recolor.changed(); // live: the first result without waiting
+}
 
-  function setBusy(busy) {
-    state.busy = busy;
-    for (const b of [els.colorize, els.extractBtn]) b.disabled = busy || !state.sketch;
+function clearResult() {
+  els.result.hidden = true;
+  els.result.removeAttribute("src");
+  delete els.result.dataset.ready;
+  delete els.result.dataset.key;
+  els.resultView.hidden = true;
+  els.compareLine.hidden = true;
+  els.resultPlaceholder.hidden = false;
+  els.download.hidden = true;
+  state.resultPixels = null;
+}
+
+els.fileInput.addEventListener("change", () => {
+  const f = els.fileInput.files[0];
+  if (f) loadSketch(f, f.name);
+  els.fileInput.value = ""; // the same file again must trigger a change
+});
+
+async function loadUrl(url) {
+  clearError();
+  const form = new FormData();
+  form.append("url", url);
+  notice("Fetching the image…", 0);
+  try {
+    const blob = await (await post("/api/v1/fetch", form, { what: "image URL", onBusy: busyNotice })).blob();
+    const name = decodeURIComponent(url.split(/[?#]/)[0].split("/").pop() || "image");
+    hideNotice();
+    await loadSketch(blob, name);
+  } catch (e) {
+    reportError(e);
   }
+}
+els.urlForm.addEventListener("submit", (e) => {
+  e.preventDefault();
+  const url = els.urlInput.value.trim();
+  if (url) loadUrl(url);
+});
 
-  // Send a form; retry when the server is busy (503 + Retry-After), up to three times.
-  async function post(url, form, what) {
-    for (let attempt = 0; ; attempt++) {
-      let response;
-      try {
-        response = await fetch(url, { method: "POST", body: form });
-      } catch (_) {
-        throw new Error(`${what}: cannot reach the server; is autopainter serve still running?`);
-      }
-      if (response.status === 503 && attempt < 3) {
-        const wait = Math.min(10, parseFloat(response.headers.get("Retry-After") || "2") || 2);
-        setStatus(`server busy, retrying in ${wait} s…`, true);
-        await new Promise((r) => setTimeout(r, wait * 1000));
-        continue;
-      }
-      if (!response.ok) throw new Error(`${what}: ${await errorOf(response)}`);
-      return response.blob();
-    }
-  }
-
-  // ------------------------------------------------------------------ loading a sketch
-  function loadImage(url) {
-    return new Promise((resolve, reject) => {
-      const img = new Image();
-      img.onload = () => resolve(img);
-      img.onerror = () => reject(new Error("this browser cannot show the file: is it an image (PNG, JPEG, WebP, GIF)?"));
-      img.src = url;
-    });
-  }
-
-  async function loadSketch(blob, name) {
-    clearError();
-    if (!blob) return;
-    if (blob.type && !blob.type.startsWith("image/")) {
-      showError(`${name || "file"} is not an image (it is ${blob.type})`);
+// drag and drop: files, or a link dragged from another page
+["dragenter", "dragover"].forEach((t) => els.stage.addEventListener(t, (e) => {
+  e.preventDefault();
+  els.stage.classList.add("dragging");
+}));
+["dragleave", "drop"].forEach((t) => els.stage.addEventListener(t, () => els.stage.classList.remove("dragging")));
+els.stage.addEventListener("drop", (e) => {
+  e.preventDefault();
+  const f = e.dataTransfer.files && e.dataTransfer.files[0];
+  if (f) return loadSketch(f, f.name);
+  const uri = (e.dataTransfer.getData("text/uri-list") || e.dataTransfer.getData("text/plain") || "").split("\n")[0].trim();
+  if (/^https?:\/\//i.test(uri)) return loadUrl(uri);
+  showError("drop an image file or an image link");
+});
+// paste an image from the clipboard (text pastes into the URL field stay text)
+document.addEventListener("paste", (e) => {
+  const items = (e.clipboardData && e.clipboardData.items) || [];
+  for (const item of items) {
+    if (item.kind === "file" && item.type.startsWith("image/")) {
+      e.preventDefault();
+      loadSketch(item.getAsFile(), "pasted");
       return;
     }
-    if (state.limits && blob.size > state.limits.max_upload_bytes) {
-      showError(`${name || "the image"} is ${(blob.size / 1048576).toFixed(1)} MB; the server takes up to ` +
-                `${(state.limits.max_upload_bytes / 1048576).toFixed(0)} MB`);
-      return;
-    }
-    const url = URL.createObjectURL(blob);
-    let img;
-    try {
-      img = await loadImage(url);
-    } catch (e) {
-      URL.revokeObjectURL(url);
-      showError(e.message);
-      return;
-    }
-    const w = img.naturalWidth, h = img.naturalHeight;
-    if (state.limits && w * h > state.limits.max_pixels) {
-      URL.revokeObjectURL(url);
-      showError(`${w}×${h} is too large: the server takes up to ${state.limits.max_pixels.toLocaleString()} pixels`);
-      return;
-    }
-    if (state.sketchUrl) URL.revokeObjectURL(state.sketchUrl);
-    Object.assign(state, { sketch: blob, name: (name || "sketch").replace(/\.[^.]*$/, ""), width: w, height: h,
-                           sketchUrl: url, version: state.version + 1, undo: [], redo: [] });
-    els.sketchImg.src = url;
-    const scale = Math.min(1, HINT_LONG_SIDE / Math.max(w, h));
-    els.canvas.width = Math.max(1, Math.round(w * scale));
-    els.canvas.height = Math.max(1, Math.round(h * scale));
-    ctx.clearRect(0, 0, els.canvas.width, els.canvas.height);
-    hintsChanged();
-    els.wrap.hidden = false;
-    els.placeholder.hidden = true;
-    els.stage.classList.remove("empty");
-    clearResult();
-    setBusy(false);
-    setStatus(`${w}×${h}`);
   }
+});
 
-  function clearResult() {
-    for (const url of state.cache.values()) URL.revokeObjectURL(url);
-    state.cache.clear();
-    els.result.hidden = true;
-    els.result.removeAttribute("src");
-    delete els.result.dataset.ready;
-    els.resultPlaceholder.hidden = false;
-    els.download.hidden = true;
+els.extractBtn.addEventListener("click", async () => {
+  if (!state.sketch) return showError("load a colored picture first");
+  clearError();
+  const form = new FormData();
+  form.append("image", state.sketch, `${state.name}.png`);
+  els.extractBtn.disabled = true;
+  notice("Extracting the sketch…", 0);
+  try {
+    const blob = await (await post("/api/v1/sketchify", form, { what: "extract sketch", onBusy: busyNotice })).blob();
+    hideNotice();
+    await loadSketch(blob, `${state.name}-sketch`);
+  } catch (e) {
+    reportError(e);
+  } finally {
+    els.extractBtn.disabled = !state.sketch;
   }
+});
 
-  els.fileInput.addEventListener("change", () => {
-    const f = els.fileInput.files[0];
-    if (f) loadSketch(f, f.name);
-    els.fileInput.value = ""; // the same file again must trigger a change
-  });
+// ------------------------------------------------------------------ tools, color, size
+function setTool(tool) {
+  state.tool = tool;
+  if (PAINT_TOOLS.includes(tool)) state.paintTool = tool;
+  for (const b of els.tools) b.setAttribute("aria-pressed", String(b.dataset.tool === tool));
+  els.stage.dataset.tool = els.resultStage.dataset.tool = tool;
+  if (tool === "fill" && state.sketch) regionMap().catch(() => {}); // ready by the first click
+  if (tool !== "brush" && tool !== "eraser") els.cursor.hidden = true;
+}
+for (const b of els.tools) b.addEventListener("click", () => setTool(b.dataset.tool));
 
-  async function loadUrl(url) {
-    clearError();
-    const form = new FormData();
-    form.append("url", url);
-    setStatus("fetching…", true);
-    try {
-      const blob = await post("/api/v1/fetch", form, "image URL");
-      const name = decodeURIComponent(url.split(/[?#]/)[0].split("/").pop() || "image");
-      await loadSketch(blob, name);
-    } catch (e) {
-      setStatus("");
-      showError(e.message);
-    }
-  }
-  els.urlForm.addEventListener("submit", (e) => {
-    e.preventDefault();
-    const url = els.urlInput.value.trim();
-    if (url) loadUrl(url);
-  });
+for (const color of SWATCHES) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "swatch";
+  b.style.backgroundColor = color;
+  b.title = color;
+  b.setAttribute("aria-label", `color ${color}`);
+  b.dataset.color = color;
+  b.addEventListener("click", () => selectColor(color));
+  els.swatches.appendChild(b);
+}
+function selectColor(color) {
+  els.picker.value = color;
+  if (!PAINT_TOOLS.includes(state.tool)) setTool(state.paintTool); // a color is for painting
+  for (const b of els.swatches.children) b.setAttribute("aria-pressed", String(b.dataset.color === els.picker.value));
+}
+els.picker.addEventListener("input", () => selectColor(els.picker.value));
+selectColor(els.picker.value);
 
-  // drag and drop: files, or a link dragged from another page
-  ["dragenter", "dragover"].forEach((t) => els.stage.addEventListener(t, (e) => {
-    e.preventDefault();
-    els.stage.classList.add("dragging");
-  }));
-  ["dragleave", "drop"].forEach((t) => els.stage.addEventListener(t, () => els.stage.classList.remove("dragging")));
-  els.stage.addEventListener("drop", (e) => {
-    e.preventDefault();
-    const f = e.dataTransfer.files && e.dataTransfer.files[0];
-    if (f) return loadSketch(f, f.name);
-    const uri = (e.dataTransfer.getData("text/uri-list") || e.dataTransfer.getData("text/plain") || "").split("\n")[0].trim();
-    if (/^https?:\/\//i.test(uri)) return loadUrl(uri);
-    showError("drop an image file or an image link");
-  });
-  // paste an image from the clipboard (text pastes into the URL field stay text)
-  document.addEventListener("paste", (e) => {
-    const items = (e.clipboardData && e.clipboardData.items) || [];
-    for (const item of items) {
-      if (item.kind === "file" && item.type.startsWith("image/")) {
-        e.preventDefault();
-        loadSketch(item.getAsFile(), "pasted");
-        return;
-      }
-    }
-  });
+const rgbOf = (hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+const hexOf = (rgb) => `#${rgb.slice(0, 3).map((v) => v.toString(16).padStart(2, "0")).join("")}`;
 
-  els.extractBtn.addEventListener("click", async () => {
-    if (!state.sketch) return showError("load a colored picture first");
-    clearError();
-    const form = new FormData();
-    form.append("image", state.sketch, `${state.name}.png`);
-    setBusy(true);
-    setStatus("extracting the sketch…", true);
-    try {
-      const blob = await post("/api/v1/sketchify", form, "extract sketch");
-      await loadSketch(blob, `${state.name}-sketch`);
-    } catch (e) {
-      setStatus("");
-      showError(e.message);
-    } finally {
-      setBusy(false);
-    }
-  });
+function setSize(px) {
+  els.size.value = String(Math.min(Number(els.size.max), Math.max(Number(els.size.min), Math.round(px))));
+  els.sizeValue.textContent = `${els.size.value} px`;
+}
+els.size.addEventListener("input", () => { state.sizeTouched = true; setSize(Number(els.size.value)); });
+function stepSize(direction) {
+  const now = Number(els.size.value);
+  state.sizeTouched = true;
+  setSize(now + direction * Math.max(1, Math.round(now * 0.15)));
+}
 
-  // ------------------------------------------------------------------ the hint brush
-  for (const color of SWATCHES) {
-    const b = document.createElement("button");
-    b.type = "button";
-    b.className = "swatch";
-    b.style.backgroundColor = color;
-    b.title = color;
-    b.setAttribute("aria-label", `color ${color}`);
-    b.dataset.color = color;
-    b.addEventListener("click", () => selectColor(color));
-    els.swatches.appendChild(b);
-  }
-  function selectColor(color) {
-    els.picker.value = color;
-    setEraser(false);
-    for (const b of els.swatches.children) b.setAttribute("aria-pressed", String(b.dataset.color === color));
-  }
-  els.picker.addEventListener("input", () => selectColor(els.picker.value));
-  selectColor(els.picker.value);
+// ------------------------------------------------------------------ painting on the hint stage
+function paint(p) {
+  layer.line(state.last.x, state.last.y, p.x, p.y, Number(els.size.value), state.tool === "eraser" ? null : rgbOf(els.picker.value));
+  state.last = p;
+}
 
-  function setEraser(on) {
-    state.eraser = on;
-    els.eraser.setAttribute("aria-pressed", String(on));
-  }
-  els.eraser.addEventListener("click", () => setEraser(!state.eraser));
-
-  function snapshot() { return ctx.getImageData(0, 0, els.canvas.width, els.canvas.height); }
-  function pushUndo() {
-    state.undo.push(snapshot());
-    if (state.undo.length > MAX_UNDO) state.undo.shift();
-    state.redo = [];
-  }
-  function hintsChanged() {
-    state.hintsVersion++;
-    els.undo.disabled = state.undo.length === 0;
-    els.redo.disabled = state.redo.length === 0;
-    els.clear.disabled = !state.sketch;
-  }
-  function undo() {
-    if (!state.undo.length) return;
-    state.redo.push(snapshot());
-    ctx.putImageData(state.undo.pop(), 0, 0);
-    hintsChanged();
-  }
-  function redo() {
-    if (!state.redo.length) return;
-    state.undo.push(snapshot());
-    ctx.putImageData(state.redo.pop(), 0, 0);
-    hintsChanged();
-  }
-  els.undo.addEventListener("click", undo);
-  els.redo.addEventListener("click", redo);
-  els.clear.addEventListener("click", () => {
-    pushUndo();
-    ctx.clearRect(0, 0, els.canvas.width, els.canvas.height);
-    hintsChanged();
-  });
-  document.addEventListener("keydown", (e) => {
-    if (!(e.ctrlKey || e.metaKey) || e.target instanceof HTMLInputElement) return;
-    const k = e.key.toLowerCase();
-    if (k === "z" && !e.shiftKey) { e.preventDefault(); undo(); }
-    else if ((k === "z" && e.shiftKey) || k === "y") { e.preventDefault(); redo(); }
-  });
-
-  function canvasPoint(e) {
-    const r = els.canvas.getBoundingClientRect();
-    return { x: (e.clientX - r.left) * (els.canvas.width / r.width), y: (e.clientY - r.top) * (els.canvas.height / r.height),
-             scale: els.canvas.width / r.width };
-  }
-  function strokeTo(p) {
-    ctx.save();
-    ctx.globalCompositeOperation = state.eraser ? "destination-out" : "source-over";
-    ctx.strokeStyle = ctx.fillStyle = els.picker.value;
-    ctx.lineWidth = Number(els.size.value) * p.scale; // brush size in screen pixels, whatever the zoom
-    ctx.lineCap = ctx.lineJoin = "round";
-    ctx.beginPath();
-    ctx.moveTo(state.last.x, state.last.y);
-    ctx.lineTo(p.x + 0.01, p.y); // a zero-length line draws nothing: nudge it so a click leaves a dot
-    ctx.stroke();
-    ctx.restore();
+const hintTool = {
+  down(e, p) {
+    if (!state.sketch) return false;
+    if (e.altKey || state.tool === "picker") { pickColor(p, true); return false; }
+    if (state.tool === "fill") { fillAt(p); return false; }
+    layer.begin();
     state.last = p;
+    paint(p);
+    return true;
+  },
+  move(e, p) { paint(p); this.hover(e, p); },
+  up() { layer.commit(); },
+  cancel() { layer.cancel(); },
+  hover(e, p) { // the brush's outline at its size in sketch pixels, at the current zoom
+    if (e.pointerType === "touch" || !(state.tool === "brush" || state.tool === "eraser") || !state.sketch) return;
+    const d = Number(els.size.value) * view.scale, at = view.toStage(els.stage, p.x, p.y);
+    Object.assign(els.cursor.style, { width: `${d}px`, height: `${d}px`, transform: `translate(${at.x - d / 2}px, ${at.y - d / 2}px)` });
+    els.cursor.hidden = false;
+  },
+  leave() { els.cursor.hidden = true; },
+};
+view.attach(els.stage, hintTool, () => state.space);
+
+// the result panel: a drag pans, the eyedropper (or Alt+click) takes its color
+view.attach(els.resultStage, {
+  down(e, p) { if (!els.result.hidden) pickColor(p, false); return false; },
+  move() {}, up() {}, cancel() {},
+}, (e) => state.space || !(state.tool === "picker" || e.altKey));
+
+for (const s of [els.stage, els.resultStage]) {
+  s.addEventListener("pointerenter", () => { state.overStage = true; });
+  s.addEventListener("pointerleave", () => { state.overStage = false; });
+}
+
+layer.addEventListener("change", hintsChanged);
+function hintsChanged() {
+  els.undo.disabled = !layer.canUndo();
+  els.redo.disabled = !layer.canRedo();
+  els.clear.disabled = !state.sketch;
+  recolor.changed();
+}
+layer.addEventListener("reset", () => {
+  els.undo.disabled = els.redo.disabled = true;
+  els.clear.disabled = !state.sketch;
+});
+els.undo.addEventListener("click", () => layer.undo());
+els.redo.addEventListener("click", () => layer.redo());
+els.clear.addEventListener("click", () => layer.clear());
+
+// ------------------------------------------------------------------ fill: the clicked region of the region map
+function regionMap() {
+  if (!state.regions || state.regions.version !== state.version) {
+    const form = new FormData();
+    form.append("sketch", state.sketch, `${state.name}.png`);
+    const { width, height } = state;
+    const promise = post("/api/v1/regions", form, { what: "fill", onBusy: busyNotice })
+      .then((r) => r.blob()).then(RegionMap.fromPNG).then((map) => {
+        if (map.width !== width || map.height !== height) throw new Error(`fill: the region map is ${map.width}×${map.height}, not ${width}×${height}`);
+        return map;
+      });
+    const entry = { version: state.version, promise, ready: false };
+    promise.then(() => { entry.ready = true; },
+                 () => { if (state.regions === entry) state.regions = null; }); // the next click tries again
+    state.regions = entry;
   }
-  els.canvas.addEventListener("pointerdown", (e) => {
-    if (!state.sketch || e.button > 0) return;
-    e.preventDefault();
-    els.canvas.setPointerCapture(e.pointerId);
-    pushUndo();
-    state.drawing = true;
-    state.last = canvasPoint(e);
-    strokeTo(state.last);
-  });
-  els.canvas.addEventListener("pointermove", (e) => { if (state.drawing) strokeTo(canvasPoint(e)); });
-  const endStroke = () => {
-    if (!state.drawing) return;
-    state.drawing = false;
-    hintsChanged();
-  };
-  els.canvas.addEventListener("pointerup", endStroke);
-  els.canvas.addEventListener("pointercancel", endStroke);
+  return state.regions.promise;
+}
 
-  function hasHints() {
-    const a = snapshot().data;
-    for (let i = 3; i < a.length; i += 4) if (a[i] >= 128) return true; // the server's hint threshold
-    return false;
+async function fillAt(p) {
+  const version = state.version, color = rgbOf(els.picker.value);
+  let regions;
+  const waiting = !(state.regions && state.regions.version === state.version && state.regions.ready);
+  if (waiting) notice("Finding the sketch's closed regions…", 0);
+  try {
+    regions = await regionMap();
+  } catch (e) {
+    return reportError(e);
   }
+  if (waiting) hideNotice();
+  if (version !== state.version) return;
+  const label = regions.labelAt(p.x, p.y);
+  if (!label) return;
+  layer.begin();
+  layer.fillRegion(regions, label, color);
+  layer.commit();
+}
 
-  els.toggle.addEventListener("change", () => {
-    els.canvas.classList.toggle("off", !els.toggle.checked);
-    els.toggle.parentElement.lastChild.textContent = els.toggle.checked ? " Hints on" : " Hints off";
-    if (!els.result.hidden) colorize(); // compare: with and without hints (both kept, so it is instant)
-  });
-
-  els.flat.addEventListener("change", () => {
-    els.flat.parentElement.lastChild.textContent = els.flat.checked ? " Flat" : " Soft";
-    if (!els.result.hidden) colorize(); // both styles are kept, so switching back is instant
-  });
-
-  // ------------------------------------------------------------------ colorize
-  function canvasBlob() {
-    return new Promise((resolve) => els.canvas.toBlob(resolve, "image/png"));
+// ------------------------------------------------------------------ eyedropper
+function resultPixel(p) {
+  if (els.result.hidden || !els.result.dataset.ready) return null;
+  const x = Math.floor(p.x), y = Math.floor(p.y), w = els.result.naturalWidth;
+  if (x < 0 || y < 0 || x >= w || y >= els.result.naturalHeight) return null;
+  if (!state.resultPixels || state.resultPixels.url !== els.result.src) {
+    state.resultPixels = { url: els.result.src, data: readPixels(els.result) };
   }
+  const i = (y * w + x) * 4;
+  return Array.from(state.resultPixels.data.subarray(i, i + 4));
+}
 
-  function showResult(url) {
-    els.result.onload = () => {
+/** Take the color under p: on the hint stage a painted hint first, else the result there. */
+function pickColor(p, fromHints) {
+  const hint = fromHints ? layer.pixel(p.x, p.y) : null;
+  const rgba = hint && hint[3] >= HINT_ALPHA ? hint : resultPixel(p);
+  if (!rgba) return notice("Nothing to pick there yet: paint a hint or wait for the result.");
+  selectColor(hexOf(rgba));
+  notice(`Picked ${hexOf(rgba)}`, 1500);
+}
+
+// ------------------------------------------------------------------ zoom and pan (both panels)
+view.addEventListener("change", () => {
+  els.zoomLevel.textContent = `${Math.round(view.scale * 100)}%`;
+  placeCompareLine();
+  els.cursor.hidden = true;
+});
+els.zoomIn.addEventListener("click", () => view.zoomBy(1.25));
+els.zoomOut.addEventListener("click", () => view.zoomBy(0.8));
+els.zoomFit.addEventListener("click", () => view.fit());
+els.zoomActual.addEventListener("click", () => view.zoomTo(1));
+
+// ------------------------------------------------------------------ the result: live re-color, style, before/after
+const currentStyle = () => els.styles.find((r) => r.checked).value;
+
+const recolor = new Recolorer({
+  describe() {
+    if (!state.sketch) return null;
+    const useHints = els.hintsToggle.checked && layer.hasHints();
+    const style = currentStyle();
+    return { key: `${state.version}:${useHints ? layer.revision : "none"}:${style}`, useHints, style };
+  },
+  async request(job, signal) {
+    const hints = job.useHints ? layer.toPNG() : null; // the layer as it is now, at the sketch's size
+    const form = new FormData();
+    form.append("sketch", state.sketch, `${state.name}.png`);
+    if (hints) form.append("hints", await hints, "hints.png");
+    form.append("style", job.style);
+    const response = await post("/api/v1/colorize", form, { what: "colorize", signal, onBusy: busyNotice });
+    return response.blob();
+  },
+  show(job, url) {
+    const loaded = () => {
       els.result.dataset.ready = "1";
       setStatus(`${els.result.naturalWidth}×${els.result.naturalHeight}`);
+      if (state.scrollToResult && PHONE.matches) els.resultStage.scrollIntoView({ behavior: "smooth", block: "nearest" });
+      state.scrollToResult = false;
     };
-    delete els.result.dataset.ready;
-    els.result.src = url;
-    els.result.hidden = false;
+    if (els.result.getAttribute("src") === url && els.result.dataset.ready) loaded(); // the same picture: no new load
+    else {
+      delete els.result.dataset.ready;
+      els.result.onload = loaded;
+      els.result.src = url;
+    }
+    els.result.dataset.key = job.key;
+    els.result.hidden = els.resultView.hidden = false;
     els.resultPlaceholder.hidden = true;
     els.download.href = url;
     els.download.download = `${state.name}-colored.png`;
     els.download.hidden = false;
-  }
-
-  async function colorize() {
-    if (!state.sketch) return showError("load a sketch first");
-    if (state.busy) return;
+    state.resultPixels = null;
+    hideNotice();
     clearError();
-    const useHints = els.toggle.checked && hasHints();
-    const style = els.flat.checked ? "flat" : "soft";
-    const key = `${state.version}:${useHints ? state.hintsVersion : "none"}:${style}`;
-    if (state.cache.has(key)) return showResult(state.cache.get(key));
-    const version = state.version;
-    const form = new FormData();
-    form.append("sketch", state.sketch, `${state.name}.png`);
-    if (useHints) form.append("hints", await canvasBlob(), "hints.png");
-    form.append("style", style);
-    setBusy(true);
-    setStatus(useHints ? "coloring with your hints…" : "coloring…", true);
-    try {
-      const blob = await post("/api/v1/colorize", form, "colorize");
-      if (version !== state.version) return; // another sketch was loaded meanwhile
-      const url = URL.createObjectURL(blob);
-      state.cache.set(key, url);
-      showResult(url);
-      // panels stacked (phones): bring the result into view
-      if (window.matchMedia("(max-width: 899px)").matches) els.result.scrollIntoView({ behavior: "smooth", block: "nearest" });
-    } catch (e) {
-      setStatus("");
-      showError(e.message);
-    } finally {
-      setBusy(false);
-    }
-  }
-  els.colorize.addEventListener("click", colorize);
+    placeCompareLine();
+  },
+});
+recolor.addEventListener("state", showRecolorState);
+recolor.addEventListener("error", (e) => { state.scrollToResult = false; reportError(e.detail); });
+recolor.addEventListener("dropped", () => { els.resultStage.dataset.dropped = String(recolor.dropped); });
 
-  // ------------------------------------------------------------------ examples, limits, visitors
-  async function getJSON(url) {
-    const r = await fetch(url);
-    if (!r.ok) throw new Error(await errorOf(r));
-    return r.json();
-  }
+function showRecolorState() {
+  const stale = recolor.stale, busy = recolor.busy;
+  els.resultStage.classList.toggle("stale", stale);
+  els.resultStage.classList.toggle("busy", busy);
+  els.resultStage.setAttribute("aria-busy", String(busy));
+  els.staleBadge.hidden = !stale;
+  els.staleBadge.textContent = busy || recolor.waiting ? "Out of date: updating…"
+    : els.live.checked ? "Out of date" : "Out of date: press Colorize (Ctrl+Enter)";
+  if (busy) setStatus("coloring…", true);
+  else if (els.status.classList.contains("busy")) setStatus(els.result.dataset.ready ? `${els.result.naturalWidth}×${els.result.naturalHeight}` : "");
+  els.progress.hidden = !(busy && !state.resultInView); // in view wherever the user has scrolled to
+}
+new IntersectionObserver(([entry]) => {
+  state.resultInView = entry.intersectionRatio >= 0.4;
+  showRecolorState();
+}, { threshold: [0, 0.4, 1] }).observe(els.resultStage);
+els.progress.addEventListener("click", () => els.resultStage.scrollIntoView({ behavior: "smooth", block: "nearest" }));
 
-  getJSON("/api/v1/health").then((h) => { state.limits = h.limits; }).catch(() => {});
-  getJSON("/api/v1/visitors").then((v) => {
-    els.visitors.textContent = `${v.visitors.toLocaleString()} visitor${v.visitors === 1 ? "" : "s"}`;
-  }).catch(() => {});
-  getJSON("/api/v1/examples").then(({ examples }) => {
-    for (const ex of examples) {
-      const b = document.createElement("button");
-      b.type = "button";
-      b.className = "example";
-      b.title = ex.name;
-      const img = document.createElement("img");
-      img.src = ex.url;
-      img.alt = `example: ${ex.name}`;
-      img.loading = "lazy";
-      b.appendChild(img);
-      b.addEventListener("click", async () => {
-        try {
-          const r = await fetch(ex.url);
-          if (!r.ok) throw new Error(await errorOf(r));
-          await loadSketch(await r.blob(), ex.name);
-        } catch (e) {
-          showError(`example ${ex.name}: ${e.message}`);
-        }
-      });
-      els.examples.appendChild(b);
-    }
-  }).catch((e) => showError(`could not list the examples: ${e.message}`));
-})();
+function colorizeNow() {
+  if (!state.sketch) return showError("load a sketch first");
+  clearError();
+  state.scrollToResult = true; // on a phone the result is below: bring it into view when it comes
+  recolor.now();
+}
+els.colorize.addEventListener("click", colorizeNow);
+
+const LIVE_KEY = "autopainter.live";
+try { els.live.checked = localStorage.getItem(LIVE_KEY) !== "off"; } catch (_) { /* storage blocked */ }
+recolor.live = els.live.checked;
+els.live.addEventListener("change", () => {
+  recolor.live = els.live.checked;
+  try { localStorage.setItem(LIVE_KEY, els.live.checked ? "on" : "off"); } catch (_) { /* storage blocked */ }
+  recolor.changed();
+});
+
+/** A choice about the result (hints on/off, style): both are kept, so switching back is instant. */
+function resultChoiceChanged() {
+  if (!state.sketch) return;
+  if (els.live.checked || !els.result.hidden) recolor.now(); else recolor.changed();
+}
+els.hintsToggle.addEventListener("change", () => {
+  els.canvas.classList.toggle("off", !els.hintsToggle.checked);
+  els.hintsToggle.nextElementSibling.textContent = els.hintsToggle.checked ? "Hints on" : "Hints off";
+  resultChoiceChanged();
+});
+for (const r of els.styles) r.addEventListener("change", resultChoiceChanged);
+
+function placeCompareLine() { // the result left of the line (at the slider's value), the sketch under it to the right
+  const v = Number(els.compare.value);
+  els.result.style.clipPath = v >= 100 ? "" : `inset(0 ${100 - v}% 0 0)`;
+  const show = v < 100 && !els.result.hidden && state.width > 0;
+  els.compareLine.hidden = !show;
+  if (show) els.compareLine.style.transform = `translateX(${view.toStage(els.resultStage, (state.width * v) / 100, 0).x}px)`;
+}
+els.compare.addEventListener("input", placeCompareLine);
+
+// ------------------------------------------------------------------ keyboard
+const TOOL_KEYS = { b: "brush", f: "fill", e: "eraser", i: "picker" };
+const typing = (t) => t instanceof HTMLTextAreaElement || t.isContentEditable ||
+  (t instanceof HTMLInputElement && !["range", "checkbox", "radio", "color", "button"].includes(t.type));
+
+document.addEventListener("keydown", (e) => {
+  if (typing(e.target) || els.keysDialog.open) return;
+  const k = e.key.toLowerCase();
+  if (e.ctrlKey || e.metaKey) {
+    if (k === "z" && !e.shiftKey) layer.undo();
+    else if ((k === "z" && e.shiftKey) || k === "y") layer.redo();
+    else if (k === "enter") colorizeNow();
+    else return;
+    e.preventDefault();
+    return;
+  }
+  if (e.altKey) return;
+  if (k === " ") { // Space-drag pans; on a button not under the pointer, Space still presses the button
+    if (!state.overStage && e.target instanceof HTMLButtonElement) return;
+    e.preventDefault();
+    if (!state.space) { state.space = true; document.body.classList.add("space-pan"); els.cursor.hidden = true; }
+    return;
+  }
+  if (TOOL_KEYS[k]) setTool(TOOL_KEYS[k]);
+  else if (k === "[" || k === "]") stepSize(k === "]" ? 1 : -1);
+  else if (e.key === "?") els.keysDialog.showModal();
+  else if (k === "+" || k === "=") view.zoomBy(1.25);
+  else if (k === "-") view.zoomBy(0.8);
+  else if (k === "0") view.fit();
+  else if (k === "1") view.zoomTo(1);
+  else return;
+  e.preventDefault();
+});
+document.addEventListener("keyup", (e) => {
+  if (e.key === " " && state.space) {
+    state.space = false;
+    document.body.classList.remove("space-pan");
+    e.preventDefault();
+  }
+});
+window.addEventListener("blur", () => { state.space = false; document.body.classList.remove("space-pan"); });
+els.keysBtn.addEventListener("click", () => els.keysDialog.showModal());
+els.keysClose.addEventListener("click", () => els.keysDialog.close());
+
+// ------------------------------------------------------------------ examples, limits, visitors
+getJSON("/api/v1/health").then((h) => { state.limits = h.limits; }).catch(() => {});
+getJSON("/api/v1/visitors").then((v) => {
+  els.visitors.textContent = `${v.visitors.toLocaleString()} visitor${v.visitors === 1 ? "" : "s"}`;
+}).catch(() => {});
+getJSON("/api/v1/examples").then(({ examples }) => {
+  for (const ex of examples) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "example";
+    b.title = ex.name;
+    const img = document.createElement("img");
+    img.src = ex.url;
+    img.alt = `example: ${ex.name}`;
+    img.loading = "lazy";
+    b.appendChild(img);
+    b.addEventListener("click", async () => {
+      try {
+        const r = await fetch(ex.url);
+        if (!r.ok) throw new Error(await errorOf(r));
+        await loadSketch(await r.blob(), ex.name);
+      } catch (e) {
+        showError(`example ${ex.name}: ${e.message}`);
+      }
+    });
+    els.examples.appendChild(b);
+  }
+}).catch((e) => showError(`could not list the examples: ${e.message}`));
+
+// for scripts and later features (saving and restoring the hint layer): the page's parts
+window.autopainter = { layer, view, recolor, state, loadSketch };

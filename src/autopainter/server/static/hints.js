@@ -1,0 +1,301 @@
+// The hint layer: an RGBA image of the sketch's own pixel size, transparent except where colors are painted.
+//
+// It is the page's model of the hints: the brush, the eraser and the fill write into `data` (straight RGBA,
+// every pixel either transparent or an opaque color, so what is sent is exactly what was painted), a canvas
+// shows it, and every edit is one undoable step. `toPNG()` and `fromPNG()` give the layer as the RGBA PNG
+// the API takes (`hints` of POST /api/v1/colorize), for saving and restoring it.
+
+export const HINT_ALPHA = 128; // the server's threshold: alpha at or above it is a hint
+const TILE = 64; // undo keeps the tiles a step touched, before and after
+const MAX_UNDO_STEPS = 100;
+const MAX_UNDO_BYTES = 192 * 1024 * 1024;
+
+export class HintLayer extends EventTarget {
+  /** @param {HTMLCanvasElement} canvas shows the layer; it is resized to the sketch */
+  constructor(canvas) {
+    super();
+    this.canvas = canvas;
+    this.ctx = canvas.getContext("2d", { willReadFrequently: true });
+    this.reset(1, 1);
+  }
+
+  get width() { return this.image.width; }
+  get height() { return this.image.height; }
+
+  /** A blank layer of width × height (a new sketch): history cleared. */
+  reset(width, height) {
+    this.image = new ImageData(width, height);
+    this.data = this.image.data; // (H, W, 4) straight RGBA, row by row
+    this.canvas.width = width;
+    this.canvas.height = height;
+    this.undoStack = [];
+    this.redoStack = [];
+    this.step = null;
+    this.revision = 0; // names the content: an undo brings the old name back (results are cached by it)
+    this.lastRevision = 0;
+    this._painted = { revision: 0, value: false };
+    this._emit("reset");
+  }
+
+  // ---------------------------------------------------------------- edits: begin(), paint..., commit()
+  /** Open an undoable step; edits until commit() (or cancel()) belong to it. */
+  begin() {
+    if (this.step) this.commit();
+    this.step = { tiles: new Map() }; // tile index -> its pixels before the step
+  }
+
+  /** Close the step: one undo entry when something changed. Returns whether it did. */
+  commit() {
+    const step = this.step;
+    this.step = null;
+    if (!step) return false;
+    const entry = { tiles: [], before: this.revision, after: 0, bytes: 0 };
+    for (const [index, before] of step.tiles) {
+      const after = this._readTile(index);
+      if (!sameBytes(before, after)) entry.tiles.push({ index, before, after });
+    }
+    if (!entry.tiles.length) return false;
+    entry.bytes = entry.tiles.reduce((n, t) => n + 2 * t.before.byteLength, 0);
+    entry.after = ++this.lastRevision;
+    this.revision = entry.after;
+    this.undoStack.push(entry);
+    this.redoStack = [];
+    let bytes = this.undoStack.reduce((n, e) => n + e.bytes, 0);
+    while (this.undoStack.length > 1 && (this.undoStack.length > MAX_UNDO_STEPS || bytes > MAX_UNDO_BYTES)) {
+      bytes -= this.undoStack.shift().bytes;
+    }
+    this._emit("change");
+    return true;
+  }
+
+  /** Drop the open step's edits (a stroke that turned into a two-finger pinch). */
+  cancel() {
+    const step = this.step;
+    this.step = null;
+    if (!step) return;
+    for (const [index, before] of step.tiles) this._writeTile(index, before);
+  }
+
+  /** A round brush from (x0, y0) to (x1, y1), in sketch pixels; `color` [r, g, b], or null to erase. */
+  line(x0, y0, x1, y1, size, color) {
+    const r = Math.max(size / 2, 0.75); // at least the pixel under the pointer
+    const left = Math.max(0, Math.floor(Math.min(x0, x1) - r)), right = Math.min(this.width - 1, Math.ceil(Math.max(x0, x1) + r));
+    const top = Math.max(0, Math.floor(Math.min(y0, y1) - r)), bottom = Math.min(this.height - 1, Math.ceil(Math.max(y0, y1) + r));
+    if (left > right || top > bottom) return;
+    this._touch(left, top, right, bottom);
+    const dx = x1 - x0, dy = y1 - y0, len2 = dx * dx + dy * dy, r2 = r * r, d = this.data, w = this.width;
+    const [cr, cg, cb, ca] = color ? [color[0], color[1], color[2], 255] : [0, 0, 0, 0];
+    for (let y = top; y <= bottom; y++) {
+      const py = y + 0.5;
+      for (let x = left; x <= right; x++) {
+        const px = x + 0.5; // the pixel's center, against the segment
+        let t = len2 ? ((px - x0) * dx + (py - y0) * dy) / len2 : 0;
+        t = t < 0 ? 0 : t > 1 ? 1 : t;
+        const ex = px - (x0 + t * dx), ey = py - (y0 + t * dy);
+        if (ex * ex + ey * ey <= r2) {
+          const i = (y * w + x) * 4;
+          d[i] = cr; d[i + 1] = cg; d[i + 2] = cb; d[i + 3] = ca;
+        }
+      }
+    }
+    this._show(left, top, right - left + 1, bottom - top + 1);
+  }
+
+  /** Paint every pixel of region `label` of `regions` (a RegionMap) with `color` [r, g, b]. */
+  fillRegion(regions, label, color) {
+    const box = regions.box(label);
+    if (!box) return;
+    const [left, top, right, bottom] = box;
+    this._touch(left, top, right, bottom);
+    const d = this.data, labels = regions.labels, w = this.width;
+    for (let y = top; y <= bottom; y++) {
+      for (let x = left, i = y * w + left; x <= right; x++, i++) {
+        if (labels[i] === label) {
+          d[i * 4] = color[0]; d[i * 4 + 1] = color[1]; d[i * 4 + 2] = color[2]; d[i * 4 + 3] = 255;
+        }
+      }
+    }
+    this._show(left, top, right - left + 1, bottom - top + 1);
+  }
+
+  /** Erase everything, as one undoable step. */
+  clear() {
+    this.begin();
+    this._touch(0, 0, this.width - 1, this.height - 1);
+    this.data.fill(0);
+    this._show(0, 0, this.width, this.height);
+    return this.commit();
+  }
+
+  // ---------------------------------------------------------------- history
+  canUndo() { return this.undoStack.length > 0; }
+  canRedo() { return this.redoStack.length > 0; }
+  undo() { return this._travel(this.undoStack, this.redoStack, "before"); }
+  redo() { return this._travel(this.redoStack, this.undoStack, "after"); }
+
+  _travel(from, to, side) {
+    if (this.step) this.commit();
+    const entry = from.pop();
+    if (!entry) return false;
+    for (const t of entry.tiles) this._writeTile(t.index, t[side]);
+    this.revision = entry[side];
+    to.push(entry);
+    this._emit("change");
+    return true;
+  }
+
+  // ---------------------------------------------------------------- reading
+  /** [r, g, b, a] at sketch pixel (x, y), or null outside the layer. */
+  pixel(x, y) {
+    x = Math.floor(x); y = Math.floor(y);
+    if (x < 0 || y < 0 || x >= this.width || y >= this.height) return null;
+    const i = (y * this.width + x) * 4;
+    return Array.from(this.data.subarray(i, i + 4));
+  }
+
+  /** Whether any pixel is a hint (alpha at or above the server's threshold). */
+  hasHints() {
+    if (this._painted.revision !== this.revision) {
+      let found = false;
+      const d = this.data;
+      for (let i = 3; i < d.length; i += 4) if (d[i] >= HINT_ALPHA) { found = true; break; }
+      this._painted = { revision: this.revision, value: found };
+    }
+    return this._painted.value;
+  }
+
+  // ---------------------------------------------------------------- as a PNG (the API's `hints`)
+  /** The layer as an RGBA PNG of the sketch's size. */
+  toPNG() {
+    return new Promise((resolve, reject) => this.canvas.toBlob(
+      (blob) => (blob ? resolve(blob) : reject(new Error("the browser could not encode the hint layer"))), "image/png"));
+  }
+
+  /** Replace the layer with an RGBA image of the same size (one undoable step). Alpha is made 0 or 255 at the
+   * server's threshold, so the layer stays exactly what will be sent. */
+  async fromPNG(blob) {
+    const bitmap = await createImageBitmap(blob, { premultiplyAlpha: "none", colorSpaceConversion: "none" });
+    try {
+      if (bitmap.width !== this.width || bitmap.height !== this.height) {
+        throw new Error(`the hint layer is ${bitmap.width}×${bitmap.height}; this sketch is ${this.width}×${this.height}`);
+      }
+      const src = readPixels(bitmap);
+      this.begin();
+      this._touch(0, 0, this.width - 1, this.height - 1);
+      const d = this.data;
+      for (let i = 0; i < d.length; i += 4) {
+        const on = src[i + 3] >= HINT_ALPHA;
+        d[i] = on ? src[i] : 0; d[i + 1] = on ? src[i + 1] : 0; d[i + 2] = on ? src[i + 2] : 0; d[i + 3] = on ? 255 : 0;
+      }
+      this._show(0, 0, this.width, this.height);
+      return this.commit();
+    } finally {
+      bitmap.close();
+    }
+  }
+
+  // ---------------------------------------------------------------- internals
+  _emit(type) { this.dispatchEvent(new CustomEvent(type, { detail: { revision: this.revision } })); }
+
+  _show(x, y, w, h) { this.ctx.putImageData(this.image, 0, 0, x, y, w, h); }
+
+  /** Keep the tiles under the box as they were before the open step first changes them. */
+  _touch(left, top, right, bottom) {
+    if (!this.step) throw new Error("hint edits belong in begin() ... commit()");
+    const cols = Math.ceil(this.width / TILE);
+    for (let ty = Math.floor(top / TILE); ty <= Math.floor(bottom / TILE); ty++) {
+      for (let tx = Math.floor(left / TILE); tx <= Math.floor(right / TILE); tx++) {
+        const index = ty * cols + tx;
+        if (!this.step.tiles.has(index)) this.step.tiles.set(index, this._readTile(index));
+      }
+    }
+  }
+
+  _tileBox(index) {
+    const cols = Math.ceil(this.width / TILE);
+    const x = (index % cols) * TILE, y = Math.floor(index / cols) * TILE;
+    return [x, y, Math.min(TILE, this.width - x), Math.min(TILE, this.height - y)];
+  }
+
+  _readTile(index) {
+    const [x, y, w, h] = this._tileBox(index);
+    const out = new Uint8ClampedArray(w * h * 4);
+    for (let row = 0; row < h; row++) {
+      const start = ((y + row) * this.width + x) * 4;
+      out.set(this.data.subarray(start, start + w * 4), row * w * 4);
+    }
+    return out;
+  }
+
+  _writeTile(index, pixels) {
+    const [x, y, w, h] = this._tileBox(index);
+    for (let row = 0; row < h; row++) this.data.set(pixels.subarray(row * w * 4, (row + 1) * w * 4), ((y + row) * this.width + x) * 4);
+    this._show(x, y, w, h);
+  }
+}
+
+function sameBytes(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The straight RGBA pixels of an ImageBitmap or an image element, as they are in the file. */
+export function readPixels(source) {
+  const w = source.naturalWidth || source.width, h = source.naturalHeight || source.height;
+  const c = document.createElement("canvas");
+  c.width = w; c.height = h;
+  const ctx = c.getContext("2d", { willReadFrequently: true });
+  ctx.drawImage(source, 0, 0);
+  return ctx.getImageData(0, 0, w, h).data;
+}
+
+/** The sketch's closed regions, as POST /api/v1/regions gives them: a label (1..count) per pixel. */
+export class RegionMap {
+  constructor(width, height, labels, count) {
+    this.width = width; this.height = height; this.labels = labels; this.count = count;
+    this._boxes = null;
+  }
+
+  /** From the API's PNG answer: label = R + 256·G + 65536·B. */
+  static async fromPNG(blob) {
+    const bitmap = await createImageBitmap(blob, { premultiplyAlpha: "none", colorSpaceConversion: "none" });
+    const { width, height } = bitmap;
+    const px = readPixels(bitmap);
+    bitmap.close();
+    const labels = new Uint32Array(width * height);
+    let count = 0;
+    for (let i = 0, j = 0; i < labels.length; i++, j += 4) {
+      const v = px[j] + 256 * px[j + 1] + 65536 * px[j + 2];
+      labels[i] = v;
+      if (v > count) count = v;
+    }
+    return new RegionMap(width, height, labels, count);
+  }
+
+  labelAt(x, y) {
+    x = Math.floor(x); y = Math.floor(y);
+    if (x < 0 || y < 0 || x >= this.width || y >= this.height) return 0;
+    return this.labels[y * this.width + x];
+  }
+
+  /** [left, top, right, bottom] of region `label` (inclusive), or null. */
+  box(label) {
+    if (!this._boxes) {
+      const n = this.count + 1, b = new Int32Array(n * 4);
+      for (let l = 0; l < n; l++) b.set([this.width, this.height, -1, -1], l * 4);
+      for (let y = 0, i = 0; y < this.height; y++) {
+        for (let x = 0; x < this.width; x++, i++) {
+          const k = this.labels[i] * 4;
+          if (x < b[k]) b[k] = x;
+          if (y < b[k + 1]) b[k + 1] = y;
+          if (x > b[k + 2]) b[k + 2] = x;
+          if (y > b[k + 3]) b[k + 3] = y;
+        }
+      }
+      this._boxes = b;
+    }
+    if (!(label >= 1 && label <= this.count) || this._boxes[label * 4 + 2] < 0) return null;
+    return Array.from(this._boxes.subarray(label * 4, label * 4 + 4));
+  }
+}
