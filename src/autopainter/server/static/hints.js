@@ -171,24 +171,50 @@ export class HintLayer extends EventTarget {
       (blob) => (blob ? resolve(blob) : reject(new Error("the browser could not encode the hint layer"))), "image/png"));
   }
 
-  /** Replace the layer with an RGBA image of the same size (one undoable step). Alpha is made 0 or 255 at the
-   * server's threshold, so the layer stays exactly what will be sent. */
-  async fromPNG(blob) {
-    const bitmap = await createImageBitmap(blob, { premultiplyAlpha: "none", colorSpaceConversion: "none" });
+  /** The same PNG, encoded at once: for the last save as the page goes away, when there is no time to wait. */
+  toPNGNow() {
+    const url = this.canvas.toDataURL("image/png"), text = atob(url.slice(url.indexOf(",") + 1));
+    const bytes = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+    return new Blob([bytes], { type: "image/png" });
+  }
+
+  /** Replace the layer with an RGBA image: one undoable step, or with `history: false` the start of a new
+   * history (a layer restored after a reload: nothing to undo). Alpha is made 0 or 255 at the server's
+   * threshold, so the layer stays exactly what will be sent. An image of another size is refused, or with
+   * `stretch` stretched over the layer (nearest neighbour, as the server stretches hints: the colors stay
+   * exact). With `requireTransparent` an image without a transparent pixel is refused: it is a picture, not
+   * a hint layer (every pixel of it would be a hint). Returns whether the layer changed. */
+  async fromPNG(blob, { stretch = false, history = true, requireTransparent = false } = {}) {
+    const decode = { premultiplyAlpha: "none", colorSpaceConversion: "none" };
+    let bitmap = await createImageBitmap(blob, decode);
     try {
       if (bitmap.width !== this.width || bitmap.height !== this.height) {
-        throw new Error(`the hint layer is ${bitmap.width}×${bitmap.height}; this sketch is ${this.width}×${this.height}`);
+        if (!stretch) throw new Error(`the hint layer is ${bitmap.width}×${bitmap.height}; this sketch is ${this.width}×${this.height}`);
+        const stretched = await createImageBitmap(bitmap, { ...decode, resizeWidth: this.width, resizeHeight: this.height, resizeQuality: "pixelated" });
+        bitmap.close();
+        bitmap = stretched;
       }
       const src = readPixels(bitmap);
-      this.begin();
-      this._touch(0, 0, this.width - 1, this.height - 1);
+      if (requireTransparent && !hasTransparent(src)) {
+        throw new Error("it has no transparent pixels: a hint layer is transparent except where colors are painted");
+      }
+      if (history) {
+        this.begin();
+        this._touch(0, 0, this.width - 1, this.height - 1);
+      }
       const d = this.data;
       for (let i = 0; i < d.length; i += 4) {
         const on = src[i + 3] >= HINT_ALPHA;
         d[i] = on ? src[i] : 0; d[i + 1] = on ? src[i + 1] : 0; d[i + 2] = on ? src[i + 2] : 0; d[i + 3] = on ? 255 : 0;
       }
       this._show(0, 0, this.width, this.height);
-      return this.commit();
+      if (history) return this.commit();
+      this.undoStack = [];
+      this.redoStack = [];
+      this.revision = ++this.lastRevision;
+      this._emit("change");
+      return true;
     } finally {
       bitmap.close();
     }
@@ -232,6 +258,11 @@ export class HintLayer extends EventTarget {
     for (let row = 0; row < h; row++) this.data.set(pixels.subarray(row * w * 4, (row + 1) * w * 4), ((y + row) * this.width + x) * 4);
     this._show(x, y, w, h);
   }
+}
+
+function hasTransparent(rgba) {
+  for (let i = 3; i < rgba.length; i += 4) if (rgba[i] < HINT_ALPHA) return true;
+  return false;
 }
 
 function sameBytes(a, b) {
