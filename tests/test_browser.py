@@ -59,8 +59,8 @@ def test_load_paint_colorize(browser, live_server, sketch_file, tmp_path):
 
     size = page.evaluate("() => { const r = document.getElementById('result-img'); return [r.naturalWidth, r.naturalHeight]; }")
     assert tuple(size) == SKETCH_SIZE
-    assert page.get_attribute("#download-link", "download") == "sketch-colored.png"
-    assert page.is_visible("#download-link")
+    assert page.is_visible("#download-menu")
+    assert page.text_content('[data-download="result"] [data-file]') == "sketch_colored.png"
     shot = save_screenshot(page, tmp_path, "autopainter-page.png")
     assert shot.stat().st_size > 0
 

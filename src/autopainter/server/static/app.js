@@ -4,23 +4,27 @@
 //   view.js    zoom and pan shared by both panels, and the pointer gestures
 //   recolor.js live re-color: debounced, one request in flight, stale answers dropped, results cached
 //   api.js     requests, errors as one line, waiting out a busy server
-// This file wires them to the page: loading, tools, keys, messages.
+//   saved.js   the sketch and its hints kept in the browser (IndexedDB) across reloads
+// This file wires them to the page: loading, tools, downloads, keys, messages.
 
 import { Aborted, errorOf, getJSON, post } from "./api.js";
 import { HINT_ALPHA, HintLayer, RegionMap, readPixels } from "./hints.js";
 import { Recolorer } from "./recolor.js";
+import { Autosave } from "./saved.js";
 import { SharedView } from "./view.js";
 
 const $ = (id) => document.getElementById(id);
 const els = {
   fileInput: $("file-input"), urlForm: $("url-form"), urlInput: $("url-input"), extractBtn: $("extract-btn"),
+  saveHints: $("save-hints-btn"), hintsInput: $("hints-input"), startOver: $("start-over-btn"),
+  startOverDialog: $("start-over-dialog"), startOverCancel: $("start-over-cancel"), startOverConfirm: $("start-over-confirm"),
   stage: $("stage"), placeholder: $("placeholder"), sketchView: $("sketch-view"), sketchImg: $("sketch-img"),
   canvas: $("hint-canvas"), cursor: $("brush-cursor"), picker: $("color-picker"), swatches: $("swatches"),
   size: $("brush-size"), sizeValue: $("size-value"), undo: $("undo-btn"), redo: $("redo-btn"), clear: $("clear-btn"),
   hintsToggle: $("hints-toggle"), tools: [...document.querySelectorAll("button.tool")],
   zoomOut: $("zoom-out"), zoomIn: $("zoom-in"), zoomFit: $("zoom-fit"), zoomActual: $("zoom-actual"), zoomLevel: $("zoom-level"),
   colorize: $("colorize-btn"), live: $("live-toggle"), styles: [...document.querySelectorAll('input[name="style"]')],
-  download: $("download-link"), status: $("status"),
+  downloadMenu: $("download-menu"), downloads: [...document.querySelectorAll("[data-download]")], status: $("status"),
   resultStage: $("result-stage"), resultPlaceholder: $("result-placeholder"), resultView: $("result-view"),
   beforeImg: $("before-img"), result: $("result-img"), compare: $("compare"), compareLine: $("compare-line"), staleBadge: $("stale-badge"),
   progress: $("progress"), notice: $("notice"), noticeText: $("notice-text"),
@@ -51,6 +55,7 @@ const state = {
 };
 
 const layer = new HintLayer(els.canvas);
+const autosave = new Autosave({ hints: { png: () => layer.toPNG(), pngNow: () => layer.toPNGNow() }, limits: () => state.limits });
 const view = new SharedView();
 view.addStage(els.stage, els.sketchView);
 view.addStage(els.resultStage, els.resultView);
@@ -64,14 +69,17 @@ function showError(message) {
 function clearError() { els.error.hidden = true; els.errorText.textContent = ""; }
 els.errorClose.addEventListener("click", clearError);
 
-/** A passing message (progress, a busy server); `ms` = 0 keeps it until hideNotice(). */
-function notice(text, ms = 4000) {
+/** A passing message (progress, a busy server); `ms` = 0 keeps it until hideNotice(). A `news` message (what
+ * the page did for the user: restored, loaded) stays its time when a result comes; progress messages go. */
+function notice(text, ms = 4000, news = false) {
   clearTimeout(noticeTimer);
   els.noticeText.textContent = text;
   els.notice.hidden = false;
+  els.notice.dataset.news = news ? "1" : "";
   if (ms) noticeTimer = setTimeout(hideNotice, ms);
 }
 function hideNotice() { clearTimeout(noticeTimer); els.notice.hidden = true; }
+const news = (text) => notice(text, 6000, true);
 
 const busyNotice = (seconds) => notice(`The server is busy, retrying in ${seconds} s…`, (seconds + 1) * 1000);
 
@@ -96,13 +104,16 @@ function loadImage(url) {
   });
 }
 
-async function loadSketch(blob, name) {
+/** Show a new sketch (a blank hint layer); `saved` is the work kept in the browser, {sketch, hints}, when
+ * restoring it. Resolves with whether the sketch is on show. */
+async function loadSketch(blob, name, saved = null) {
   clearError();
-  if (!blob) return;
-  if (blob.type && !blob.type.startsWith("image/")) return showError(`${name || "file"} is not an image (it is ${blob.type})`);
+  if (!blob) return false;
+  const fail = (message) => { showError(message); return false; };
+  if (blob.type && !blob.type.startsWith("image/")) return fail(`${name || "file"} is not an image (it is ${blob.type})`);
   if (state.limits && blob.size > state.limits.max_upload_bytes) {
-    return showError(`${name || "the image"} is ${(blob.size / 1048576).toFixed(1)} MB; the server takes up to ` +
-                     `${(state.limits.max_upload_bytes / 1048576).toFixed(0)} MB`);
+    return fail(`${name || "the image"} is ${(blob.size / 1048576).toFixed(1)} MB; the server takes up to ` +
+                `${(state.limits.max_upload_bytes / 1048576).toFixed(0)} MB`);
   }
   const url = URL.createObjectURL(blob);
   let img;
@@ -110,19 +121,31 @@ async function loadSketch(blob, name) {
     img = await loadImage(url);
   } catch (e) {
     URL.revokeObjectURL(url);
-    return showError(e.message);
+    return fail(e.message);
   }
   const w = img.naturalWidth, h = img.naturalHeight;
   if (state.limits && w * h > state.limits.max_pixels) {
     URL.revokeObjectURL(url);
-    return showError(`${w}×${h} is too large: the server takes up to ${state.limits.max_pixels.toLocaleString()} pixels`);
+    return fail(`${w}×${h} is too large: the server takes up to ${state.limits.max_pixels.toLocaleString()} pixels`);
   }
   recolor.reset();
+  forgetDownloads();
   if (state.sketchUrl) URL.revokeObjectURL(state.sketchUrl);
-  Object.assign(state, { sketch: blob, name: (name || "sketch").replace(/\.[^.]*$/, ""), width: w, height: h,
-                         sketchUrl: url, version: state.version + 1, regions: null });
+  const version = state.version + 1;
+  Object.assign(state, { sketch: blob, name: saved ? name : (name || "sketch").replace(/\.[^.]*$/, ""), width: w, height: h,
+                         sketchUrl: url, version, regions: null });
   els.sketchImg.src = els.beforeImg.src = url;
   layer.reset(w, h); // the hint layer has the sketch's own pixel size
+  if (saved && saved.hints) {
+    try {
+      await layer.fromPNG(saved.hints, { history: false });
+    } catch (e) {
+      news(`The saved hints could not be read (${e.message}); the sketch is back without them`);
+    }
+    if (version !== state.version) return false; // another sketch came meanwhile
+  }
+  if (saved) autosave.restored(saved.sketch);
+  else autosave.sketch(blob, state.name, w, h);
   setTool("brush"); // an eraser left on from the last picture would silently paint nothing
   if (!state.sizeTouched) setSize(Math.round(Math.max(w, h) / 40)); // about the same on screen for any size
   els.sketchView.hidden = false;
@@ -131,9 +154,11 @@ async function loadSketch(blob, name) {
   clearResult();
   for (const s of [els.stage, els.resultStage]) s.style.setProperty("--sketch-ratio", `${w} / ${h}`); // no empty bands
   view.setImage(w, h);
-  for (const b of [els.colorize, els.extractBtn]) b.disabled = false;
+  for (const b of [els.colorize, els.extractBtn, els.startOver]) b.disabled = false;
+  els.saveHints.disabled = !layer.hasHints();
   setStatus(`${w}×${h}`);
   if (els.live.checked) recolor.now(); else recolor.changed(); // live: the first result without waiting
+  return true;
 }
 
 function clearResult() {
@@ -144,7 +169,8 @@ function clearResult() {
   els.resultView.hidden = true;
   els.compareLine.hidden = true;
   els.resultPlaceholder.hidden = false;
-  els.download.hidden = true;
+  els.downloadMenu.hidden = true;
+  els.downloadMenu.open = false;
   state.resultPixels = null;
 }
 
@@ -307,10 +333,12 @@ function hintsChanged() {
   els.undo.disabled = !layer.canUndo();
   els.redo.disabled = !layer.canRedo();
   els.clear.disabled = !state.sketch;
+  els.saveHints.disabled = !state.sketch || !layer.hasHints();
   recolor.changed();
+  autosave.hintsChanged();
 }
 layer.addEventListener("reset", () => {
-  els.undo.disabled = els.redo.disabled = true;
+  els.undo.disabled = els.redo.disabled = els.saveHints.disabled = true;
   els.clear.disabled = !state.sketch;
 });
 els.undo.addEventListener("click", () => layer.undo());
@@ -401,8 +429,10 @@ const recolor = new Recolorer({
     const hints = job.useHints ? layer.toPNG() : null; // the layer as it is now, at the sketch's size
     const form = new FormData();
     form.append("sketch", state.sketch, `${state.name}.png`);
-    if (hints) form.append("hints", await hints, "hints.png");
+    const sentHints = hints ? await hints : null;
+    if (sentHints) form.append("hints", sentHints, "hints.png");
     form.append("style", job.style);
+    remember(sent, job.key, { hints: sentHints, style: job.style }, 48); // for the downloads of this result
     const response = await post("/api/v1/colorize", form, { what: "colorize", signal, onBusy: busyNotice });
     return response.blob();
   },
@@ -422,11 +452,10 @@ const recolor = new Recolorer({
     els.result.dataset.key = job.key;
     els.result.hidden = els.resultView.hidden = false;
     els.resultPlaceholder.hidden = true;
-    els.download.href = url;
-    els.download.download = `${state.name}-colored.png`;
-    els.download.hidden = false;
+    for (const b of els.downloads) b.querySelector("[data-file]").textContent = downloadName(b.dataset.download);
+    els.downloadMenu.hidden = false;
     state.resultPixels = null;
-    hideNotice();
+    if (!els.notice.dataset.news) hideNotice();
     clearError();
     placeCompareLine();
   },
@@ -491,13 +520,186 @@ function placeCompareLine() { // the result left of the line (at the slider's va
 }
 els.compare.addEventListener("input", placeCompareLine);
 
+// ------------------------------------------------------------------ downloads: the result on show, its layers, OpenRaster
+// Every download is of the result on show: the layers and the .ora are asked for with the hints and style that
+// result was made from (a stale result gives its own layers, not those of hints painted since). The result PNG
+// is the one already here; the layers come in one request for the three, the .ora in one; both are kept.
+const sent = new Map(); // result key -> {hints: Blob | null, style}: what its request carried
+const extras = new Map(); // `${key}|${format}` -> Promise of the layers {color, lines, flats} or the .ora Blob
+
+/** Keep `value` under `key` in `map`, the oldest dropped beyond `size`. */
+function remember(map, key, value, size) {
+  map.delete(key);
+  map.set(key, value);
+  while (map.size > size) map.delete(map.keys().next().value);
+}
+
+function forgetDownloads() {
+  sent.clear();
+  extras.clear();
+}
+
+const DOWNLOADS = { // what -> [file name suffix, what it is called in messages]
+  result: ["_colored.png", "the result"], color: ["_color.png", "the color layer"], lines: ["_lines.png", "the line layer"],
+  flats: ["_flats.png", "the flats"], ora: [".ora", "the OpenRaster file"], hints: ["_hints.png", "the hints"],
+};
+const fileStem = () => state.name.replace(/[\\/:*?"<>|\u0000-\u001f]+/g, "_") || "sketch";
+const downloadName = (what) => fileStem() + DOWNLOADS[what][0];
+
+/** Save `blob` (or an object URL) as a file named `name`. */
+function saveFile(blob, name) {
+  const a = document.createElement("a");
+  a.href = typeof blob === "string" ? blob : URL.createObjectURL(blob);
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  if (typeof blob !== "string") setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+}
+
+const blobOf64 = (b64) => new Blob([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], { type: "image/png" });
+
+/** The layers ("json") or the .ora ("ora") of result `key`: asked for once. */
+function extraFor(key, format) {
+  const id = `${key}|${format}`;
+  if (!extras.has(id)) {
+    const { hints, style } = sent.get(key);
+    const form = new FormData();
+    form.append("sketch", state.sketch, `${state.name}.png`);
+    if (hints) form.append("hints", hints, "hints.png");
+    form.append("style", style);
+    form.append("format", format);
+    if (format === "json") form.append("layers", "true");
+    const what = format === "ora" ? "OpenRaster" : "layers";
+    const promise = post("/api/v1/colorize", form, { what, onBusy: busyNotice }).then(async (r) => {
+      if (format === "ora") return r.blob();
+      const layers = (await r.json()).layers || {};
+      return Object.fromEntries(Object.entries(layers).map(([k, v]) => [k, blobOf64(v)]));
+    });
+    promise.catch(() => { if (extras.get(id) === promise) extras.delete(id); }); // the next click asks again
+    remember(extras, id, promise, 8);
+  }
+  return extras.get(id);
+}
+
+async function download(what) {
+  els.downloadMenu.open = false;
+  const key = recolor.shownKey, version = state.version;
+  if (!key || !sent.has(key)) return showError("nothing to download yet: the result is still coming");
+  const name = downloadName(what), label = DOWNLOADS[what][1];
+  if (what === "result") return saveFile(recolor.shownUrl, name);
+  const format = what === "ora" ? "ora" : "json";
+  if (!extras.has(`${key}|${format}`)) notice(`Preparing ${label}…`, 0);
+  try {
+    const answer = await extraFor(key, format);
+    if (version !== state.version) return hideNotice(); // another sketch meanwhile
+    const blob = format === "ora" ? answer : answer[what];
+    if (!blob) throw new Error(`the server sent no ${what} layer`);
+    hideNotice();
+    saveFile(blob, name);
+  } catch (e) {
+    reportError(e);
+  }
+}
+for (const b of els.downloads) b.addEventListener("click", () => download(b.dataset.download));
+document.addEventListener("pointerdown", (e) => { // a click elsewhere closes the menu
+  if (els.downloadMenu.open && !els.downloadMenu.contains(e.target)) els.downloadMenu.open = false;
+});
+
+// ------------------------------------------------------------------ saved work: hints as a file, autosave, start over
+els.saveHints.addEventListener("click", async () => {
+  if (!state.sketch) return;
+  try {
+    saveFile(await layer.toPNG(), downloadName("hints"));
+  } catch (e) {
+    showError(e.message);
+  }
+});
+
+els.hintsInput.addEventListener("change", async () => {
+  const f = els.hintsInput.files[0];
+  els.hintsInput.value = ""; // the same file again must trigger a change
+  if (!f) return;
+  if (!state.sketch) return showError("load a sketch first, then its hints");
+  clearError();
+  const version = state.version, { width, height } = state;
+  try {
+    const size = await imageSize(f);
+    if (version !== state.version) return;
+    await layer.fromPNG(f, { stretch: true, requireTransparent: true }); // one step: Undo takes it back
+    news(size.width === width && size.height === height ? `Loaded the hints of ${f.name}`
+      : `Loaded the hints of ${f.name}, stretched from ${size.width}×${size.height} to the sketch's ${width}×${height}`);
+  } catch (e) {
+    showError(`${f.name} cannot be loaded as hints: ${e.message}`);
+  }
+});
+
+async function imageSize(blob) {
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(blob);
+  } catch (_) {
+    throw new Error("it is not an image this browser can read (a hint layer is an RGBA PNG)");
+  }
+  const size = { width: bitmap.width, height: bitmap.height };
+  bitmap.close();
+  return size;
+}
+
+autosave.addEventListener("problem", (e) => notice(e.detail, 8000, true));
+/** Resolves with whether the work kept in the browser was brought back. */
+const restored = autosave.ready.then(async (kept) => {
+  if (!kept || state.sketch) return false; // nothing kept, or a sketch was opened meanwhile
+  if (!(await loadSketch(kept.sketch.blob, kept.sketch.name, kept))) return false;
+  news(kept.hints ? "Restored your last sketch and hints" : "Restored your last sketch");
+  return true;
+});
+// the last change is written as the page goes away (a reload, a closed tab, a phone switching apps)
+window.addEventListener("pagehide", () => autosave.flush());
+document.addEventListener("visibilitychange", () => { if (document.visibilityState === "hidden") autosave.flush(); });
+
+els.startOver.addEventListener("click", () => els.startOverDialog.showModal());
+els.startOverCancel.addEventListener("click", () => els.startOverDialog.close());
+els.startOverConfirm.addEventListener("click", () => {
+  els.startOverDialog.close();
+  startOver();
+});
+
+/** Back to an empty page, and nothing kept in the browser. */
+function startOver() {
+  autosave.clear();
+  recolor.reset();
+  forgetDownloads();
+  clearError();
+  if (state.sketchUrl) URL.revokeObjectURL(state.sketchUrl);
+  Object.assign(state, { sketch: null, name: "sketch", width: 0, height: 0, sketchUrl: null,
+                         version: state.version + 1, regions: null, resultPixels: null });
+  els.sketchImg.removeAttribute("src");
+  els.beforeImg.removeAttribute("src");
+  layer.reset(1, 1);
+  clearResult();
+  els.sketchView.hidden = true;
+  els.placeholder.hidden = false;
+  els.stage.classList.add("empty");
+  els.cursor.hidden = true;
+  for (const s of [els.stage, els.resultStage]) s.style.removeProperty("--sketch-ratio");
+  for (const b of [els.colorize, els.extractBtn, els.startOver]) b.disabled = true;
+  setStatus("");
+  news("Started over: nothing is kept");
+}
+
 // ------------------------------------------------------------------ keyboard
 const TOOL_KEYS = { b: "brush", f: "fill", e: "eraser", i: "picker" };
 const typing = (t) => t instanceof HTMLTextAreaElement || t.isContentEditable ||
   (t instanceof HTMLInputElement && !["range", "checkbox", "radio", "color", "button"].includes(t.type));
 
 document.addEventListener("keydown", (e) => {
-  if (typing(e.target) || els.keysDialog.open) return;
+  if (e.key === "Escape" && els.downloadMenu.open) {
+    els.downloadMenu.open = false;
+    els.downloadMenu.querySelector("summary").focus();
+    return;
+  }
+  if (typing(e.target) || els.keysDialog.open || els.startOverDialog.open) return;
   const k = e.key.toLowerCase();
   if (e.ctrlKey || e.metaKey) {
     if (k === "z" && !e.shiftKey) layer.undo();
@@ -564,5 +766,5 @@ getJSON("/api/v1/examples").then(({ examples }) => {
   }
 }).catch((e) => showError(`could not list the examples: ${e.message}`));
 
-// for scripts and later features (saving and restoring the hint layer): the page's parts
-window.autopainter = { layer, view, recolor, state, loadSketch };
+// for scripts and tests: the page's parts
+window.autopainter = { layer, view, recolor, autosave, restored, state, loadSketch };
