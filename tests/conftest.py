@@ -105,6 +105,39 @@ def browser():
         b.close()
 
 
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+
+
+@pytest.fixture
+def open_page(browser, live_server):
+    """open_page(sketch=None, live=True, init_script=None, **context options) -> a page of the app (in a browser
+    context of its own: empty storage), the sketch loaded. ``init_script`` runs before the page's own scripts.
+    Script errors on any page fail the test."""
+    contexts, errors = [], []
+
+    def open_(sketch=None, live=True, init_script=None, **options):
+        ctx = browser.new_context(**(options or DESKTOP))
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.add_init_script(RECORD_FORMS)
+        if init_script:
+            page.add_init_script(init_script)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(live_server + "/")
+        if not live:
+            page.click("#live-toggle")
+        if sketch:
+            page.set_input_files("#file-input", str(sketch))
+            page.wait_for_function("() => document.getElementById('sketch-img').naturalWidth > 0")
+        return page
+
+    yield open_
+    for ctx in contexts:
+        ctx.close()
+    assert errors == []
+
+
 def save_screenshot(page, tmp_path: Path, name: str, full_page: bool = True) -> Path:
     """A screenshot in the test's tmp folder, copied into ``$AUTOPAINTER_SCREENSHOT_DIR`` when that is set."""
     path = tmp_path / name

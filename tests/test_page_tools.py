@@ -9,12 +9,10 @@ import json
 import time
 
 import pytest
-from conftest import RECORD_FORMS, paint_stroke, painted_pixels, save_screenshot, wait_result_current
+from conftest import PHONE, paint_stroke, painted_pixels, save_screenshot, wait_result_current
 from PIL import Image, ImageDraw
 
 BIG = (1200, 800)  # larger than the 768 px hint layer the page used to keep
-DESKTOP = {"viewport": {"width": 1280, "height": 900}}
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 
 
 @pytest.fixture(scope="module")
@@ -27,31 +25,6 @@ def big_sketch(tmp_path_factory):
     path = tmp_path_factory.mktemp("sketches") / "shapes.png"
     img.save(path)
     return path
-
-
-@pytest.fixture
-def open_page(browser, live_server):
-    """open_page(sketch=None, live=True, **context options) -> a page of the app, the sketch loaded."""
-    contexts, errors = [], []
-
-    def open_(sketch=None, live=True, **options):
-        ctx = browser.new_context(**(options or DESKTOP))
-        contexts.append(ctx)
-        page = ctx.new_page()
-        page.add_init_script(RECORD_FORMS)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(live_server + "/")
-        if not live:
-            page.click("#live-toggle")
-        if sketch:
-            page.set_input_files("#file-input", str(sketch))
-            page.wait_for_function("() => document.getElementById('sketch-img').naturalWidth > 0")
-        return page
-
-    yield open_
-    for ctx in contexts:
-        ctx.close()
-    assert errors == []
 
 
 def js(page, expression, arg=None):
