@@ -5,7 +5,8 @@
 Serves the app (bundled model) on a free port, opens the OpenMoji butterfly at 1024 px (rendered from the
 OpenMoji cache when there is one, else the page's 256 px example enlarged), fills the wings, paints the body
 with the brush, zooms in, and saves small 8-bit PNGs: web-tools.png (desktop), web-zoom.png (zoomed in, the
-before/after slider half way), web-out-of-date.png (a stroke, the result waiting), web-phone.png (a phone).
+before/after slider half way), web-download.png (the Download menu open), web-out-of-date.png (a stroke, the
+result waiting), web-phone.png (a phone).
 Needs the serve and dev extras (Playwright) and a chromium binary; Playwright's own browser download is
 not used.
 """
@@ -140,6 +141,10 @@ def main() -> None:
 
         page.click("#zoom-fit")
         page.evaluate("() => { const c = document.getElementById('compare'); c.value = 100; c.dispatchEvent(new Event('input')); }")
+        page.click("#download-menu summary")
+        page.hover('[data-download="ora"]')
+        save(page, args.out / "web-download.png")
+        page.click("#download-menu summary")
         page.route("**/api/v1/colorize", lambda route: None)  # the answer never comes: the waiting state stays
         page.click('.swatch[data-color="#e4572e"]')
         stroke(page, [(20, 75), (60, 95), (95, 85)])
