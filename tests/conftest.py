@@ -105,6 +105,21 @@ def browser():
         b.close()
 
 
+def draw_shapes(path: Path, size: tuple[int, int] = (1200, 800)) -> Path:
+    """Line art of a circle and a square, each a closed region, at ``size`` (3:2; drawn for 1200x800 and
+    scaled), saved as ``path``."""
+    from PIL import Image, ImageDraw
+
+    s = size[0] / 1200
+    img = Image.new("L", size, 255)
+    d = ImageDraw.Draw(img)
+    width = max(4, round(6 * s))
+    d.ellipse([round(v * s) for v in (100, 100, 600, 700)], outline=0, width=width)
+    d.rectangle([round(v * s) for v in (700, 150, 1100, 650)], outline=0, width=width)
+    img.save(path)
+    return path
+
+
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 

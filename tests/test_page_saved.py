@@ -11,7 +11,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import DESKTOP, PHONE, paint_stroke, save_screenshot, wait_result_current
+from conftest import DESKTOP, PHONE, draw_shapes, paint_stroke, save_screenshot, wait_result_current
 from PIL import Image, ImageDraw
 
 SIZE = (480, 320)
@@ -20,13 +20,7 @@ SIZE = (480, 320)
 @pytest.fixture(scope="module")
 def shapes(tmp_path_factory):
     """A circle and a square, each a closed region: shapes.png."""
-    img = Image.new("L", SIZE, 255)
-    d = ImageDraw.Draw(img)
-    d.ellipse((40, 40, 240, 280), outline=0, width=4)
-    d.rectangle((280, 60, 440, 260), outline=0, width=4)
-    path = tmp_path_factory.mktemp("sketches") / "shapes.png"
-    img.save(path)
-    return path
+    return draw_shapes(tmp_path_factory.mktemp("sketches") / "shapes.png", SIZE)
 
 
 B64 = "const b64 = (a) => { let s = ''; for (let i = 0; i < a.length; i += 8192) s += String.fromCharCode(...a.subarray(i, i + 8192)); return btoa(s); };"

@@ -9,7 +9,7 @@ import json
 import time
 
 import pytest
-from conftest import PHONE, paint_stroke, painted_pixels, save_screenshot, wait_result_current
+from conftest import PHONE, draw_shapes, paint_stroke, painted_pixels, save_screenshot, wait_result_current
 from PIL import Image, ImageDraw
 
 BIG = (1200, 800)  # larger than the 768 px hint layer the page used to keep
@@ -18,13 +18,7 @@ BIG = (1200, 800)  # larger than the 768 px hint layer the page used to keep
 @pytest.fixture(scope="module")
 def big_sketch(tmp_path_factory):
     """A circle and a square, each a closed region, on a sketch of BIG."""
-    img = Image.new("L", BIG, 255)
-    d = ImageDraw.Draw(img)
-    d.ellipse((100, 100, 600, 700), outline=0, width=6)
-    d.rectangle((700, 150, 1100, 650), outline=0, width=6)
-    path = tmp_path_factory.mktemp("sketches") / "shapes.png"
-    img.save(path)
-    return path
+    return draw_shapes(tmp_path_factory.mktemp("sketches") / "shapes.png", BIG)
 
 
 def js(page, expression, arg=None):
