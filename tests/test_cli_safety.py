@@ -390,6 +390,53 @@ def test_signal_saves_and_exits_128_plus_its_number(sig, code, pairs_dir, tmp_pa
     assert load_state(next((tmp_path / "runs").iterdir()))["step"] == 3
 
 
+def test_a_second_ctrl_c_stops_at_once_and_saves_nothing(pairs_dir, tmp_path, monkeypatch, capsys):
+    """The first Ctrl-C is acted on between steps; a second one inside the same step stops there, and the
+    half-done step is not written over the last good checkpoint."""
+    import autopainter.training.loop as loop
+    from autopainter.training.checkpoint import load_state
+
+    real_step, calls = loop.train_step, {"n": 0}
+
+    def step_with_two_ctrl_c(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)  # mid-step: StopNow
+        return real_step(*args, **kwargs)
+
+    runs = tmp_path / "runs"
+    base = ["train", "--config", TINY, "--data", str(pairs_dir), "--set", f"train.runs_dir={runs}", "-q"]
+    assert main(base + ["--set", "train.epochs=1"]) == 0
+    run = next(runs.iterdir())
+    before = (run / "checkpoints" / "latest.pt").read_bytes()
+    monkeypatch.setattr(loop, "train_step", step_with_two_ctrl_c)
+    assert main(["train", "--resume", str(run), "--set", "train.epochs=3", "-q"]) == 130
+    assert "nothing saved" in capsys.readouterr().err
+    assert (run / "checkpoints" / "latest.pt").read_bytes() == before  # the last good checkpoint stands
+    assert load_state(run)["step"] == 5
+
+
+def test_sigterm_during_a_write_leaves_no_temp_file_and_exits_143(tmp_path, monkeypatch, capsys):
+    """Any command stopped by SIGTERM unwinds: the half-written output's temp file is removed."""
+    import autopainter.imageio as imageio
+    from autopainter.cli import _run
+
+    real_fsync = os.fsync
+
+    def fsync_then_term(fd):
+        real_fsync(fd)
+        signal.raise_signal(signal.SIGTERM)
+
+    monkeypatch.setattr(imageio.os, "fsync", fsync_then_term)
+    out = tmp_path / "out"
+    args = type("Args", (), {"func": staticmethod(lambda a: imageio.atomic_write_bytes(out / "x.png", b"x" * 1000))})()
+    assert _run(args) == 143
+    assert "interrupted" in capsys.readouterr().err
+    assert list(out.iterdir()) == []  # neither the result nor its temp file
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the command's handler is gone again
+
+
 def _stats(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
 
@@ -434,14 +481,16 @@ def test_kill_9_then_resume_leaves_no_trace(pairs_dir, tmp_path):
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline and p.poll() is None:  # until steps are logged past a checkpoint
+            p.send_signal(signal.SIGSTOP)  # frozen while we look: no checkpoint can land between look and kill
             run = next(runs.iterdir(), None) if runs.is_dir() else None
             ckpt = run / "checkpoints" / "latest.pt" if run else None
             if ckpt is not None and ckpt.is_file():
                 if _logged_step(run) >= torch.load(ckpt, weights_only=True)["step"] + 2:
                     break
+            p.send_signal(signal.SIGCONT)
             time.sleep(0.05)
     finally:
-        p.send_signal(signal.SIGKILL)  # kill -9
+        p.send_signal(signal.SIGKILL)  # kill -9 (a stopped process dies as well)
         p.wait()
     assert p.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     ckpt_step = torch.load(ckpt, weights_only=True)["step"]

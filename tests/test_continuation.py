@@ -94,6 +94,20 @@ def test_export_without_discriminator_removes_a_stale_one(pairs_dir, tiny_overri
     assert not (out / DISCRIMINATOR_NAME).exists() and "training_files" not in read_model_config(out)
 
 
+def test_export_copy_carries_the_discriminator_and_drops_a_stale_one(pairs_dir, tiny_overrides, tiny_model_dir, tmp_path):
+    """``autopainter export MODEL_DIR -o OUT --onnx`` copies a folder: its discriminator travels with it, and
+    one OUT held before (another model's) never stays beside the new generator."""
+    from autopainter.cli.train import _copy_model_folder
+    from autopainter.models.io import DISCRIMINATOR_NAME
+    from autopainter.training.export import export
+
+    with_d = export(_train(tiny_config(pairs_dir, *tiny_overrides, "train.max_steps=1")), tmp_path / "with-d")
+    out = _copy_model_folder(with_d, tmp_path / "copy")
+    assert (out / DISCRIMINATOR_NAME).read_bytes() == (with_d / DISCRIMINATOR_NAME).read_bytes()
+    _copy_model_folder(tiny_model_dir, out)  # a model without a discriminator, into the same folder
+    assert not (out / DISCRIMINATOR_NAME).exists()
+
+
 def test_a_broken_discriminator_file_is_a_clear_error(pairs_dir, tiny_overrides, tmp_path):
     from autopainter.models.io import DISCRIMINATOR_NAME, ModelFileError
     from autopainter.training.export import export
@@ -130,6 +144,21 @@ def test_extra_paths_join_the_training_set(pairs_dir, second_pairs):
     val_one = PairDataset(tiny_config(pairs_dir).data, split="val", train=False)
     val_both = PairDataset(tiny_config(pairs_dir, f"data.extra_paths=[{second_pairs}]").data, split="val", train=False)
     assert val_both.paths == val_one.paths
+
+
+def test_a_val_split_never_mixes_in_training_images(pairs_dir, tmp_path):
+    """data.path has no val/ but an extra root has: val is that root's val alone."""
+    from autopainter.data.pairs import PairDataset
+    from autopainter.data.synthetic import make_synthetic_pairs
+
+    other = tmp_path / "other"
+    make_synthetic_pairs(other / "train", n=4, size=64, seed=7)
+    make_synthetic_pairs(other / "val", n=3, size=64, seed=8)
+    val = PairDataset(tiny_config(pairs_dir, f"data.extra_paths=[{other}]").data, split="val", train=False)
+    assert len(val) == 3 and not val.fallback
+    assert all(p.parent == other / "val" for p in val.paths)
+    train = PairDataset(tiny_config(pairs_dir, f"data.extra_paths=[{other}]").data, split="train")
+    assert len(train) == 20 + 4
 
 
 def test_cli_data_twice_trains_on_both(pairs_dir, second_pairs, tmp_path, capsys):

@@ -48,7 +48,20 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
+def _terminated(signum, frame) -> None:
+    """SIGTERM as an exception, so that a command stopped by it unwinds: half-written outputs are removed
+    (``imageio.atomic_write_bytes``) and it exits 143. Training and the server install their own handlers."""
+    stop = KeyboardInterrupt(signal.Signals(signum).name)
+    stop.signum = signum
+    raise stop
+
+
 def _run(args: argparse.Namespace) -> int:
+    old = None
+    try:
+        old = signal.signal(signal.SIGTERM, _terminated)
+    except ValueError:  # not the main thread (main() called from a thread): leave signals alone
+        pass
     try:
         return args.func(args)
     except ValueError as e:  # every library error is a ValueError subclass with a one-line message
@@ -65,3 +78,6 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as e:  # Ctrl-C, or training's Interrupted naming the signal (SIGINT or SIGTERM)
         print("autopainter: interrupted", file=sys.stderr)
         return 128 + getattr(e, "signum", signal.SIGINT)  # the shell's convention: 130 SIGINT, 143 SIGTERM
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)

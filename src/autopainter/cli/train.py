@@ -67,9 +67,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _copy_model_folder(src: Path, out: Path) -> Path:
-    """Copy a model folder's config.json and model.safetensors into ``out`` (a new, empty or model folder)."""
+    """Copy a model folder's config.json, model.safetensors and discriminator.safetensors (when it has one)
+    into ``out`` (a new, empty or model folder); a discriminator ``out`` held before is removed otherwise."""
     from ..imageio import atomic_write_bytes
-    from ..models.io import CONFIG_NAME, WEIGHTS_NAME, ModelFileError, check_output_dir, read_model_config
+    from ..models.io import CONFIG_NAME, DISCRIMINATOR_NAME, WEIGHTS_NAME, ModelFileError, check_output_dir, read_model_config
 
     read_model_config(src)
     if out.resolve() == src.resolve():
@@ -77,7 +78,10 @@ def _copy_model_folder(src: Path, out: Path) -> Path:
     check_output_dir(out)  # the same rule as save_pretrained: never write into a folder that holds something else
     if not (src / WEIGHTS_NAME).is_file():
         raise ModelFileError(f"{src} has no {WEIGHTS_NAME}")
-    for name in (WEIGHTS_NAME, CONFIG_NAME):  # config last: a folder with a config.json is complete
+    out.mkdir(parents=True, exist_ok=True)
+    (out / DISCRIMINATOR_NAME).unlink(missing_ok=True)  # never another model's discriminator beside this one
+    names = [WEIGHTS_NAME] + ([DISCRIMINATOR_NAME] if (src / DISCRIMINATOR_NAME).is_file() else []) + [CONFIG_NAME]
+    for name in names:  # config last: a folder with a config.json is complete
         atomic_write_bytes(out / name, (src / name).read_bytes())
     return out
 

@@ -111,20 +111,23 @@ class PairDataset(torch.utils.data.Dataset):
         self.train = train
         self.seed = seed
         self.in_channels = in_channels
-        self.root, self.fallback = _split_root(Path(cfg.path), split)
-        self.layout: Layout = layout_from_config(cfg, self.root)
-        self._pairs = self.layout.find(self.root)  # tuples of paths, as Layout.read takes them
-        self._layouts = [self.layout] * len(self._pairs)  # each pair's layout (several roots may differ)
-        self.roots = [self.root]
-        for extra in cfg.extra_paths:  # data.extra_paths: more roots, each with its own (detected) layout
-            root, fallback = _split_root(Path(extra), split)
-            if fallback and split != "train":
-                continue  # a root without this split adds nothing to it (never its training images)
+        # data.path and data.extra_paths, each with its own (detected) layout. A non-train split is made of
+        # the roots that have it; only when none has it does it fall back to data.path's training images.
+        found = [(*_split_root(Path(p), split), p == cfg.path) for p in [cfg.path, *cfg.extra_paths]]
+        if split != "train" and any(not fb for _, fb, _ in found):
+            found = [f for f in found if not f[1]]
+        else:
+            found = [f for f in found if not f[1] or f[2]]  # the fallback only for data.path itself
+        self.roots: list[Path] = [root for root, _, _ in found]
+        self.root, self.fallback = found[0][0], found[0][1]
+        self._pairs: list[tuple[Path, ...]] = []  # tuples of paths, as Layout.read takes them
+        self._layouts: list[Layout] = []  # each pair's layout (several roots may differ)
+        for root in self.roots:
             layout = layout_from_config(cfg, root)
-            found = layout.find(root)
-            self._pairs += found
-            self._layouts += [layout] * len(found)
-            self.roots.append(root)
+            pairs = layout.find(root)
+            self._pairs += pairs
+            self._layouts += [layout] * len(pairs)
+        self.layout: Layout = self._layouts[0] if self._layouts else layout_from_config(cfg, self.root)
         self.paths: list[Path] = [p[-1] for p in self._pairs]
         two = all(lay.name == "two_folders" for lay in self._layouts)
         self.sketch_paths: list[Path] | None = [p[0] for p in self._pairs] if two else None

@@ -107,13 +107,9 @@ def save_pretrained(
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(out, (WEIGHTS_NAME, CONFIG_NAME, DISCRIMINATOR_NAME))  # left by a write that was killed
     state = _cast_state(generator.state_dict(), dtype)  # a plain module: training unwraps before it saves
-    if discriminator is not None:
-        d_cfg, d_state = discriminator
-        d_meta = {"format": D_FORMAT, "discriminator": json.dumps(dataclasses.asdict(d_cfg)),
-                  "note": "training only: train.init_from continues with it; inference does not need it"}
-        atomic_write_bytes(out / DISCRIMINATOR_NAME, save(_cast_state(d_state, dtype), metadata=d_meta))
-    else:
-        (out / DISCRIMINATOR_NAME).unlink(missing_ok=True)
+    # A discriminator of the folder's earlier model goes first: a write stopped half-way never leaves one
+    # beside a generator it was not trained with.
+    (out / DISCRIMINATOR_NAME).unlink(missing_ok=True)
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -125,6 +121,11 @@ def save_pretrained(
     }
     # Weights first, config last: a folder with a config.json is complete.
     atomic_write_bytes(out / WEIGHTS_NAME, save(state, metadata={"format": FORMAT}))
+    if discriminator is not None:
+        d_cfg, d_state = discriminator
+        d_meta = {"format": D_FORMAT, "discriminator": json.dumps(dataclasses.asdict(d_cfg)),
+                  "note": "training only: train.init_from continues with it; inference does not need it"}
+        atomic_write_bytes(out / DISCRIMINATOR_NAME, save(_cast_state(d_state, dtype), metadata=d_meta))
     atomic_write_bytes(out / CONFIG_NAME, (json.dumps(meta, indent=2) + "\n").encode())
     return out
 

@@ -71,6 +71,8 @@ class HostAllowList:
 
     def __init__(self, extra: tuple[str, ...] | list[str] = ()):
         self.any = "*" in extra
+        # an entry may carry a port (paint.example.org:8080, as a browser's Host shows it): the port is not checked
+        extra = [h if h == "*" or h.startswith(".") else (split_host(h)[0] or h) for h in extra]
         self.names: set[str] = {_canonical(h) for h in (*LOCAL_NAMES, *extra) if h and h != "*" and not h.startswith(".")}
         self.domains = tuple(h.lower().rstrip(".") for h in extra if h.startswith(".") and len(h) > 1)
 

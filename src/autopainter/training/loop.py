@@ -9,6 +9,7 @@ same batches; the torch RNG (dropout) is restored from the checkpoint.
 from __future__ import annotations
 
 import signal
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -27,7 +28,7 @@ from .runtime import prepare_models, resolve_device, to_device, unwrap
 from .samples import SampleWriter
 from .sampler import EpochBatchSampler
 from .schedule import Schedule, Tick
-from .signals import Interrupt, Interrupted, ignore_signals_in_worker
+from .signals import Interrupt, Interrupted, StopNow, ignore_signals_in_worker
 from .step import train_step
 
 __all__ = ["train", "resume_config", "build_models", "train_step", "EpochBatchSampler"]
@@ -177,7 +178,12 @@ def _train(cfg: Config, resume: str | Path | None, progress: bool) -> Path:
                 after_step(tick, losses, stop)
                 if tick.done:
                     break
-        except KeyboardInterrupt:
+        except StopNow:  # a second Ctrl-C, perhaps mid-step: a half-done step is never saved
+            if is_main:
+                print(f"stopped at once: nothing saved; `autopainter train --resume {run_dir}` continues from the "
+                      "last checkpoint", file=sys.stderr)
+            raise
+        except KeyboardInterrupt:  # the first signal, acted on between two steps
             interrupted = True
             checkpoint()
         finally:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import signal
 
-__all__ = ["Interrupt", "Interrupted", "ignore_signals_in_worker"]
+__all__ = ["Interrupt", "Interrupted", "StopNow", "ignore_signals_in_worker"]
 
 
 class Interrupted(KeyboardInterrupt):
@@ -18,9 +18,15 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(signal.Signals(self.signum).name)
 
 
+class StopNow(KeyboardInterrupt):
+    """A second Ctrl-C: stop at once, in the middle of a step, without saving (the last checkpoint stays)."""
+
+    signum = signal.SIGINT
+
+
 class Interrupt:
     """A context in which Ctrl-C and SIGTERM only set ``hit`` (and ``signum``, the first one to arrive);
-    the loop checks it between two steps. A second Ctrl-C stops at once (KeyboardInterrupt)."""
+    the loop checks it between two steps. A second Ctrl-C stops at once (``StopNow``)."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -39,7 +45,7 @@ class Interrupt:
 
     def _handler(self, signum, frame) -> None:
         if self.hit and signum == signal.SIGINT:
-            raise KeyboardInterrupt
+            raise StopNow
         self.hit = True
         if self.signum is None:
             self.signum = signum
