@@ -127,7 +127,7 @@ class PairDataset(torch.utils.data.Dataset):
             pairs = layout.find(root)
             self._pairs += pairs
             self._layouts += [layout] * len(pairs)
-        self.layout: Layout = self._layouts[0] if self._layouts else layout_from_config(cfg, self.root)
+        self.layout: Layout = self._layouts[0]  # Layout.find raised ImageError for a root with no pairs
         self.paths: list[Path] = [p[-1] for p in self._pairs]
         two = all(lay.name == "two_folders" for lay in self._layouts)
         self.sketch_paths: list[Path] | None = [p[0] for p in self._pairs] if two else None

@@ -53,12 +53,12 @@ def build_models(cfg: Config, device: torch.device, init: bool = True) -> Models
     if init and t.init_from:
         # fine-tuning or continuing elsewhere: the model folder's weights; the architectures must match
         src, info = load_generator(t.init_from)
-        _check_same_generator(cfg.model, src.cfg, t.init_from)
+        _check_same_network(cfg.model, src.cfg, t.init_from)
         load_state_checked(G, src.state_dict(), t.init_from)
         init_trained = dict(info.trained)
         found = load_discriminator(t.init_from) if D is not None else None
         if found is not None:
-            _check_same_generator(cfg.discriminator, found[0], t.init_from, "discriminator")
+            _check_same_network(cfg.discriminator, found[0], t.init_from, "discriminator")
             load_state_checked(D, found[1], f"{t.init_from}/{DISCRIMINATOR_NAME}")
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     # fused: one kernel for the whole update (4x faster than the per-tensor loop on CPU), same algorithm
@@ -77,7 +77,7 @@ def build_models(cfg: Config, device: torch.device, init: bool = True) -> Models
                   init_trained=init_trained)
 
 
-def _check_same_generator(wanted, found, source: str, section: str = "model") -> None:
+def _check_same_network(wanted, found, source: str, section: str = "model") -> None:
     """A one-line ConfigError naming the --set lines that make ``wanted`` the network ``source`` holds
     (its generator, or with ``section="discriminator"`` its discriminator)."""
     from dataclasses import asdict
