@@ -146,6 +146,32 @@ def test_extra_paths_join_the_training_set(pairs_dir, second_pairs):
     assert val_both.paths == val_one.paths
 
 
+def test_repeats_weight_the_training_roots_but_not_val(pairs_dir, second_pairs):
+    """data.repeats [1, 3]: the second root's training pairs listed three times, each copy its own crop."""
+    from autopainter.data.pairs import PairDataset
+
+    one = PairDataset(tiny_config(pairs_dir).data, split="train")
+    cfg = tiny_config(pairs_dir, f"data.extra_paths=[{second_pairs}]", "data.repeats=[1,3]").data
+    mixed = PairDataset(cfg, split="train")
+    assert len(mixed) == len(one) + 3 * 6
+    assert mixed.paths[len(one):] == mixed.paths[len(one):len(one) + 6] * 3
+    assert "x3" in mixed.describe()
+    n = len(one)
+    a, b = mixed[n], mixed[n + 6]  # the same pair, two keys: different random crops/hints
+    assert not torch.equal(torch.cat([a["color"], a["input"]]), torch.cat([b["color"], b["input"]]))
+    val = PairDataset(tiny_config(pairs_dir, "data.repeats=[4]").data, split="val", train=False)
+    assert val.paths == PairDataset(tiny_config(pairs_dir).data, split="val", train=False).paths
+
+
+@pytest.mark.parametrize("value, words", [("[1,2]", "2 entries for 1 dataset roots"), ("[0]", "whole numbers"),
+                                          ("[1.5]", "integer")])
+def test_bad_repeats_are_a_config_error(pairs_dir, value, words):
+    from autopainter.config import ConfigError
+
+    with pytest.raises(ConfigError, match=words):
+        tiny_config(pairs_dir, f"data.repeats={value}")
+
+
 def test_a_val_split_never_mixes_in_training_images(pairs_dir, tmp_path):
     """data.path has no val/ but an extra root has: val is that root's val alone."""
     from autopainter.data.pairs import PairDataset

@@ -207,6 +207,8 @@ class DataConfig(_Section):
 
     path: str = ""  # dataset root (uses ROOT/train and ROOT/val when they exist)
     extra_paths: list[str] = field(default_factory=list)  # more dataset roots, read with data.path as one set (--data A --data B)
+    repeats: list[int] = field(default_factory=list)  # training pairs of each root (data.path, then extra_paths) listed this many
+    # times per epoch, e.g. [1, 3]: the second set sampled 3x as often; empty: every root once. Val and test splits are never repeated
     layout: str = "auto"  # auto (detected: sketch/ + color/ folders -> two_folders, else side_by_side) | side_by_side | two_folders | color_only
     sketch_side: str = "right"  # side_by_side: which half holds the sketch (Kaggle set: right)
     sketch_dir: str = "sketch"  # two_folders: subfolder of sketches
@@ -227,6 +229,13 @@ class DataConfig(_Section):
         _choice("data.layout", self.layout, LAYOUTS)
         if any(not p for p in self.extra_paths):
             raise ConfigError("data.extra_paths holds an empty path")
+        if self.repeats:
+            roots = 1 + len(self.extra_paths)
+            if len(self.repeats) != roots:
+                raise ConfigError(f"data.repeats has {len(self.repeats)} entries for {roots} dataset roots "
+                                  "(data.path, then each of data.extra_paths)")
+            if any(not isinstance(r, int) or isinstance(r, bool) or not 1 <= r <= 1000 for r in self.repeats):
+                raise ConfigError(f"data.repeats must be whole numbers from 1 to 1000, got {self.repeats}")
         _choice("data.sketch_side", self.sketch_side, ("left", "right"))
         _choice("data.sketch_method", self.sketch_method, SKETCH_METHODS)
         _finite(self, "data")

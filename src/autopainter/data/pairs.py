@@ -113,18 +113,22 @@ class PairDataset(torch.utils.data.Dataset):
         self.in_channels = in_channels
         # data.path and data.extra_paths, each with its own (detected) layout. A non-train split is made of
         # the roots that have it; only when none has it does it fall back to data.path's training images.
-        found = [(*_split_root(Path(p), split), p == cfg.path) for p in [cfg.path, *cfg.extra_paths]]
-        if split != "train" and any(not fb for _, fb, _ in found):
+        # data.repeats lists a root's training pairs several times (train split only).
+        paths = [cfg.path, *cfg.extra_paths]
+        repeats = list(cfg.repeats) if split == "train" and cfg.repeats else [1] * len(paths)
+        found = [(*_split_root(Path(p), split), p == cfg.path, r) for p, r in zip(paths, repeats)]
+        if split != "train" and any(not f[1] for f in found):
             found = [f for f in found if not f[1]]
         else:
             found = [f for f in found if not f[1] or f[2]]  # the fallback only for data.path itself
-        self.roots: list[Path] = [root for root, _, _ in found]
+        self.roots: list[Path] = [f[0] for f in found]
+        self.repeats: list[int] = [f[3] for f in found]
         self.root, self.fallback = found[0][0], found[0][1]
         self._pairs: list[tuple[Path, ...]] = []  # tuples of paths, as Layout.read takes them
         self._layouts: list[Layout] = []  # each pair's layout (several roots may differ)
-        for root in self.roots:
+        for root, *_, repeat in found:
             layout = layout_from_config(cfg, root)
-            pairs = layout.find(root)
+            pairs = layout.find(root) * repeat
             self._pairs += pairs
             self._layouts += [layout] * len(pairs)
         self.layout: Layout = self._layouts[0]  # Layout.find raised ImageError for a root with no pairs
@@ -143,7 +147,7 @@ class PairDataset(torch.utils.data.Dataset):
         mode = "train mode" if self.train else "eval mode"
         size = self.cfg.image_size
         name = self.layout.name + (" (detected)" if self.cfg.layout == "auto" else "")
-        where = " + ".join(str(r) for r in self.roots)
+        where = " + ".join(f"{r} x{n}" if n > 1 else str(r) for r, n in zip(self.roots, self.repeats))
         return f"{name} {self.split}: {len(self)} pairs in {where}{note} ({mode}, {size} px)"
 
     def __repr__(self) -> str:
