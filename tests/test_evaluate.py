@@ -211,3 +211,41 @@ def test_color_metrics_on_known_images():
     noisy = tgt.copy()
     noisy[::2, ::2] = 0
     assert cm.spread(cm.lab(noisy), regions) > 10
+
+
+def test_hue_wheel_counts_the_hues_that_steer():
+    """The measure itself: a fake model that fills the ring with the hint's color steers every hue, one that
+    leaves it white steers none, and one that always paints red steers only red."""
+    import numpy as np
+    from PIL import Image
+
+    from autopainter.evaluate import hue_wheel
+
+    def fill_with(color_of):
+        def colorize(sketch, hints):
+            rgba = np.asarray(hints)
+            color = color_of(rgba[rgba[..., 3] > 0][0, :3])
+            out = np.where(np.asarray(sketch)[..., None] < 128, 0, np.array(color, np.uint8))
+            return Image.fromarray(out.astype(np.uint8), "RGB")
+        return colorize
+
+    follows, _ = hue_wheel(fill_with(lambda hint: hint))
+    assert len(follows) == 12 and all(r["steers"] for r in follows) and max(r["delta_e"] for r in follows) < 1
+    white, _ = hue_wheel(fill_with(lambda hint: (255, 255, 255)))
+    assert not any(r["steers"] for r in white)
+    red, images = hue_wheel(fill_with(lambda hint: (220, 40, 40)))
+    assert [r["hue"] for r in red if r["steers"]] == [0] and images[0].shape == (256, 256, 3)
+
+
+def test_the_next_default_steers_every_hue():
+    """The model in training (models/next-default, the bundled default once it replaces the OpenMoji one):
+    each of the twelve hint hues of benchmarks/bench_hue_wheel.py turns the ring's inside to its own hue."""
+    from autopainter.evaluate import hue_wheel
+    from autopainter.inference import Colorizer
+
+    from conftest import REPO
+
+    colorizer = Colorizer.from_pretrained(REPO / "models" / "next-default")
+    rows, _ = hue_wheel(lambda sketch, hints: colorizer(sketch, hints, style="soft"))
+    missed = [(r["hue"], r["region_hue"], r["chroma"]) for r in rows if not r["steers"]]
+    assert not missed, f"hues that did not steer (hint hue, region hue, chroma): {missed}"

@@ -43,7 +43,7 @@ from .data.pairs import PairDataset
 from .imageio import ImageError, atomic_write_bytes, save_image
 from .inference.regions import REGION_INK
 
-__all__ = ["evaluate", "frechet_distance", "EvalError"]
+__all__ = ["evaluate", "frechet_distance", "hue_wheel", "EvalError"]
 
 
 PSNR_CAP = 60.0  # dB: an exact result would otherwise make the mean infinite
@@ -268,6 +268,51 @@ def evaluate(
         if grid_rows:
             save_image(_grid(grid_rows), out / "examples.png")
     return report
+
+
+HUE_WHEEL_SIZE = 256
+
+
+def hue_wheel(colorize: Callable[[Image.Image, Image.Image], Image.Image], hues: Sequence[float] = range(0, 360, 30),
+              ) -> tuple[list[dict], list[np.ndarray]]:
+    """Do hints of every hue steer? A ring sketch with one hint stroke inside it, once per hue.
+
+    ``colorize(sketch, hints_rgba)`` colors it (e.g. a Colorizer with ``style="soft"``: the generator's
+    own colors, no region fill). For each hue (HSV hue, saturation 0.8, value 0.85) the mean CIELAB color
+    inside the ring, the stroke itself left out, is compared with the hint: ΔE, hue and chroma. A hue
+    *steers* when the region's hue is within 30 degrees of the hint's and its chroma is at least 15
+    (clearly colored, not gray). Returns (one dict per hue, the colored images).
+    """
+    import colorsys
+
+    from PIL import ImageDraw, ImageFilter
+
+    size = HUE_WHEEL_SIZE
+    ring = Image.new("L", (size, size), 255)
+    ImageDraw.Draw(ring).ellipse((40, 40, size - 40, size - 40), outline=0, width=6)
+    yy, xx = np.mgrid[:size, :size]
+    inside = (yy - size / 2) ** 2 + (xx - size / 2) ** 2 < (size / 2 - 52) ** 2  # inside the ring's ink
+
+    def hue_chroma(v: np.ndarray) -> tuple[float, float]:
+        return float(np.degrees(np.arctan2(v[2], v[1])) % 360), float(np.hypot(v[1], v[2]))
+
+    rows, images = [], []
+    for deg in hues:
+        rgb = tuple(round(c * 255) for c in colorsys.hsv_to_rgb(deg / 360.0, 0.8, 0.85))
+        hint = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+        ImageDraw.Draw(hint).line((100, size // 2, 156, size // 2), fill=(*rgb, 255), width=8)
+        stroke = np.asarray(hint)[..., 3] > 0
+        out = np.asarray(colorize(ring, hint).convert("RGB"))
+        images.append(out)
+        grown = np.asarray(Image.fromarray(stroke).filter(ImageFilter.MaxFilter(9)))
+        mean = cm.lab(out[inside & ~grown].reshape(-1, 1, 3)).reshape(-1, 3).mean(0)
+        want = cm.lab(np.array([[rgb]], np.uint8)).reshape(3)
+        (got_h, got_c), (want_h, _) = hue_chroma(mean), hue_chroma(want)
+        dh = abs((got_h - want_h + 180) % 360 - 180)
+        rows.append({"hue": deg, "hint_rgb": rgb, "delta_e": round(float(np.linalg.norm(mean - want)), 2),
+                     "region_hue": round(got_h, 1), "hint_hue": round(want_h, 1), "chroma": round(got_c, 1),
+                     "steers": bool(dh <= 30 and got_c >= 15)})
+    return rows, images
 
 
 def _grid(rows: list[list[Image.Image]], cell: int = 192) -> Image.Image:
