@@ -163,7 +163,7 @@ def test_repeats_weight_the_training_roots_but_not_val(pairs_dir, second_pairs):
     assert val.paths == PairDataset(tiny_config(pairs_dir).data, split="val", train=False).paths
 
 
-@pytest.mark.parametrize("value, words", [("[1,2]", "2 entries for 1 dataset roots"), ("[0]", "whole numbers"),
+@pytest.mark.parametrize("value, words", [("[1,2]", "2 entries but there are 1 datasets"), ("[0]", "whole numbers"),
                                           ("[1.5]", "integer")])
 def test_bad_repeats_are_a_config_error(pairs_dir, value, words):
     from autopainter.config import ConfigError

@@ -58,6 +58,16 @@ def test_exact_resume_mid_epoch(pairs_dir, tmp_path):
         assert torch.allclose(sa["G_ema"][k].float(), sb["G_ema"][k].float(), atol=1e-5), k
 
 
+def test_resume_mid_epoch_with_other_data_warns(pairs_dir, tmp_path):
+    """--resume with --set data.repeats (or other data roots) mid-epoch: the batches change, and it says so."""
+    from autopainter.training.loop import resume_config
+
+    part = train(tiny_config(pairs_dir, f"train.runs_dir={tmp_path}", "train.max_steps=2"), progress=False)
+    with pytest.warns(UserWarning, match="another data.repeats"):
+        train(resume_config(part, ["train.max_steps=3", "data.repeats=[2]"]), resume=part, progress=False)
+    assert load_state(part)["step"] == 3
+
+
 def test_overfit_one_batch_loss_falls(pairs_dir):
     cfg = tiny_config(pairs_dir, "loss.gan=0", "train.lr_g=0.002")
     torch.manual_seed(0)

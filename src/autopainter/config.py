@@ -232,8 +232,8 @@ class DataConfig(_Section):
         if self.repeats:
             roots = 1 + len(self.extra_paths)
             if len(self.repeats) != roots:
-                raise ConfigError(f"data.repeats has {len(self.repeats)} entries for {roots} dataset roots "
-                                  "(data.path, then each of data.extra_paths)")
+                raise ConfigError(f"data.repeats has {len(self.repeats)} entries but there are {roots} datasets "
+                                  "(data.path, then each of data.extra_paths: the --data folders in order)")
             if any(not isinstance(r, int) or isinstance(r, bool) or not 1 <= r <= 1000 for r in self.repeats):
                 raise ConfigError(f"data.repeats must be whole numbers from 1 to 1000, got {self.repeats}")
         _choice("data.sketch_side", self.sketch_side, ("left", "right"))

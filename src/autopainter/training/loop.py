@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from ..config import Config
+from ..config import Config, DataConfig
 from ..data.pairs import PairDataset
 from ..imageio import atomic_write_bytes
 from . import distributed as dist
@@ -63,6 +63,12 @@ def _open_run(cfg: Config, resume: str | Path | None, models: Models, is_main: b
         was, now = state.get("world_size", 1), dist.world_size()
         if was != now and pos.batch:
             warnings.warn(f"resuming mid-epoch with {now} processes instead of {was}: the rest of this "
+                          "epoch will not repeat the original batches exactly", stacklevel=3)
+        stored = state.get("config", {}).get("data", {})
+        default = DataConfig()
+        changed = [k for k in ("path", "extra_paths", "repeats") if stored.get(k, getattr(default, k)) != getattr(cfg.data, k)]
+        if changed and pos.batch:
+            warnings.warn(f"resuming mid-epoch with another {', '.join('data.' + k for k in changed)}: the rest of this "
                           "epoch will not repeat the original batches exactly", stacklevel=3)
         if is_main:
             cut_back(resume, pos.step, pos.epoch)
