@@ -16,31 +16,13 @@ hint counts is not run again, so the script can be stopped and started. The tabl
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import RESULTS, write_json  # noqa: E402
+from _common import RESULTS, cached_evaluate, write_json  # noqa: E402
 
 METRICS = ("l1", "psnr", "ssim", "hint_de", "hint_region_de", "fd_lite0")
-
-
-def evaluate(model: str, data: str, split: str, style: str, hints: list[int], out: Path) -> dict:
-    """``autopainter evaluate`` into ``out``, unless ``out`` holds the same request's results already."""
-    request = {"model": str(Path(model).resolve()) if model != "bundled" else model,
-               "data": str(Path(data).resolve()), "split": split, "style": style, "hints": hints}
-    done = out / "request.json"
-    if not ((out / "metrics.json").is_file() and done.is_file() and json.loads(done.read_text()) == request):
-        done.unlink(missing_ok=True)
-        cmd = [sys.executable, "-m", "autopainter", "evaluate", "--data", data, "--split", split,
-               "--style", style, "--hints", *map(str, hints), "-o", str(out), "-q"]
-        if model != "bundled":
-            cmd += ["--model", model]
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-        done.write_text(json.dumps(request))
-    return json.loads((out / "metrics.json").read_text())
 
 
 def _f(v, spec: str) -> str:
@@ -84,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, path in models:
         for set_name, data, split in sets:
             for style in args.styles:
-                rep = evaluate(path, data, split, style, args.hints, work / name / f"{set_name}-{split}-{style}")
+                rep = cached_evaluate(path, data, split, style, args.hints, work / name / f"{set_name}-{split}-{style}")
                 trained[name] = rep.get("model_trained")
                 table.setdefault(name, {}).setdefault(f"{set_name}-{split}", {})[style] = {
                     "images": rep["images"],

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import RESULTS, write_json  # noqa: E402
+from _common import RESULTS, cached_evaluate, write_json  # noqa: E402
 
 BEFORE = ["model.upsample=transposed", "loss.hint=0", "data.hint_hue_jitter=0"]
 PAPER = ["loss.feature=1", "loss.tv=0.0001", "loss.feature_warmup=1000", "loss.feature_off_hints=true"]
@@ -87,12 +87,7 @@ def finish_arm(proc: subprocess.Popen, work: Path) -> None:
 
 
 def evaluate_arm(arm: str, name: str, data: str, split: str, hints: list[int], work: Path) -> dict:
-    out = work / arm / f"eval-{name}-{split}"
-    if not (out / "metrics.json").is_file():
-        subprocess.run([sys.executable, "-m", "autopainter", "evaluate", "--model", str(work / arm / "model"),
-                        "--data", data, "--split", split, "--style", "soft", "--hints", *map(str, hints),
-                        "-o", str(out), "-q"], check=True, stdout=subprocess.DEVNULL)
-    return json.loads((out / "metrics.json").read_text())
+    return cached_evaluate(str(work / arm / "model"), data, split, "soft", hints, work / arm / f"eval-{name}-{split}")
 
 
 def hue_wheel(arm: str, work: Path) -> dict:
