@@ -22,6 +22,11 @@ def test_paper_preset_is_the_released_code():
 def test_overrides_and_types():
     cfg = Config.load(REPO / "configs" / "tiny.yaml", ["train.epochs=7", "loss.l1=3", "data.flip=false", "model.norm=group"])
     assert cfg.train.epochs == 7 and cfg.loss.l1 == 3.0 and cfg.data.flip is False and cfg.model.norm == "group"
+    # YAML 1.1 reads 1e-5 (no dot) as text; a float field takes it as the number it means
+    cfg = Config.load("tiny", ["train.lr_g=1e-5", "train.lr_d=2E+1", "loss.l1=.5e1"])
+    assert (cfg.train.lr_g, cfg.train.lr_d, cfg.loss.l1) == (1e-5, 20.0, 5.0)
+    with pytest.raises(ConfigError, match="train.lr_g must be a number"):
+        Config.load("tiny", ["train.lr_g=1e-5x"])
 
 
 @pytest.mark.parametrize(
@@ -29,6 +34,7 @@ def test_overrides_and_types():
     [
         ("train.epoch=3", "unknown config key train.epoch"),
         ("train.epochs=three", "train.epochs must be an integer"),
+        ("train.epochs=1e3", "train.epochs must be an integer"),
         ("model.norm=layer", "model.norm='layer' is not one of"),
         ("nosection", "expected section.key=value"),
         ("data.image_size=100", "multiple of 2\\*\\*model.depth"),

@@ -47,6 +47,53 @@ def test_tick_gate_max_steps_and_ddp(pairs_dir):
     assert t.epoch_end and not t.log and not t.read and not t.check_stop
 
 
+def test_lr_decay_scale(pairs_dir):
+    cfg = tiny_config(pairs_dir, "train.epochs=4", "train.lr_decay_steps=4")
+    s = Schedule.from_config(cfg, steps_per_epoch=3)  # 12 steps: the last 4 decay
+    assert [s.lr_scale(done) for done in range(12)] == [1.0] * 8 + [1.0, 0.75, 0.5, 0.25]
+    assert Schedule.from_config(tiny_config(pairs_dir), steps_per_epoch=3).lr_scale(5) == 1.0  # off by default
+    with pytest.raises(Exception, match="lr_decay_steps must be >= 0"):
+        tiny_config(pairs_dir, "train.lr_decay_steps=-1")
+
+
+def test_lr_decay_trains_resumes_exactly_and_resume_takes_a_new_rate(pairs_dir, tmp_path, monkeypatch):
+    """The decay reaches the optimizers and is logged; a run stopped by a signal and resumed repeats it
+    exactly; a resumed run takes --set train.lr_g (the checkpoint's optimizer state carries the old rate)."""
+    import signal
+
+    import autopainter.training.loop as loop
+
+    common = ["train.log_every=1", "train.epochs=2", "train.lr_decay_steps=6"]  # 10 steps: 5..10 decay
+    full = train(tiny_config(pairs_dir, f"train.runs_dir={tmp_path / 'a'}", *common), progress=False)
+    stats = [json.loads(line) for line in (full / "stats.jsonl").read_text().splitlines()]
+    scales = {r["step"]: r["lr_scale"] for r in stats if "lr_scale" in r and "epoch_end" not in r}
+    assert [scales[k] for k in range(1, 11)] == pytest.approx([1, 1, 1, 1, 1, 5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6],
+                                                              abs=1e-5)
+    assert load_state(full)["opt_G"]["param_groups"][0]["lr"] == pytest.approx(2e-4 / 6)
+
+    real_step, calls = loop.train_step, {"n": 0}
+
+    def step_then_signal(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 7:
+            signal.raise_signal(signal.SIGTERM)  # stops the run after step 7, mid-decay
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "train_step", step_then_signal)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(pairs_dir, f"train.runs_dir={tmp_path / 'b'}", *common), progress=False)
+    monkeypatch.setattr(loop, "train_step", real_step)
+    part = next((tmp_path / "b").iterdir())
+    assert load_state(part)["step"] == 7
+    train(resume_config(part), resume=part, progress=False)
+    a, b = load_state(full), load_state(part)
+    for k in a["G_ema"]:
+        assert torch.allclose(a["G_ema"][k].float(), b["G_ema"][k].float(), atol=1e-5), k
+    train(resume_config(part, ["train.epochs=3", "train.lr_decay_steps=0", "train.lr_g=1e-5"]), resume=part,
+          progress=False)
+    assert load_state(part)["opt_G"]["param_groups"][0]["lr"] == pytest.approx(1e-5)
+
+
 def test_unwrap_sees_through_compile():
     m = torch.nn.Linear(2, 2)
     assert unwrap(torch.compile(m)) is m  # compiling is lazy: nothing is built here

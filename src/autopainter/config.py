@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import math
+import re
 import types
 import typing
 from dataclasses import asdict, dataclass, field, fields
@@ -261,6 +262,7 @@ class TrainConfig(_Section):
     batch_size: int = 4  # images per step (per process under DDP)
     lr_g: float = 2e-4  # generator Adam learning rate
     lr_d: float = 2e-4  # discriminator Adam learning rate
+    lr_decay_steps: int = 0  # the run's last N steps decay both learning rates linearly (0: constant rates)
     beta1: float = 0.5  # Adam beta1
     beta2: float = 0.999  # Adam beta2
     ema_decay: float = 0.999  # EMA of generator weights, used for samples and export (warmed up over the first steps)
@@ -291,6 +293,8 @@ class TrainConfig(_Section):
                 raise ConfigError(f"train.{name} must be in [0, 1), got {getattr(self, name)}")
         if self.max_steps < 0:
             raise ConfigError("train.max_steps must be >= 0 (0: no limit)")
+        if self.lr_decay_steps < 0:
+            raise ConfigError("train.lr_decay_steps must be >= 0 (0: constant learning rates)")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             raise ConfigError(f"train.device={self.device!r} is not one of: auto, cpu, cuda, cuda:N")
         if not 0.0 <= self.ema_decay < 1.0:
@@ -471,6 +475,8 @@ def _coerce(tp: Any, value: Any, name: str) -> Any:
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        if isinstance(value, str) and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+", value.strip()):
+            return float(value)  # 1e-5: YAML 1.1 reads exponents without a dot as text
         raise ConfigError(f"{name} must be a number, got {value!r}")
     if tp is str:
         if isinstance(value, str):

@@ -22,7 +22,7 @@ from ..imageio import atomic_write_bytes
 from . import distributed as dist
 from .checkpoint import Position, load_models_state, load_state, models_state, save_state, stored_config
 from .ema import ema_decay_at, ema_update
-from .models import Models, build_models
+from .models import Models, build_models, set_learning_rates
 from .runs import RunLog, Throughput, cut_back, make_run_dir
 from .runtime import prepare_models, resolve_device, to_device, unwrap
 from .samples import SampleWriter
@@ -141,7 +141,8 @@ def _train(cfg: Config, resume: str | Path | None, progress: bool) -> Path:
             last = {k: float(v) for k, v in losses.items()}  # float() waits for the device
         if tick.log and log is not None:
             ips = speed.rate()
-            log.write({"step": pos.step, "epoch": pos.epoch, "images": pos.seen, "img_per_s": round(ips, 3), **last})
+            decay = {"lr_scale": round(sched.lr_scale(pos.step - 1), 6)} if sched.lr_decay_steps else {}
+            log.write({"step": pos.step, "epoch": pos.epoch, "images": pos.seen, "img_per_s": round(ips, 3), **decay, **last})
             log.scalars(pos.step, last, ips)
         if bar is not None and losses:
             bar.update(1)
@@ -176,6 +177,7 @@ def _train(cfg: Config, resume: str | Path | None, progress: bool) -> Path:
                 after_step(sched.tick(pos, stepped=False), {}, stop)
             for batch in batches():
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+                set_learning_rates(models, cfg, sched.lr_scale(pos.step))
                 losses = train_step(models, cfg, batch, pos.step)
                 ema_update(models.G_ema, unwrap(models.G), ema_decay_at(pos.step, cfg.train.ema_decay))
                 pos.advance(batch["sketch"].shape[0] * world)

@@ -21,7 +21,7 @@ from ..models.patchgan import build_discriminator
 from ..models.unet import UNetGenerator, build_generator
 from .runtime import autocast_context, resolve_precision
 
-__all__ = ["Models", "build_models"]
+__all__ = ["Models", "build_models", "set_learning_rates"]
 
 
 @dataclass
@@ -75,6 +75,16 @@ def build_models(cfg: Config, device: torch.device, init: bool = True) -> Models
     scaler = torch.amp.GradScaler("cuda", enabled=(precision == "fp16" and device.type == "cuda"))
     return Models(G, D, G_ema, opt_G, opt_D, scaler, extractor, D_frozen=D, amp=autocast_context(device, precision),
                   init_trained=init_trained)
+
+
+def set_learning_rates(models: Models, cfg: Config, scale: float = 1.0) -> None:
+    """Both optimizers' rates from the config, times ``scale`` (``Schedule.lr_scale``). Set before every
+    step, so a resumed run takes ``--set train.lr_g=...`` too (a checkpoint's optimizer state carries the
+    rate it was saved with)."""
+    for opt, base in ((models.opt_G, cfg.train.lr_g), (models.opt_D, cfg.train.lr_d)):
+        if opt is not None:
+            for group in opt.param_groups:
+                group["lr"] = base * scale
 
 
 def _check_same_network(wanted, found, source: str, section: str = "model") -> None:

@@ -1,5 +1,6 @@
 """The loop's one tick gate: after each step, what happens (log, sample grid, checkpoint, stop check,
-epoch end, done), decided in one place from the position and the config's cadences."""
+epoch end, done), decided in one place from the position and the config's cadences; and the learning
+rate's scale for the next step (``train.lr_decay_steps``)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class Schedule:
     sample_every: int
     checkpoint_every: int
     world: int = 1  # processes under torchrun
+    lr_decay_steps: int = 0  # the run's last N steps take the learning rates linearly down (0: constant)
 
     @classmethod
     def from_config(cls, cfg: Config, steps_per_epoch: int, world: int = 1) -> "Schedule":
@@ -40,7 +42,17 @@ class Schedule:
         total = steps_per_epoch * t.epochs
         if t.max_steps:
             total = min(total, t.max_steps)
-        return cls(steps_per_epoch, total, t.epochs, t.log_every, t.sample_every, t.checkpoint_every, world)
+        return cls(steps_per_epoch, total, t.epochs, t.log_every, t.sample_every, t.checkpoint_every, world,
+                   t.lr_decay_steps)
+
+    def lr_scale(self, done: int) -> float:
+        """The factor on ``train.lr_g`` and ``train.lr_d`` for the step after ``done`` steps: 1 until the
+        last ``lr_decay_steps`` steps of the run, then linearly down to 1/N for its very last step (pix2pix's
+        linear decay, in steps). It depends on the step alone, so a resumed run repeats it exactly."""
+        n = self.lr_decay_steps
+        if n <= 0:
+            return 1.0
+        return min(1.0, max(self.total_steps - done, 1) / n)
 
     def finished(self, pos: Position) -> bool:
         return pos.epoch >= self.epochs or pos.step >= self.total_steps
