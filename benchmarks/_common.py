@@ -78,11 +78,32 @@ def start_server(args: list[str], log: IO | None = None) -> tuple[subprocess.Pop
     raise SystemExit("the server did not answer /api/v1/health")
 
 
+def model_digest(model: str) -> str | None:
+    """SHA-256 of a model folder's ``config.json`` and ``model.safetensors`` ('bundled': the packaged
+    model's; None for 'none', the hints-only fill), so a cached result follows the weights, not the path."""
+    import hashlib
+
+    if model == "none":
+        return None
+    if model == "bundled":
+        from autopainter.inference import bundled_model_dir
+
+        folder = bundled_model_dir()
+    else:
+        folder = Path(model)
+    h = hashlib.sha256()
+    for name in ("config.json", "model.safetensors"):
+        f = folder / name
+        h.update(f.read_bytes() if f.is_file() else b"")
+    return h.hexdigest()
+
+
 def cached_evaluate(model: str, data: str, split: str, style: str, hints: list[int], out: Path) -> dict:
     """``autopainter evaluate`` into ``out`` (its metrics.json as a dict), unless ``out`` holds the results of
-    the same request already (model folder, data, split, style, hint counts: kept in ``out/request.json``).
-    ``model`` 'bundled' is the packaged model."""
-    request = {"model": str(Path(model).resolve()) if model != "bundled" else model,
+    the same request already (the model's weights by digest, its folder, data, split, style, hint counts: kept
+    in ``out/request.json``). ``model`` 'bundled' is the packaged model."""
+    request = {"model": str(Path(model).resolve()) if model not in ("bundled", "none") else model,
+               "weights": model_digest(model),
                "data": str(Path(data).resolve()), "split": split, "style": style, "hints": list(hints)}
     done = out / "request.json"
     if not ((out / "metrics.json").is_file() and done.is_file() and json.loads(done.read_text()) == request):

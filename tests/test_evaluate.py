@@ -249,3 +249,30 @@ def test_the_next_default_steers_every_hue():
     rows, _ = hue_wheel(lambda sketch, hints: colorizer(sketch, hints, style="soft"))
     missed = [(r["hue"], r["region_hue"], r["chroma"]) for r in rows if not r["steers"]]
     assert not missed, f"hues that did not steer (hint hue, region hue, chroma): {missed}"
+
+
+def test_benchmark_cache_follows_the_weights_not_the_path(tiny_model_dir, split_dir, tmp_path, monkeypatch):
+    """benchmarks' cached_evaluate reuses an evaluation for the same weights only: new weights written to the
+    same folder (as when a model replaces the bundled one) are evaluated afresh."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import _common
+
+    runs = []
+    real_run = subprocess.run
+    monkeypatch.setattr(_common.subprocess, "run", lambda cmd, **kw: runs.append(cmd) or real_run(cmd, **kw))
+    model, out = tmp_path / "model", tmp_path / "eval"
+    shutil.copytree(tiny_model_dir, model)
+    first = _common.cached_evaluate(str(model), str(split_dir), "test", "soft", [0], out)
+    assert _common.cached_evaluate(str(model), str(split_dir), "test", "soft", [0], out) == first
+    assert len(runs) == 1 and runs[0][0] == sys.executable
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(model / "model.safetensors")
+    save_file({k: v * 0.5 for k, v in weights.items()}, model / "model.safetensors")
+    second = _common.cached_evaluate(str(model), str(split_dir), "test", "soft", [0], out)
+    assert len(runs) == 2 and second["results"] != first["results"]
