@@ -80,38 +80,44 @@ def start_server(args: list[str], log: IO | None = None) -> tuple[subprocess.Pop
 
 def model_digest(model: str) -> str | None:
     """SHA-256 of a model folder's ``config.json`` and ``model.safetensors`` ('bundled': the packaged
-    model's; None for 'none', the hints-only fill), so a cached result follows the weights, not the path."""
+    model's), so a cached result follows the weights, not the path; None for 'none' (the hints-only fill)
+    or a folder without those files (then the path alone keys the cache)."""
     import hashlib
+
+    from autopainter.models.io import resolve_model_dir
 
     if model == "none":
         return None
-    if model == "bundled":
-        from autopainter.inference import bundled_model_dir
-
-        folder = bundled_model_dir()
-    else:
-        folder = Path(model)
+    folder = resolve_model_dir(model)
     h = hashlib.sha256()
     for name in ("config.json", "model.safetensors"):
         f = folder / name
-        h.update(f.read_bytes() if f.is_file() else b"")
+        if not f.is_file():
+            return None
+        data = f.read_bytes()
+        h.update(f"{name}:{len(data)}:".encode() + data)
     return h.hexdigest()
 
 
 def cached_evaluate(model: str, data: str, split: str, style: str, hints: list[int], out: Path) -> dict:
     """``autopainter evaluate`` into ``out`` (its metrics.json as a dict), unless ``out`` holds the results of
-    the same request already (the model's weights by digest, its folder, data, split, style, hint counts: kept
-    in ``out/request.json``). ``model`` 'bundled' is the packaged model."""
+    the same request already (the model's weights by digest, whichever folder holds them; data, split, style,
+    hint counts: kept in ``out/request.json``). ``model`` 'bundled' is the packaged model."""
     request = {"model": str(Path(model).resolve()) if model not in ("bundled", "none") else model,
                "weights": model_digest(model),
                "data": str(Path(data).resolve()), "split": split, "style": style, "hints": list(hints)}
     done = out / "request.json"
-    if not ((out / "metrics.json").is_file() and done.is_file() and json.loads(done.read_text()) == request):
+    def key(r: dict) -> dict:  # the weights decide, not the folder they were read from
+        return {k: v for k, v in r.items() if not (k == "model" and r.get("weights"))}
+
+    if not ((out / "metrics.json").is_file() and done.is_file() and key(json.loads(done.read_text())) == key(request)):
         done.unlink(missing_ok=True)
         cmd = [sys.executable, "-m", "autopainter", "evaluate", "--data", data, "--split", split,
                "--style", style, "--hints", *map(str, hints), "-o", str(out), "-q"]
         if model != "bundled":
             cmd += ["--model", model]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        if model_digest(model) != request["weights"]:  # the folder changed while it was evaluated
+            raise RuntimeError(f"{model}: the weights changed during the evaluation; run it again")
         done.write_text(json.dumps(request))
     return json.loads((out / "metrics.json").read_text())

@@ -89,6 +89,8 @@ def test_lr_decay_trains_resumes_exactly_and_resume_takes_a_new_rate(pairs_dir, 
     a, b = load_state(full), load_state(part)
     for k in a["G_ema"]:
         assert torch.allclose(a["G_ema"][k].float(), b["G_ema"][k].float(), atol=1e-5), k
+    with pytest.warns(UserWarning, match="raises the generator's learning rate"):  # 2e-4/6 back up to 2e-4
+        train(resume_config(full, ["train.epochs=3"]), resume=full, progress=False)
     train(resume_config(part, ["train.epochs=3", "train.lr_decay_steps=0", "train.lr_g=1e-5"]), resume=part,
           progress=False)
     assert load_state(part)["opt_G"]["param_groups"][0]["lr"] == pytest.approx(1e-5)

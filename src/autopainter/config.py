@@ -266,7 +266,7 @@ class TrainConfig(_Section):
     beta1: float = 0.5  # Adam beta1
     beta2: float = 0.999  # Adam beta2
     ema_decay: float = 0.999  # EMA of generator weights, used for samples and export (warmed up over the first steps)
-    init_from: str = ""  # start the generator (and its EMA) from this model folder (config.json + model.safetensors)
+    init_from: str = ""  # start G, its EMA (and D) from this model folder (config.json + model.safetensors); 'bundled': the packaged model
     seed: int = 0  # seeds data order, augmentation, hints and initialisation
     device: str = "auto"  # auto (CUDA when present, else CPU) | cpu | cuda | cuda:N
     mixed_precision: str = "none"  # none | auto | bf16 | fp16 (auto: bf16 where native, fp16 on older GPUs)

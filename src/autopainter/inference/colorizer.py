@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
@@ -37,7 +36,7 @@ from ..devices import bf16_native
 from ..imageio import (DEFAULT_MAX_PIXELS, ImageError, ImageTooLargeError, OraLayer, atomic_write_bytes, flatten_on_white,
                        from_unit, open_image, ora_bytes)
 from ..models.inputs import encode_inputs
-from ..models.io import ModelFileError, ModelInfo, load_generator
+from ..models.io import ModelFileError, ModelInfo, bundled_model_dir, load_generator
 from ..models.unet import UNetGenerator
 from . import compose
 from .flats import flat_layer, hints_at
@@ -47,11 +46,6 @@ from .runners import BACKENDS, PRECISIONS, default_threads, make_runner
 ImageLike = Union[str, Path, Image.Image, np.ndarray]
 STYLES = ("flat", "soft")  # flat: one color per region of the sketch; soft: the generated colors as they are
 DEFAULT_STYLE = "flat"
-
-
-def bundled_model_dir() -> Path:
-    """The default model shipped inside the package."""
-    return Path(str(resources.files("autopainter") / "weights"))
 
 
 def _as_pil(img: ImageLike, what: str, max_pixels: int) -> Image.Image:
@@ -219,13 +213,13 @@ class Colorizer:
     @classmethod
     def from_pretrained(cls, model_dir: str | Path | None = None, device: str = "cpu", size: int | None = None,
                         **kwargs) -> "Colorizer":
-        """Load a model folder (config.json + model.safetensors); None loads the bundled default model.
-        Keyword arguments go to ``Colorizer`` (backend, precision, max_pixels, ...)."""
+        """Load a model folder (config.json + model.safetensors); None or 'bundled' loads the bundled default
+        model. Keyword arguments go to ``Colorizer`` (backend, precision, max_pixels, ...)."""
         if not (device == "cpu" or (device.startswith("cuda") and torch.cuda.is_available())):
             raise ValueError(f"device {device!r} is not available here; use cpu" + (" or cuda" if torch.cuda.is_available() else ""))
         if model_dir is not None and str(model_dir) == "none":
             return cls.hints_only(**{k: v for k, v in kwargs.items() if k in ("max_pixels", "gap", "style")})
-        if model_dir is None:
+        if model_dir is None or str(model_dir) == "bundled":
             model_dir = bundled_model_dir()
             if not (model_dir / "config.json").is_file():
                 raise ModelFileError("this install has no bundled model; pass a model folder (--model DIR)")

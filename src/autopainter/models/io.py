@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from importlib import resources
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,16 @@ class ModelInfo:
         if not isinstance(trained, Mapping):
             raise ValueError(f"trained must be a mapping, got {trained!r}")
         return cls(model=model, image_size=size, dtype=str(d.pop("dtype", "float16")), trained=dict(trained), extra=d)
+
+
+def bundled_model_dir() -> Path:
+    """The default model shipped inside the package (its ``weights/`` folder)."""
+    return Path(str(resources.files("autopainter") / "weights"))
+
+
+def resolve_model_dir(model_dir: str | Path) -> Path:
+    """A model folder by path, or ``bundled``: the packaged default model's folder."""
+    return bundled_model_dir() if str(model_dir) == "bundled" else Path(model_dir).expanduser()
 
 
 def check_image_size(size: Any) -> int:

@@ -112,6 +112,8 @@ def _train(cfg: Config, resume: str | Path | None, progress: bool) -> Path:
     sampler = EpochBatchSampler(len(train_set), cfg.train.batch_size, cfg.train.seed, rank, world)
     loader = _loader(train_set, sampler, cfg, device)
     sched = Schedule.from_config(cfg, sampler.batches, world)
+    if resume is not None:
+        _warn_if_rate_jumps(models, cfg, sched, pos)
 
     log = samples = bar = None
     if is_main:
@@ -143,7 +145,7 @@ def _train(cfg: Config, resume: str | Path | None, progress: bool) -> Path:
             ips = speed.rate()
             decay = {"lr_scale": round(sched.lr_scale(pos.step - 1), 6)} if sched.lr_decay_steps else {}
             log.write({"step": pos.step, "epoch": pos.epoch, "images": pos.seen, "img_per_s": round(ips, 3), **decay, **last})
-            log.scalars(pos.step, last, ips)
+            log.scalars(pos.step, {**decay, **last}, ips)
         if bar is not None and losses:
             bar.update(1)
             shown = {k: f"{v:.3g}" for k, v in last.items() if k in ("total", "l1", "gan", "d")}
@@ -205,6 +207,18 @@ def _train(cfg: Config, resume: str | Path | None, progress: bool) -> Path:
             print(f"interrupted: state saved; continue with `autopainter train --resume {run_dir}`")
         raise Interrupted(stop.signum or signal.SIGINT)  # the CLI exits 128 + signal number
     return run_dir
+
+
+def _warn_if_rate_jumps(models: Models, cfg: Config, sched: Schedule, pos: Position) -> None:
+    """A resumed run whose rate had decayed and now goes back up (its end moved with train.epochs or
+    train.max_steps, or lr_decay_steps changed): the decay starts over, and it says so."""
+    was = models.opt_G.param_groups[0]["lr"]  # the checkpoint's: the rate of the last step done
+    now = cfg.train.lr_g * sched.lr_scale(pos.step)
+    if was < 0.99 * cfg.train.lr_g and now > 1.01 * was:
+        warnings.warn(f"resuming raises the generator's learning rate from {was:.3g} to {now:.3g}: the run had "
+                      "decayed and its end moved; to carry the decay on, set train.max_steps=END and "
+                      "train.lr_decay_steps=N with (END - step) / N equal to the rate's current fraction",
+                      stacklevel=3)
 
 
 def _check_ranks_agree(models: Models, pos: Position, log: RunLog | None) -> None:

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..config import Config
-from ..models.io import DISCRIMINATOR_NAME, load_discriminator, load_generator, load_state_checked
+from ..models.io import DISCRIMINATOR_NAME, load_discriminator, load_generator, load_state_checked, resolve_model_dir
 from ..models.patchgan import build_discriminator
 from ..models.unet import UNetGenerator, build_generator
 from .runtime import autocast_context, resolve_precision
@@ -52,14 +52,15 @@ def build_models(cfg: Config, device: torch.device, init: bool = True) -> Models
     init_trained: dict[str, Any] = {}
     if init and t.init_from:
         # fine-tuning or continuing elsewhere: the model folder's weights; the architectures must match
-        src, info = load_generator(t.init_from)
-        _check_same_network(cfg.model, src.cfg, t.init_from)
-        load_state_checked(G, src.state_dict(), t.init_from)
+        folder = resolve_model_dir(t.init_from)  # a path, or 'bundled': the packaged default model
+        src, info = load_generator(folder)
+        _check_same_network(cfg.model, src.cfg, str(folder))
+        load_state_checked(G, src.state_dict(), str(folder))
         init_trained = dict(info.trained)
-        found = load_discriminator(t.init_from) if D is not None else None
+        found = load_discriminator(folder) if D is not None else None
         if found is not None:
-            _check_same_network(cfg.discriminator, found[0], t.init_from, "discriminator")
-            load_state_checked(D, found[1], f"{t.init_from}/{DISCRIMINATOR_NAME}")
+            _check_same_network(cfg.discriminator, found[0], str(folder), "discriminator")
+            load_state_checked(D, found[1], f"{folder}/{DISCRIMINATOR_NAME}")
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     # fused: one kernel for the whole update (4x faster than the per-tensor loop on CPU), same algorithm
     opt_G = torch.optim.Adam(G.parameters(), lr=t.lr_g, betas=(t.beta1, t.beta2), fused=True)
