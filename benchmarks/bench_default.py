@@ -5,12 +5,14 @@ colors; flat: one color per region), with the same seeded simulated hints, and p
 (L1, PSNR, SSIM, hint ΔE, hint-region ΔE, FD-Lite0) plus the goal checks of the default. FD-Lite0 is
 reported, not used to decide.
 
-    python benchmarks/bench_default.py --model old=src/autopainter/weights --model new=models/next-default \
+    git worktree add /tmp/before-15 0c13fe1     # the OpenMoji default, bundled until issue 15
+    python benchmarks/bench_default.py --model old=/tmp/before-15/src/autopainter/weights --model new=bundled \
         --eval characters:data/characters256:test wesnoth:data/wesnoth:test openmoji:data/openmoji256:test
 
 A model is NAME=DIR (DIR 'bundled': the model inside the package). Evaluations go to --work (default
-~/.cache/autopainter/bench-default/NAME/SET-SPLIT-STYLE); one already there for the same model folder, data and
-hint counts is not run again, so the script can be stopped and started. The table and all figures are written as JSON to --out.
+~/.cache/autopainter/bench-default/NAME/SET-SPLIT-STYLE); one already there for the same weights (by SHA-256),
+data and hint counts is not run again, so the script can be stopped and started. The table and all figures are
+written as JSON to --out.
 """
 
 from __future__ import annotations

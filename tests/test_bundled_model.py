@@ -19,12 +19,36 @@ def colorizer():
 
 def test_bundled_model_is_small_fp16_and_documented():
     d = bundled_model_dir()
-    weights = d / "model.safetensors"
-    assert weights.stat().st_size <= 25 * 1024 * 1024
+    shipped = sum(f.stat().st_size for f in d.iterdir())
+    assert shipped <= 32 * 1024 * 1024 and (d / "model.safetensors").stat().st_size <= 20 * 1024 * 1024
     meta = json.loads((d / "config.json").read_text())
     assert meta["dtype"] == "float16" and meta["model"]["in_channels"] == 5  # sketch + hints
+    assert meta["model"]["upsample"] == "resize"  # no transposed convolutions: no checkerboard
+    assert meta["training_files"] == {"discriminator.safetensors": "not needed for inference"}
+    trained = meta["trained"]
+    assert trained["total_steps"] >= 7_000 and trained["total_images"] == 4 * trained["total_steps"]
     card = (d / "MODEL_CARD.md").read_text()
-    assert "CC BY-SA 4.0" in card and "OpenMoji" in card
+    for source in ("OpenMoji", "DiceBear", "Big Heads", "Comicgen", "CC BY-SA 4.0", "CC BY 4.0", "CC0", "MIT"):
+        assert source in card, source
+    assert f"{trained['total_steps']:,}" in card  # the card's steps are the model's
+
+
+def test_init_from_bundled_loads_the_generator_and_its_discriminator():
+    """--set train.init_from=bundled: G, its EMA and D start from the packaged model, wherever it is installed."""
+    import torch
+    from safetensors.torch import load_file
+
+    from autopainter.config import Config
+    from autopainter.training.models import build_models
+
+    models = build_models(Config.load("default", ["train.init_from=bundled"]), torch.device("cpu"))
+    g = load_file(bundled_model_dir() / "model.safetensors")
+    d = load_file(bundled_model_dir() / "discriminator.safetensors")
+    for module, saved in ((models.G, g), (models.G_ema, g), (models.D, d)):
+        state = module.state_dict()
+        assert set(saved) <= set(state)
+        for k, v in saved.items():
+            assert torch.equal(state[k].to(v.dtype), v), k
 
 
 def test_colorize_examples_with_no_flags(tmp_path):
@@ -62,3 +86,13 @@ def test_hints_steer_the_colors(colorizer):
     blue = np.asarray(colorizer(sketch, _hint((40, 90, 220)))).astype(float)[region].reshape(-1, 3).mean(0)
     assert red[0] - red[2] > 40, f"red hint gave mean color {red.round()}"
     assert blue[2] - blue[0] > 40, f"blue hint gave mean color {blue.round()}"
+
+
+def test_every_hue_steers(colorizer):
+    """Each of the twelve hint hues of benchmarks/bench_hue_wheel.py turns the ring's inside to its own hue
+    (the earlier OpenMoji default steered 8 of 12: green and cyan hints gave gray)."""
+    from autopainter.evaluate import hue_wheel
+
+    rows, _ = hue_wheel(lambda sketch, hints: colorizer(sketch, hints, style="soft"))
+    missed = [(r["hue"], r["region_hue"], r["chroma"]) for r in rows if not r["steers"]]
+    assert not missed, f"hues that did not steer (hint hue, region hue, chroma): {missed}"

@@ -80,7 +80,7 @@ def test_init_from_a_folder_without_discriminator_trains_d_from_scratch(pairs_di
 
     cfg = tiny_config(pairs_dir, *tiny_overrides, f"train.init_from={tiny_model_dir}", "model.norm=group")
     models = build_models(cfg, torch.device("cpu"))
-    assert models.D is not None  # built fresh: the folder (like the bundled model) has no discriminator
+    assert models.D is not None  # built fresh: the folder has no discriminator
 
 
 def test_export_without_discriminator_removes_a_stale_one(pairs_dir, tiny_overrides, tmp_path):
