@@ -39,6 +39,28 @@ def tiny_config(data: Path, *overrides: str):
     return Config.load(REPO / "configs" / "tiny.yaml", [f"data.path={data}", *overrides])
 
 
+def train_until_signal(monkeypatch, cfg, stop_at: int) -> Path:
+    """Train ``cfg`` with SIGTERM raised in the middle of step ``stop_at`` (as Ctrl-C or a scheduler would):
+    the run finishes that step, saves and stops. Returns the run folder (the only one in its runs_dir)."""
+    import signal
+
+    import autopainter.training.loop as loop
+
+    real_step, calls = loop.train_step, {"n": 0}
+
+    def step_then_signal(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == stop_at:
+            signal.raise_signal(signal.SIGTERM)
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "train_step", step_then_signal)
+    with pytest.raises(KeyboardInterrupt):
+        loop.train(cfg, progress=False)
+    monkeypatch.setattr(loop, "train_step", real_step)
+    return next(Path(cfg.train.runs_dir).iterdir())
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A model folder (config.json + model.safetensors) holding the tiny generator the inference tests use,

@@ -10,7 +10,7 @@ from autopainter.training.models import build_models
 from autopainter.training.sampler import EpochBatchSampler
 from autopainter.training.step import train_step
 
-from conftest import tiny_config
+from conftest import tiny_config, train_until_signal
 
 
 def _stats(run_dir):
@@ -124,27 +124,12 @@ def test_sampler_order_depends_only_on_seed_and_epoch():
 def test_interrupt_saves_between_steps_and_resumes_exactly(pairs_dir, tmp_path, monkeypatch):
     """SIGTERM (or Ctrl-C) mid-run: the step in progress finishes, a checkpoint is written, and
     --resume then gives the same losses as an uninterrupted run."""
-    import signal
-
-    import autopainter.training.loop as loop
     from autopainter.training.loop import resume_config
 
     common = ["train.log_every=1", "train.epochs=2", "model.dropout=0.5"]
     full = train(tiny_config(pairs_dir, f"train.runs_dir={tmp_path / 'a'}", *common), progress=False)
 
-    real_step, calls = loop.train_step, {"n": 0}
-
-    def step_then_signal(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            signal.raise_signal(signal.SIGTERM)  # arrives in the middle of step 4
-        return real_step(*args, **kwargs)
-
-    monkeypatch.setattr(loop, "train_step", step_then_signal)
-    with pytest.raises(KeyboardInterrupt):
-        train(tiny_config(pairs_dir, f"train.runs_dir={tmp_path / 'b'}", *common), progress=False)
-    monkeypatch.setattr(loop, "train_step", real_step)
-    part = next((tmp_path / "b").iterdir())
+    part = train_until_signal(monkeypatch, tiny_config(pairs_dir, f"train.runs_dir={tmp_path / 'b'}", *common), 4)
     assert load_state(part)["step"] == 4  # step 4 completed before stopping
     train(resume_config(part), resume=part, progress=False)
     a, b = _step_losses(full), _step_losses(part)

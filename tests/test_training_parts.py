@@ -11,7 +11,7 @@ from autopainter.training.loop import resume_config, train
 from autopainter.training.runtime import unwrap
 from autopainter.training.schedule import Schedule
 
-from conftest import tiny_config
+from conftest import tiny_config, train_until_signal
 
 
 def test_tick_gate_cadences(pairs_dir):
@@ -59,10 +59,6 @@ def test_lr_decay_scale(pairs_dir):
 def test_lr_decay_trains_resumes_exactly_and_resume_takes_a_new_rate(pairs_dir, tmp_path, monkeypatch):
     """The decay reaches the optimizers and is logged; a run stopped by a signal and resumed repeats it
     exactly; a resumed run takes --set train.lr_g (the checkpoint's optimizer state carries the old rate)."""
-    import signal
-
-    import autopainter.training.loop as loop
-
     common = ["train.log_every=1", "train.epochs=2", "train.lr_decay_steps=6"]  # 10 steps: 5..10 decay
     full = train(tiny_config(pairs_dir, f"train.runs_dir={tmp_path / 'a'}", *common), progress=False)
     stats = [json.loads(line) for line in (full / "stats.jsonl").read_text().splitlines()]
@@ -71,19 +67,8 @@ def test_lr_decay_trains_resumes_exactly_and_resume_takes_a_new_rate(pairs_dir, 
                                                               abs=1e-5)
     assert load_state(full)["opt_G"]["param_groups"][0]["lr"] == pytest.approx(2e-4 / 6)
 
-    real_step, calls = loop.train_step, {"n": 0}
-
-    def step_then_signal(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 7:
-            signal.raise_signal(signal.SIGTERM)  # stops the run after step 7, mid-decay
-        return real_step(*args, **kwargs)
-
-    monkeypatch.setattr(loop, "train_step", step_then_signal)
-    with pytest.raises(KeyboardInterrupt):
-        train(tiny_config(pairs_dir, f"train.runs_dir={tmp_path / 'b'}", *common), progress=False)
-    monkeypatch.setattr(loop, "train_step", real_step)
-    part = next((tmp_path / "b").iterdir())
+    # SIGTERM in step 7, mid-decay
+    part = train_until_signal(monkeypatch, tiny_config(pairs_dir, f"train.runs_dir={tmp_path / 'b'}", *common), 7)
     assert load_state(part)["step"] == 7
     train(resume_config(part), resume=part, progress=False)
     a, b = load_state(full), load_state(part)

@@ -124,7 +124,7 @@ def add_colorize_command(sub) -> None:
     c.add_argument("-o", "--output", required=True, metavar="OUT", help=output_help("colored", COLORIZE_SUFFIXES))
     c.add_argument("--format", choices=FORMATS, help="what a folder -o is filled with: png (default) or ora (OpenRaster: "
                    "the lines, the flats or colors and the hints as layers over the result); a file -o names its own")
-    c.add_argument("--model", metavar="DIR", help="model folder (default: the bundled model); 'none': no model, "
+    c.add_argument("--model", metavar="DIR", help="model folder (default, or 'bundled': the bundled model); 'none': no model, "
                    "flats from the hints alone (each hinted region in its hint's color, the rest white)")
     c.add_argument("--hints", metavar="FILE", help="RGBA hint image (transparent except painted colors), or a folder of them "
                    "named like the sketches (NAME.png or NAME.webp; a warning names each sketch that has none)")

@@ -46,7 +46,7 @@ def add_eval_command(sub) -> None:
         description="Color every sketch of a paired split (with 0 or more simulated hint strokes drawn from the target "
         "with a fixed seed) and compare with the colored images. Writes OUT/metrics.json and OUT/examples.png.",
     )
-    v.add_argument("--model", metavar="DIR", help="model folder (default: the bundled model); 'none': the hints-only baseline")
+    v.add_argument("--model", metavar="DIR", help="model folder (default, or 'bundled': the bundled model); 'none': the hints-only baseline")
     v.add_argument("--style", default="flat", choices=("flat", "soft"), help="flat (one color per region) or soft (default: flat)")
     v.add_argument("--data", required=True, metavar="DIR", help="dataset folder (its SPLIT/ subfolder is used)")
     v.add_argument("--split", default="test", help="subfolder to evaluate (default: test)")

@@ -100,7 +100,7 @@ def add_serve_command(sub) -> None:
                        description="Start the web page and REST API (FastAPI + uvicorn); needs pip install 'autopainter[serve]'.")
     v.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     v.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
-    v.add_argument("--model", default=d["model_dir"], metavar="DIR", help="model folder (default: the bundled model)")
+    v.add_argument("--model", default=d["model_dir"], metavar="DIR", help="model folder (default, or 'bundled': the bundled model)")
     v.add_argument("--size", type=int, default=d["size"], metavar="PX",
                    help="working resolution, long side in pixels (default: the model's training size)")
     v.add_argument("--device", default=d["device"], help=f"cpu or cuda (default: {d['device']})")

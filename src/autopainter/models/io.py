@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from importlib import resources
 import warnings
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
