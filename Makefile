@@ -6,7 +6,7 @@ TORCH := torch==2.13.0
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-serve install-dev browser serve demo test clean
+.PHONY: install install-serve install-dev install-hintauc browser serve demo test clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -20,6 +20,16 @@ install-serve: $(BIN)/python
 
 install-dev: $(BIN)/python browser
 	$(BIN)/pip install -q "$(TORCH)" -e ".[dev]"
+
+# `autopainter evaluate --protocol hintauc` (Hint-AUC). hintauc goes in without its own requirements: it asks for
+# opencv-python, whose cv2 module would overwrite our opencv-python-headless (the same module; the headless build
+# serves every call hintauc makes), and for fil_finder and astropy<6 (numpy<2), which only its non-deterministic
+# path_method="filfinder" uses. The [hintauc] extra holds what the protocol does use. Not part of install-dev or CI.
+HINTAUC := hintauc==0.3.3
+install-hintauc: $(BIN)/python
+	$(BIN)/pip install -q "$(TORCH)" -e ".[hintauc]"
+	$(BIN)/pip install -q --no-deps "$(HINTAUC)"
+	$(BIN)/python -c "import cv2, hintauc; print('hintauc', hintauc.__version__, 'with cv2', cv2.__version__)"
 
 # The browser test drives Debian's chromium through Playwright (its own browser download needs internet).
 # As root it is installed when missing; otherwise install it yourself (apt-get install chromium).

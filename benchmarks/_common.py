@@ -99,13 +99,19 @@ def model_digest(model: str) -> str | None:
     return h.hexdigest()
 
 
-def cached_evaluate(model: str, data: str, split: str, style: str, hints: list[int], out: Path) -> dict:
+def cached_evaluate(model: str, data: str, split: str, style: str, hints: list[int], out: Path,
+                    protocol: str = "strokes", limit: int = 0) -> dict:
     """``autopainter evaluate`` into ``out`` (its metrics.json as a dict), unless ``out`` holds the results of
     the same request already (the model's weights by digest, whichever folder holds them; data, split, style,
-    hint counts: kept in ``out/request.json``). ``model`` 'bundled' is the packaged model."""
+    hint counts, protocol, limit: kept in ``out/request.json``). ``model`` 'bundled' is the packaged model.
+    ``protocol`` 'hintauc' takes no hint counts (pass [])."""
     request = {"model": str(Path(model).resolve()) if model not in ("bundled", "none") else model,
                "weights": model_digest(model),
                "data": str(Path(data).resolve()), "split": split, "style": style, "hints": list(hints)}
+    if protocol != "strokes":  # only when asked, so that the requests cached before --protocol still match
+        request["protocol"] = protocol
+    if limit:
+        request["limit"] = limit
     done = out / "request.json"
     def key(r: dict) -> dict:  # the weights decide, not the folder they were read from
         return {k: v for k, v in r.items() if not (k == "model" and r.get("weights"))}
@@ -113,7 +119,10 @@ def cached_evaluate(model: str, data: str, split: str, style: str, hints: list[i
     if not ((out / "metrics.json").is_file() and done.is_file() and key(json.loads(done.read_text())) == key(request)):
         done.unlink(missing_ok=True)
         cmd = [sys.executable, "-m", "autopainter", "evaluate", "--data", data, "--split", split,
-               "--style", style, "--hints", *map(str, hints), "-o", str(out), "-q"]
+               "--style", style, "-o", str(out), "-q"]
+        cmd += ["--protocol", protocol] if protocol != "strokes" else ["--hints", *map(str, hints)]
+        if limit:
+            cmd += ["--limit", str(limit)]
         if model != "bundled":
             cmd += ["--model", model]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)

@@ -4,6 +4,7 @@ import io
 import json
 import os
 import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,9 +12,15 @@ from PIL import Image
 
 from autopainter.cli import main
 from autopainter.data.sources import DatasetBuildError, assign_splits
+from autopainter.data.materials import MATERIALS_DIR, material_path, read_material_map
 from autopainter.data.sources.check import check_dataset
 from autopainter.data.sources.openmoji import base_key, fetch_openmoji, line_visibility, safe_extract
 from autopainter.data.synthetic import draw_synthetic_pair, make_synthetic_pairs
+
+
+def _pair_pngs(out):
+    """The pair files of a built dataset (not its material maps)."""
+    return [p for p in out.rglob("*.png") if MATERIALS_DIR not in p.relative_to(out).parts]
 
 
 def _err_line(capsys):
@@ -87,8 +94,12 @@ def test_openmoji_side_by_side(openmoji_pkg, tmp_path, capsys):
     assert _openmoji(openmoji_pkg, out) == 0
     printed = capsys.readouterr().out
     assert "3 pairs" in printed and "dropped 3" in printed
-    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
+    files = sorted(p.relative_to(out).as_posix() for p in _pair_pngs(out))
     assert [f.split("/")[1] for f in files] == ["1F44D-1F3FB.png", "1F44D.png", "1F600.png"]
+    for f in files:  # each pair has its material map, at the pair's size
+        split, name = f.split("/")
+        mm = read_material_map(material_path(out / split, Path(name).stem))
+        assert mm.labels.shape == (32, 32) and mm.count >= 2 and mm.source == "parts"
     manifest = json.loads((out / "prepare.json").read_text())
     reasons = {d["name"]: d["reason"] for d in manifest["dropped"]}
     assert reasons["1F9D1"].startswith("duplicate") and reasons["1F170"].startswith("lines hidden")
@@ -104,6 +115,23 @@ def test_openmoji_side_by_side(openmoji_pkg, tmp_path, capsys):
     assert "OpenMoji" in attribution and "CC BY-SA 4.0" in attribution and "https://openmoji.org" in attribution
     assert (out / "LICENSE-OpenMoji.txt").is_file()
     assert main(["prepare", "check", str(out), "-q", "--workers", "1"]) == 0
+    report = check_dataset(out, workers=1, progress=False)
+    assert report.materials["maps"] == 3 and report.materials["sources"] == {"parts": 3}
+    assert "material maps: 3 of 3" in report.format()
+
+
+def test_check_reports_missing_and_broken_material_maps(tmp_path):
+    from autopainter.data.materials import MaterialMap, write_material_map
+    from autopainter.data.synthetic import make_synthetic_pairs
+
+    root = make_synthetic_pairs(tmp_path / "d", n=3, size=32, split="train").parent
+    report = check_dataset(root, workers=1, progress=False)
+    assert report.ok and any("no material maps" in n for n in report.notes)
+    write_material_map(material_path(root / "train", "0000"), MaterialMap(np.ones((32, 32), np.int32)))
+    write_material_map(material_path(root / "train", "0001"), MaterialMap(np.ones((16, 32), np.int32)))
+    report = check_dataset(root, workers=1, progress=False)
+    assert not report.ok and any("0001.png is 32x16, its pair 32x32" in p for p in report.problems)
+    assert any("1 pair(s) without a material map" in n for n in report.notes)
 
 
 def test_openmoji_rerun_skips_and_refuses_other_settings(openmoji_pkg, tmp_path, capsys):
@@ -132,7 +160,7 @@ def test_openmoji_two_folders_and_variants_share_a_split(openmoji_pkg, tmp_path)
         assert _openmoji(openmoji_pkg, out, "--layout", "two_folders", "--seed", str(seed), "--workers", "2",
                          "--val-fraction", "0.4", "--test-fraction", "0.3") == 0
         where = {}
-        for p in out.rglob("*.png"):
+        for p in _pair_pngs(out):
             split, role = p.relative_to(out).parts[:2]
             where.setdefault(p.stem, set()).add((split, role))
         assert set(where) == {"1F600", "1F44D", "1F44D-1F3FB"}
@@ -264,8 +292,11 @@ def test_prepare_folder(art_dir, tmp_path, capsys):
     skipped = [ln for ln in cap.err.splitlines() if "skipped" in ln]
     assert len(skipped) == 1 and "broken.png" in skipped[0]
     assert "6 pairs" in cap.out and "skipped 1 unreadable" in cap.out and "duplicate: 1" in cap.out
-    files = sorted(p.relative_to(out).as_posix().split("/", 1)[1] for p in out.rglob("*.png"))
+    files = sorted(p.relative_to(out).as_posix().split("/", 1)[1] for p in _pair_pngs(out))
     assert files == ["img0.png", "img2.png", "img4.png", "sub__img1.png", "sub__img3.png", "sub__img5.png"]
+    maps = sorted(p.stem for p in out.rglob("materials/*.png"))  # derived from colors: no parts in a folder
+    assert maps == [Path(f).stem for f in files]
+    assert read_material_map(next(out.rglob("materials/img2.png"))).source == "colors"
     pair = np.asarray(Image.open(next(out.rglob("img2.png"))))
     assert pair.shape == (48, 96, 3)
     original = np.asarray(Image.open(art_dir / "img2.png").convert("RGB"))

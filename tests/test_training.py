@@ -136,3 +136,17 @@ def test_interrupt_saves_between_steps_and_resumes_exactly(pairs_dir, tmp_path, 
     assert sorted(a) == sorted(b)
     for step in a:
         assert a[step] == pytest.approx(b[step], rel=1e-5, abs=1e-6), step
+
+
+def test_export_every_keeps_a_release_model_beside_the_state(pairs_dir, tmp_path):
+    from autopainter.models.io import load_generator
+    from autopainter.training.loop import EXPORT_DIR
+
+    cfg = tiny_config(pairs_dir, f"train.runs_dir={tmp_path / 'runs'}", "train.max_steps=5", "train.export_every=2")
+    run = train(cfg, progress=False)
+    config = json.loads((run / EXPORT_DIR / "config.json").read_text())
+    assert config["trained"]["step"] == 5  # exported at 2, 4 and when done
+    assert load_state(run)["step"] == 5
+    load_generator(run / EXPORT_DIR)
+    with pytest.raises(ValueError, match="export_every"):
+        tiny_config(pairs_dir, "train.export_every=-1")

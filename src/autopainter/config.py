@@ -221,6 +221,9 @@ class DataConfig(_Section):
     num_workers: int = 2  # DataLoader worker processes
     hint_none_prob: float = 0.3  # share of samples given no hints (one model serves both uses)
     hint_max_strokes: int = 20  # upper bound of simulated hint strokes or points per sample
+    hint_materials: bool = True  # training hints per material (data/materials.py maps): each hinted material hinted
+    # inside itself only, the unhinted ones keep their colors (see data.hints.simulate_material_hints)
+    material_recolor: float = 0.5  # chance that a hinted material gets its own new color in target and hints
     hint_hue_jitter: float = 0.0  # chance that a hinted sample's target and hints get one random hue rotation:
     # the hue must then come from the hints, not from what such drawings usually look like
     num_val_samples: int = 8  # fixed sketches in the per-epoch sample grid
@@ -247,6 +250,8 @@ class DataConfig(_Section):
         _in_range("data.hint_max_strokes", self.hint_max_strokes, 0, 10_000)
         if self.load_size < self.image_size:
             raise ConfigError(f"data.load_size ({self.load_size}) must be >= data.image_size ({self.image_size})")
+        if not 0.0 <= self.material_recolor <= 1.0:
+            raise ConfigError(f"data.material_recolor must be in [0, 1], got {self.material_recolor}")
         if not 0.0 <= self.hint_hue_jitter <= 1.0:
             raise ConfigError(f"data.hint_hue_jitter must be in [0, 1], got {self.hint_hue_jitter}")
         if not 0.0 <= self.hint_none_prob <= 1.0:
@@ -272,6 +277,7 @@ class TrainConfig(_Section):
     mixed_precision: str = "none"  # none | auto | bf16 | fp16 (auto: bf16 where native, fp16 on older GPUs)
     gradient_checkpointing: bool = False  # recompute generator activations in backward to save memory
     checkpoint_every: int = 1  # epochs between checkpoints (the last epoch and an interrupt always save)
+    export_every: int = 0  # steps between a checkpoint plus an export of the EMA generator to RUN/export (0: never)
     sample_every: int = 1  # epochs between sample grids (samples/epoch-NNNN.png and progress.gif)
     channels_last: bool = False  # channels_last memory format (often faster with bf16 on CPU and on CUDA)
     compile: bool = False  # torch.compile the generator and discriminator
@@ -295,6 +301,8 @@ class TrainConfig(_Section):
             raise ConfigError("train.max_steps must be >= 0 (0: no limit)")
         if self.lr_decay_steps < 0:
             raise ConfigError("train.lr_decay_steps must be >= 0 (0: constant learning rates)")
+        if self.export_every < 0:
+            raise ConfigError("train.export_every must be >= 0 (0: no exports during the run)")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             raise ConfigError(f"train.device={self.device!r} is not one of: auto, cpu, cuda, cuda:N")
         if not 0.0 <= self.ema_decay < 1.0:

@@ -233,6 +233,7 @@ def evaluate(
         raise EvalError(f"only {n_done} readable pair(s) in {ds.root}")
     tf = np.concatenate(target_feats)
     report = {
+        "protocol": "strokes",  # which `autopainter evaluate --protocol` made this report (cli/evaluate.py PROTOCOLS)
         "model": str(model_dir) if model_dir is not None else "bundled",
         "style": colorizer.style,
         "model_trained": colorizer.info.trained or None,

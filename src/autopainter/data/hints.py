@@ -11,6 +11,13 @@ strokes, as the Auto-Painter paper (Liu et al. 2017) draws color lines on the sk
 patches holding the patch's mean color, as in interactive colorization (Zhang et al., "Real-Time
 User-Guided Image Colorization with Learned Deep Priors", SIGGRAPH 2017). A share of samples gets no
 hints at all, so one model serves both uses.
+
+``simulate_material_hints`` is the training default (``data.hint_materials``): with the pair's material
+map (``data.materials``) it hints some materials and not others, each stroke inside its own material,
+and gives each hinted material, by chance, a color of its own in both the target and its hints
+(``recolor_material``), while every unhinted material keeps its color. So a hint decides its own
+material, all of it, and nothing else: the global hue turn (``data.hint_hue_jitter``) taught the
+opposite, that any hint sets the palette of the whole picture.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-__all__ = ["simulate_hints", "empty_hints", "hints_from_rgba", "hints_to_rgba"]
+__all__ = ["simulate_hints", "simulate_material_hints", "recolor_material", "empty_hints", "hints_from_rgba",
+           "hints_to_rgba"]
 
 # Simulation constants; sizes are in pixels at 256 px and scale with the image's shorter side.
 _REFERENCE_SIZE = 256
@@ -97,6 +105,98 @@ def simulate_hints(
     return hint_rgb, hint_mask
 
 
+_MATERIAL_P = 0.35  # hinted materials ~ geometric(0.35) on [1, materials]: mean about 2.5
+_STROKES_PER_MATERIAL = (1, 3)  # strokes or patches per hinted material (inclusive)
+_MIN_MATERIAL_PX = 12  # materials smaller than this (at 256 px, scaled by area) are never hinted
+
+
+def simulate_material_hints(
+    color: np.ndarray,
+    materials,
+    rng: np.random.Generator,
+    max_strokes: int = 20,
+    none_prob: float = 0.3,
+    recolor: float = 0.5,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hints per material, with hinted materials recolored by chance (see the module doc).
+
+    Args:
+        color: (H, W, 3) uint8 target image.
+        materials: its ``data.materials.MaterialMap`` (labels (H, W), 0 = ink).
+        rng: the only source of randomness.
+        max_strokes: most strokes in all; none_prob: chance of no hints at all.
+        recolor: chance that a hinted material gets a new color (``recolor_material``).
+
+    Returns:
+        color: (H, W, 3) uint8, the target with the hinted materials' new colors (a copy when changed).
+        hint_rgb: (H, W, 3) uint8; hint_mask: (H, W) bool.
+    """
+    color = np.asarray(color)
+    labels = np.asarray(materials.labels)
+    if labels.shape != color.shape[:2]:
+        raise ValueError(f"material map {labels.shape} and color {color.shape[:2]} differ in size")
+    h, w = labels.shape
+    hint_rgb, hint_mask = empty_hints(h, w)
+    draw_none = rng.random()
+    counts = np.bincount(labels.ravel())
+    counts[0] = 0
+    min_px = max(2, round(_MIN_MATERIAL_PX * h * w / _REFERENCE_SIZE**2))
+    present = np.flatnonzero(counts >= min_px)
+    if max_strokes < 1 or draw_none < none_prob or present.size == 0:
+        return color, hint_rgb, hint_mask
+    k_max = min(present.size, max_strokes)
+    ks = np.arange(1, k_max + 1)
+    probs = (1.0 - _MATERIAL_P) ** (ks - 1)
+    k = int(rng.choice(ks, p=probs / probs.sum()))
+    weights = np.sqrt(counts[present].astype(np.float64))  # large materials first, small ones still chosen
+    chosen = rng.choice(present, size=k, replace=False, p=weights / weights.sum())
+    scale = min(h, w) / _REFERENCE_SIZE
+    out = color
+    used = 0
+    for i, lab in enumerate(chosen):
+        inside = labels == lab  # (H, W) bool
+        if rng.random() < recolor:
+            if out is color:
+                out = color.copy()
+            out[inside] = recolor_material(color[inside], rng)
+        n = int(rng.integers(_STROKES_PER_MATERIAL[0], _STROKES_PER_MATERIAL[1] + 1))
+        n = max(1, min(n, max_strokes - used - (k - 1 - i)))  # every chosen material gets at least one
+        used += n
+        ys, xs = np.nonzero(inside)
+        picks = rng.integers(0, ys.size, n)
+        for y, x in zip(ys[picks], xs[picks]):
+            if rng.random() < _STROKE_PROB:
+                _add_stroke(out, hint_rgb, hint_mask, rng, int(y), int(x), scale, within=inside)
+            else:
+                _add_patch(out, hint_rgb, hint_mask, rng, int(y), int(x), scale, within=inside)
+    return out, hint_rgb, hint_mask
+
+
+def recolor_material(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(N, 3) uint8 pixels of one material -> the same material in a new color, its shading kept.
+
+    The new color is the material's median color turned in hue, saturation and lightness (or, one time
+    in three, any color). Each pixel keeps its brightness relative to the median, so anti-aliased edges
+    toward the ink (fill x coverage) stay edges of the new fill.
+    """
+    import colorsys
+
+    px = pixels.astype(np.float32)
+    median = np.median(px, axis=0)  # (3,)
+    hh, ll, ss = colorsys.rgb_to_hls(*(median / 255.0))
+    if rng.random() < 1 / 3:
+        hh, ll, ss = rng.random(), rng.uniform(0.15, 0.92), rng.uniform(0.0, 1.0)
+    else:
+        hh = (hh + rng.uniform(0.08, 0.92)) % 1.0
+        ss = float(np.clip(ss + rng.uniform(-0.3, 0.5), 0.0, 1.0)) if ss > 0.08 else rng.uniform(0.2, 0.9)
+        ll = float(np.clip(ll + rng.uniform(-0.25, 0.25), 0.12, 0.92))
+    new = np.array(colorsys.hls_to_rgb(hh, ll, ss), np.float32) * 255.0  # (3,)
+    luma = px @ np.array([0.299, 0.587, 0.114], np.float32)  # (N,)
+    base = float(median @ np.array([0.299, 0.587, 0.114], np.float32))
+    coverage = np.clip(luma / base, 0.0, 1.25) if base > 8 else np.ones_like(luma)
+    return np.clip(coverage[:, None] * new, 0, 255).round().astype(np.uint8)
+
+
 def _sample_positions(color: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
     """(n, 2) int (y, x) positions, mostly on colored pixels rather than paper or lines."""
     lo = color.min(axis=2)
@@ -117,8 +217,10 @@ def _add_stroke(
     y: int,
     x: int,
     scale: float,
+    within: np.ndarray | None = None,
 ) -> None:
-    """Draw one single-color stroke starting at (y, x) into hint_rgb / hint_mask, in place."""
+    """Draw one single-color stroke starting at (y, x) into hint_rgb / hint_mask, in place; with
+    ``within`` ((H, W) bool), only inside it (a stroke that never crosses into another material)."""
     h, w = hint_mask.shape
     n_seg = int(rng.integers(_STROKE_SEGMENTS[0], _STROKE_SEGMENTS[1] + 1))
     lengths = rng.uniform(*_SEGMENT_LENGTH, n_seg) * min(h, w)
@@ -141,7 +243,10 @@ def _add_stroke(
 
     target = color[y0:y1, x0:x1]  # (h', w', 3) view
     start = color[y, x].astype(np.int16)
-    near = drawn & (np.abs(target.astype(np.int16) - start).max(axis=2) <= _STROKE_TOLERANCE)
+    if within is not None:
+        near = drawn & within[y0:y1, x0:x1]
+    else:
+        near = drawn & (np.abs(target.astype(np.int16) - start).max(axis=2) <= _STROKE_TOLERANCE)
     stroke_color = np.rint(np.median(target[near], axis=0)).astype(np.uint8)  # (3,)
     hint_rgb[y0:y1, x0:x1][near] = stroke_color
     hint_mask[y0:y1, x0:x1] |= near
@@ -155,12 +260,21 @@ def _add_patch(
     y: int,
     x: int,
     scale: float,
+    within: np.ndarray | None = None,
 ) -> None:
-    """Fill one square patch centred at (y, x) with the target's mean color there, in place."""
+    """Fill one square patch centred at (y, x) with the target's mean color there, in place (with
+    ``within``: only its pixels inside it, in their median color)."""
     h, w = hint_mask.shape
     side = max(1, round(int(rng.integers(_PATCH_SIZE[0], _PATCH_SIZE[1] + 1)) * scale))
     y0, x0 = max(0, y - side // 2), max(0, x - side // 2)
     y1, x1 = min(h, y0 + side), min(w, x0 + side)
+    if within is not None:
+        sel = within[y0:y1, x0:x1].copy()
+        sel[y - y0, x - x0] = True
+        value = np.rint(np.median(color[y0:y1, x0:x1][sel], axis=0)).astype(np.uint8)  # (3,)
+        hint_rgb[y0:y1, x0:x1][sel] = value
+        hint_mask[y0:y1, x0:x1] |= sel
+        return
     mean = np.rint(color[y0:y1, x0:x1].reshape(-1, 3).mean(axis=0)).astype(np.uint8)  # (3,)
     hint_rgb[y0:y1, x0:x1] = mean
     hint_mask[y0:y1, x0:x1] = True

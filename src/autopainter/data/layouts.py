@@ -67,6 +67,10 @@ class Layout:
         """The pairs stored in ``split_dir``, sorted by name. Raises ImageError when there are none."""
         return [(p,) for p in list_images(split_dir)]
 
+    def split_dir(self, paths: tuple[Path, ...]) -> Path:
+        """The split folder that holds a pair's files (where its ``materials/`` map lies)."""
+        return Path(paths[-1]).parent
+
     def read(self, paths: tuple[Path, ...]) -> tuple[Image.Image | None, Image.Image]:
         """(sketch: L image, or None when the layout stores none; color: RGB image), any sizes.
         Raises ImageError for an unreadable file."""
@@ -129,6 +133,9 @@ class TwoFolders(Layout):
 
     def __init__(self, sketch_dir: str = SKETCH_DIR, color_dir: str = COLOR_DIR) -> None:
         self.sketch_dir, self.color_dir = sketch_dir, color_dir
+
+    def split_dir(self, paths):
+        return Path(paths[-1]).parent.parent
 
     def folders(self, split_dir):
         return Path(split_dir) / self.sketch_dir, Path(split_dir) / self.color_dir

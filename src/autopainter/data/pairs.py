@@ -34,9 +34,10 @@ from PIL import Image
 from ..config import DataConfig
 from ..imageio import ImageError, to_unit
 from ..models.inputs import INPUT_CHANNELS, encode_inputs
-from .augment import augment_pair
-from .hints import simulate_hints
+from .augment import augment_sample
+from .hints import simulate_hints, simulate_material_hints
 from .layouts import Layout, layout_from_config
+from .materials import MaterialMap, material_path, materials_from_colors, read_material_map, resize_labels
 from .sketch import extract_sketch
 
 __all__ = ["PairDataset", "sample_tensors", "rotate_hue"]
@@ -136,6 +137,7 @@ class PairDataset(torch.utils.data.Dataset):
         two = all(lay.name == "two_folders" for lay in self._layouts)
         self.sketch_paths: list[Path] | None = [p[0] for p in self._pairs] if two else None
         self._warned: set[Path] = set()
+        self._derived_warned = False
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -208,8 +210,42 @@ class PairDataset(torch.utils.data.Dataset):
             sketch_np = np.asarray(sketch.resize((size, size), _SKETCH_RESAMPLE))  # (L, L) uint8
         return color_np, sketch_np
 
-    def _partner(self, rng: np.random.Generator, index: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """Another readable pair (drawn with the sample's own generator), for ``augment_pair``."""
+    def materials(self, index: int, size: tuple[int, int] | None = None) -> MaterialMap:
+        """Item ``index``'s material map (``data.materials``), resized to ``size`` (W, H) with nearest
+        sampling (default: the stored pair's size). A pair without a map file gets one derived from its
+        colors (``materials_from_colors``), with a warning once per dataset."""
+        mm = self._stored_materials(index)
+        if mm is None:
+            sketch, color = self.pair(index)
+            if size is not None:
+                sketch, color = sketch.resize(size, _SKETCH_RESAMPLE), color.resize(size, _COLOR_RESAMPLE)
+            return self._derived(np.asarray(color), np.asarray(sketch))
+        if size is not None:
+            mm = MaterialMap(resize_labels(mm.labels, size), mm.names, mm.source)
+        return mm
+
+    def _stored_materials(self, index: int) -> MaterialMap | None:
+        layout, paths = self._layouts[index], self._pairs[index]
+        path = material_path(layout.split_dir(paths), paths[-1].stem)
+        if not path.is_file():
+            return None
+        try:
+            return read_material_map(path)
+        except ImageError as e:
+            self._warn_once(index, e)
+            return None
+
+    def _derived(self, color: np.ndarray, sketch: np.ndarray) -> MaterialMap:
+        if not self._derived_warned:
+            self._derived_warned = True
+            warnings.warn(f"no material maps in {self.root}: deriving them from connected areas of near-equal color, "
+                          "which cannot join a material across lines; rebuild the dataset with `autopainter prepare` "
+                          "to get the source's parts", stacklevel=4)
+        return materials_from_colors(color, sketch)
+
+    def _partner(self, rng: np.random.Generator, index: int, size: int, with_materials: bool = False):
+        """Another readable pair (drawn with the sample's own generator), for ``augment_sample``:
+        (color, sketch, materials or None)."""
         n = len(self)
         start = int(rng.integers(0, n))
         for attempt in range(n):
@@ -217,30 +253,58 @@ class PairDataset(torch.utils.data.Dataset):
             if other == index and n > 1:
                 continue
             try:
-                return self._resized(*self._read(other), size)
+                return self._loaded(other, size, with_materials)
             except ImageError:
                 continue
-        return self._resized(*self._read(index), size)
+        return self._loaded(index, size, with_materials)
+
+    def _loaded(self, index: int, size: int, with_materials: bool) -> tuple[np.ndarray, np.ndarray, MaterialMap | None]:
+        color_np, sketch_np = self._resized(*self._read(index), size)
+        mm = None
+        if with_materials:
+            mm = self._stored_materials(index)
+            if mm is None:
+                mm = self._derived(color_np, sketch_np)
+            else:
+                mm = MaterialMap(resize_labels(mm.labels, (size, size)), mm.names, mm.source)
+        return color_np, sketch_np, mm
 
     def _make_sample(
         self, sketch: Image.Image | None, color: Image.Image, rng: np.random.Generator, index: int = 0
     ) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         size = cfg.load_size if self.train else cfg.image_size
+        by_material = self.train and cfg.hint_materials
         color_np, sketch_np = self._resized(sketch, color, size)
+        mm = None
+        if by_material:
+            mm = self._stored_materials(index)
+            if mm is None:
+                mm = self._derived(color_np, sketch_np)
+            else:
+                mm = MaterialMap(resize_labels(mm.labels, (size, size)), mm.names, mm.source)
         if self.train and cfg.augment:
-            color_np, sketch_np = augment_pair(color_np, sketch_np, rng, lambda: self._partner(rng, index, size))
+            color_np, sketch_np, mm = augment_sample(color_np, sketch_np, mm, rng,
+                                                     lambda: self._partner(rng, index, size, by_material))
 
         if self.train:
             s = cfg.image_size
             y, x = rng.integers(0, size - s + 1, 2)  # one crop for both images
             color_np = color_np[y : y + s, x : x + s]  # (S, S, 3)
             sketch_np = sketch_np[y : y + s, x : x + s]  # (S, S)
+            labels = None if mm is None else mm.labels[y : y + s, x : x + s]
             if rng.random() < 0.5 and cfg.flip:  # drawn even without flip: same stream either way
                 color_np, sketch_np = color_np[:, ::-1], sketch_np[:, ::-1]
+                labels = None if labels is None else labels[:, ::-1]
             color_np, sketch_np = np.ascontiguousarray(color_np), np.ascontiguousarray(sketch_np)
+            if mm is not None:
+                mm = MaterialMap(np.ascontiguousarray(labels), mm.names, mm.source)
 
-        hint_rgb, hint_mask = simulate_hints(color_np, rng, cfg.hint_max_strokes, cfg.hint_none_prob)
+        if mm is not None:
+            color_np, hint_rgb, hint_mask = simulate_material_hints(
+                color_np, mm, rng, cfg.hint_max_strokes, cfg.hint_none_prob, cfg.material_recolor)
+        else:
+            hint_rgb, hint_mask = simulate_hints(color_np, rng, cfg.hint_max_strokes, cfg.hint_none_prob)
         if self.train and cfg.hint_hue_jitter > 0 and hint_mask.any() and rng.random() < cfg.hint_hue_jitter:
             shift = int(rng.integers(26, 231))  # of 256 hue steps: at least ~36 degrees away
             color_np, hint_rgb = rotate_hue(color_np, shift), rotate_hue(hint_rgb, shift)

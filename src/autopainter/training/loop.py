@@ -31,7 +31,9 @@ from .schedule import Schedule, Tick
 from .signals import Interrupt, Interrupted, StopNow, ignore_signals_in_worker
 from .step import train_step
 
-__all__ = ["train", "resume_config", "build_models", "train_step", "EpochBatchSampler"]
+__all__ = ["train", "resume_config", "build_models", "train_step", "EpochBatchSampler", "EXPORT_DIR"]
+
+EXPORT_DIR = "export"  # RUN/export: the release model that train.export_every keeps up to date
 
 
 def train(cfg: Config, resume: str | Path | None = None, progress: bool = True) -> Path:
@@ -159,8 +161,12 @@ def _train(cfg: Config, resume: str | Path | None, progress: bool) -> Path:
                 log.write({"epoch_end": finished, "step": pos.step, **last})
                 if tick.sample:
                     samples.write(models.G_ema, finished, device)
-        if tick.checkpoint:
+        if tick.checkpoint or tick.export:
             checkpoint()
+        if tick.export and is_main:
+            from .export import export  # the release model beside the state, so an interrupted run has both
+
+            export(run_dir, run_dir / EXPORT_DIR)
         if tick.epoch_end or tick.done:
             dist.barrier()  # rank 0 wrote samples and checkpoints: the ranks set off together again
         if tick.check_stop and dist.any_rank(stop.hit):

@@ -23,6 +23,7 @@ class Tick:
     checkpoint: bool = False  # resume state (every train.checkpoint_every epochs, and when done)
     check_stop: bool = False  # ask whether any rank was interrupted (each step alone, every log_every under DDP)
     done: bool = False  # the run is complete (train.epochs or train.max_steps reached)
+    export: bool = False  # resume state and a release model in RUN/export (every train.export_every steps)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Schedule:
     checkpoint_every: int
     world: int = 1  # processes under torchrun
     lr_decay_steps: int = 0  # the run's last N steps take the learning rates linearly down (0: constant)
+    export_every: int = 0  # steps between exports to RUN/export (0: never)
 
     @classmethod
     def from_config(cls, cfg: Config, steps_per_epoch: int, world: int = 1) -> "Schedule":
@@ -43,7 +45,7 @@ class Schedule:
         if t.max_steps:
             total = min(total, t.max_steps)
         return cls(steps_per_epoch, total, t.epochs, t.log_every, t.sample_every, t.checkpoint_every, world,
-                   t.lr_decay_steps)
+                   t.lr_decay_steps, t.export_every)
 
     def lr_scale(self, done: int) -> float:
         """The factor on ``train.lr_g`` and ``train.lr_d`` for the step after ``done`` steps: 1 until the
@@ -73,4 +75,5 @@ class Schedule:
             # under DDP the ranks agree on stopping with one tiny all-reduce, so not on every step
             check_stop=stepped and (self.world == 1 or log),
             done=done,
+            export=stepped and self.export_every > 0 and (pos.step % self.export_every == 0 or done),
         )

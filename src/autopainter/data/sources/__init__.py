@@ -31,6 +31,7 @@ from PIL import Image
 
 from ...imageio import atomic_write_bytes
 from ..layouts import LAYOUT_CLASSES, Layout, make_layout
+from ..materials import MATERIALS_DIR, MaterialMap, material_path, write_material_map
 
 __all__ = [
     "OUTPUT_LAYOUTS",
@@ -42,6 +43,7 @@ __all__ = [
     "pair_paths",
     "outputs_complete",
     "write_pair",
+    "has_materials",
     "default_workers",
     "pair_digest",
     "existing_digest",
@@ -186,16 +188,25 @@ def outputs_complete(paths: Sequence[Path]) -> bool:
 
 
 def write_pair(color: np.ndarray, sketch: np.ndarray, out_dir: Path, split: str, name: str,
-               layout: str | Layout) -> None:
-    """Write one pair atomically, and remove a stale copy of it from the other splits.
+               layout: str | Layout, materials: MaterialMap | None = None) -> None:
+    """Write one pair atomically (and its material map, when given: ``SPLIT/materials/NAME.png``), and
+    remove a stale copy of it from the other splits.
 
     Args:
         color: (H, W, 3) uint8 RGB.
         sketch: (H, W) uint8, 255 paper.
+        materials: the pair's material map (``data.materials``), at the pair's size.
     """
     writer = _layout(layout)
+    if materials is not None:  # the map first: a pair on disk without its map is made again by a re-run
+        write_material_map(material_path(Path(out_dir) / split, name), materials)
     writer.write(pair_paths(out_dir, split, name, writer), color, sketch)
     remove_from_other_splits(out_dir, split, name, writer)
+
+
+def has_materials(out_dir: Path, split: str, name: str) -> bool:
+    """True when pair ``name`` of ``split`` has its material map."""
+    return outputs_complete([material_path(Path(out_dir) / split, name)])
 
 
 def remove_from_other_splits(out_dir: Path, split: str, name: str, layout: str | Layout) -> None:
@@ -205,6 +216,7 @@ def remove_from_other_splits(out_dir: Path, split: str, name: str, layout: str |
         if other != split:
             for p in pair_paths(out_dir, other, name, layout):
                 p.unlink(missing_ok=True)
+            material_path(Path(out_dir) / other, name).unlink(missing_ok=True)
 
 
 def existing_digest(paths: Sequence[Path]) -> str | None:
@@ -241,6 +253,7 @@ def drop_duplicates(out_dir: Path, layout: str | Layout, items: Iterable[tuple[s
             dropped[name] = first[digest]
             for p in pair_paths(out_dir, split, name, layout):
                 p.unlink(missing_ok=True)
+            material_path(Path(out_dir) / split, name).unlink(missing_ok=True)
         else:
             first[digest] = name
     return dropped
@@ -252,7 +265,7 @@ def prune_outputs(out_dir: Path, layout: str | Layout, keep: dict[str, str]) -> 
     Returns the number of files removed."""
     removed = 0
     for split in SPLITS:
-        for folder in _layout(layout).folders(Path(out_dir) / split):
+        for folder in (*_layout(layout).folders(Path(out_dir) / split), Path(out_dir) / split / MATERIALS_DIR):
             if not folder.is_dir():
                 continue
             for p in folder.glob("*.png"):

@@ -2,10 +2,13 @@
 //
 //   node characters.mjs SOURCE COUNT SEED      (run in a folder whose node_modules hold the pinned packages)
 //
-// Writes one JSON object per line to stdout: {"name", "color": SVG, "line": SVG} or {"name", "error"}.
+// Writes one JSON object per line to stdout: {"name", "color": SVG, "line": SVG, "parts": SVG, "partColors"}
+// or {"name", "error"}.
 // Each character comes from its own seed (SOURCE-SEED-INDEX), so the same arguments give the same set.
 // The line SVG is the same character drawn again with every fill white (and its ink black), so the two
-// line up exactly.
+// line up exactly. The parts SVG is it drawn a third time with each color option in its own key color;
+// partColors maps each key color (hex, lowercase, no #) to the part's name (skin, hair, eyes, clothing,
+// accessory, background or ""), from which `prepare characters` makes the material map.
 //
 // SOURCE: dicebear-adventurer | dicebear-micah | bigheads
 import { createRequire } from "node:module";
@@ -31,6 +34,22 @@ function rng(s) {
   };
 }
 
+// Key colors of the parts render: saturated colors that the drawings do not use, far apart.
+const KEYS = ["ff00ff", "00ffff", "00ff00", "ff0000", "0000ff", "ffff00", "ff8000", "8000ff", "00ff80", "ff0080",
+  "80ff00", "0080ff"];
+
+// A color option's name -> the part it colors.
+function partOf(key) {
+  const k = key.toLowerCase();
+  if (k.startsWith("skin") || k.startsWith("base")) return "skin";
+  if (k.startsWith("hair") || k.startsWith("facialhair") || k.startsWith("eyebrows")) return "hair";
+  if (k.startsWith("eyes") || k.startsWith("eyeshadow")) return "eyes";
+  if (k.startsWith("shirt") || k.startsWith("cloth") || k.startsWith("hat")) return "clothing";
+  if (k.startsWith("earring") || k.startsWith("glasses") || k.startsWith("accessor")) return "accessory";
+  if (k.startsWith("background") || k.startsWith("bg") || k.startsWith("circle")) return "background";
+  return "";
+}
+
 function hash(text) {
   let h = 2166136261;
   for (const c of text) h = Math.imul(h ^ c.charCodeAt(0), 16777619);
@@ -45,12 +64,15 @@ async function dicebear(styleName) {
   // micah draws its eyes, brows, beard and glasses as fills: those are its ink
   const ink = new Set(["eyesColor", "eyebrowsColor", "facialHairColor", "glassesColor"]);
   const lineColors = Object.fromEntries(colorKeys.map((k) => [k, [ink.has(k) ? "000000" : "ffffff"]]));
+  const partKeys = Object.fromEntries(colorKeys.map((k, i) => [k, [KEYS[i % KEYS.length]]]));
+  const partColors = Object.fromEntries(colorKeys.map((k, i) => [KEYS[i % KEYS.length], partOf(k)]));
   for (let i = 0; i < count; i++) {
     const name = `${source}-${seed}-${i}`;
     try {
       const color = createAvatar(style, { seed: name }).toString();
       const line = createAvatar(style, { seed: name, ...lineColors }).toString();
-      out({ name, color, line });
+      const parts = createAvatar(style, { seed: name, ...partKeys }).toString();
+      out({ name, color, line, parts, partColors });
     } catch (e) {
       out({ name, error: String(e && e.message ? e.message : e).split("\n")[0] });
     }
@@ -74,6 +96,15 @@ function bigheads() {
     for (const k of Object.keys(from)) {
       if (typeof from[k] === "string") node[k] = from[k];
       else restore(node[k], from[k]);
+    }
+  };
+  // each palette of theme.colors in one key color (outline, white and tongue keep theirs)
+  const palettes = { skin: "skin", hair: "hair", lipColors: "", clothing: "clothing", bgColors: "background" };
+  const partColors = {};
+  const keyed = (node, hex) => {
+    for (const k of Object.keys(node)) {
+      if (typeof node[k] === "string") node[k] = `#${hex}`;
+      else keyed(node[k], hex);
     }
   };
   const pick = (r, obj) => {
@@ -108,7 +139,17 @@ function bigheads() {
       } finally {
         restore(colors, original);
       }
-      out({ name, color, line });
+      let parts;
+      try {
+        Object.keys(palettes).forEach((p, i) => {
+          keyed(colors[p], KEYS[i]);
+          partColors[KEYS[i]] = palettes[p];
+        });
+        parts = renderToStaticMarkup(React.createElement(BigHead, props));
+      } finally {
+        restore(colors, original);
+      }
+      out({ name, color, line, parts, partColors });
     } catch (e) {
       out({ name, error: String(e && e.message ? e.message : e).split("\n")[0] });
     }

@@ -49,12 +49,14 @@ from . import (
     check_size,
     existing_digest,
     finish_build,
+    has_materials,
     open_output,
     pair_digest,
     pair_paths,
     parallel_map,
     write_pair,
 )
+from ..materials import materials_from_parts, parts_from_key_render
 from .npm import default_cache_dir, run_tool
 from .openmoji import MIN_LINE_PIXELS, MIN_LINE_VISIBLE, _luma, line_visibility
 
@@ -219,17 +221,21 @@ class _Job:
     split: str
     color: str
     line: str
+    parts: str = ""  # the drawing with each color option in its key color ("": none, e.g. Comicgen)
+    part_colors: tuple[tuple[str, str], ...] = ()  # (key color hex, part name)
 
 
 def _make_pair(job: _Job, out_dir: Path, size: int, layout: str) -> tuple[str, str]:
-    """Render, filter and write one character -> (existing | made | dropped, digest or why)."""
+    """Render, filter and write one character and its material map -> (existing | made | dropped, digest
+    or why). A pair made before material maps existed gets its map (and is written again)."""
     paths = pair_paths(out_dir, job.split, job.name, layout)
     digest = existing_digest(paths)
-    if digest is not None:
+    if digest is not None and has_materials(out_dir, job.split, job.name):
         return "existing", digest
     try:
         color = render_svg(job.color, size)
         line = render_svg(job.line, size)
+        parts_rgb = render_svg(job.parts, size) if job.parts else None
     except DatasetBuildError:
         raise
     except Exception as e:  # one bad drawing must not stop the set
@@ -241,7 +247,13 @@ def _make_pair(job: _Job, out_dir: Path, size: int, layout: str) -> tuple[str, s
         return "dropped", f"empty line art: {share:.2%} of the image is line"
     if visible < MIN_LINE_VISIBLE:
         return "dropped", f"lines hidden in color: {visible:.0%} of line pixels dark (< {MIN_LINE_VISIBLE:.0%})"
-    write_pair(color, _luma(line), out_dir, job.split, job.name, layout)
+    sketch = _luma(line)
+    if parts_rgb is not None and parts_rgb.shape == color.shape:
+        parts, names = parts_from_key_render(parts_rgb, dict(job.part_colors))
+    else:  # Comicgen names no parts: one material per fill color
+        parts, names = np.zeros(sketch.shape, np.int32), {}
+    materials = materials_from_parts(color, sketch, parts, names)
+    write_pair(color, sketch, out_dir, job.split, job.name, layout, materials=materials)
     return "made", pair_digest(paths)
 
 
@@ -296,7 +308,8 @@ def build_characters(
     good = [d for d in drawn if "error" not in d]
     report.dropped += [(d.get("name", "?"), f"draw error: {d['error']}") for d in drawn if "error" in d]
     splits = assign_splits({d["name"]: d["name"] for d in good}, seed, val_fraction, test_fraction)
-    jobs = [_Job(d["name"], splits[d["name"]], d["color"], d["line"]) for d in good]
+    jobs = [_Job(d["name"], splits[d["name"]], d["color"], d["line"], d.get("parts", ""),
+                 tuple(sorted(d.get("partColors", {}).items()))) for d in good]
     work = partial(_make_pair, out_dir=out, size=size, layout=layout)
     written: list[tuple[str, str, str]] = []
     existing: set[str] = set()

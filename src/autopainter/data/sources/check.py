@@ -6,6 +6,8 @@ What is checked, per split folder (``ROOT/train``, ``ROOT/val``, ... or ROOT its
 * two_folders: every sketch has a color image of the same stem and vice versa, with the same aspect;
 * side_by_side: each file splits into two equal halves (an even width of at least 2);
 * no image is in two splits (a hash of the decoded pixels, so a re-encoded copy is caught too);
+* material maps (``SPLIT/materials/NAME.png``, ``data.materials``): each one readable and of its pair's
+  size, and how many pairs have one, from parts or from colors, with the parts named;
 * and it reports the pairs per split and the distinct image sizes.
 
 Problems make the report fail (exit code 2 on the command line); notes (e.g. halves that are not
@@ -24,6 +26,7 @@ from ...imageio import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageError, flatten
 from ..layouts import COLOR_DIR as _COLOR
 from ..layouts import LAYOUT_CLASSES, detect_layout, is_two_folders
 from ..layouts import SKETCH_DIR as _SKETCH
+from ..materials import MATERIALS_DIR, material_path, read_material_map
 from . import SPLITS, DatasetBuildError, parallel_map
 
 __all__ = ["CheckReport", "check_dataset", "CHECK_LAYOUTS"]
@@ -43,6 +46,7 @@ class CheckReport:
     sizes: Counter = field(default_factory=Counter)  # (w, h) -> files (pair files, or color images)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    materials: dict = field(default_factory=dict)  # material maps: counts, sources, named parts (empty: none)
 
     @property
     def ok(self) -> bool:
@@ -76,7 +80,7 @@ def _split_dirs(root: Path) -> tuple[dict[str, Path], list[str]]:
     itself as "train" when there is no ROOT/train."""
     notes = []
     subdirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")
-                     and d.name not in (_SKETCH, _COLOR))
+                     and d.name not in (_SKETCH, _COLOR, MATERIALS_DIR))
     order = {s: i for i, s in enumerate(SPLITS)}
     subdirs.sort(key=lambda d: (order.get(d.name, len(order)), d.name))  # train, val, test, then others
     splits = {d.name: d for d in subdirs if is_two_folders(d) or _images_in(d)}
@@ -99,6 +103,51 @@ def _inspect(path: Path, max_pixels: int) -> tuple[tuple[int, int] | None, str, 
     h = hashlib.blake2b(f"{img.size}".encode(), digest_size=16)
     h.update(img.tobytes())
     return img.size, h.hexdigest(), ""
+
+
+def _inspect_map(path: Path) -> tuple[tuple[int, int] | None, str, dict[int, str], str]:
+    """(size or None, source, names, error) of one material map. Runs in a worker process."""
+    try:
+        mm = read_material_map(path)
+    except ImageError as e:
+        return None, "", {}, str(e)
+    present = {int(v) for v in set(mm.labels.ravel().tolist())} - {0}
+    return (mm.labels.shape[1], mm.labels.shape[0]), mm.source, {k: v for k, v in mm.names.items() if k in present}, ""
+
+
+def _check_materials(report: "CheckReport", pairs: list[tuple[str, Path, tuple[int, int]]], root: Path,
+                     workers: int | None, progress: bool) -> None:
+    """Material maps of the readable pairs ``(split, split folder, color size)``: counted, read, sized."""
+    maps = [(split, material_path(d, stem), size) for split, d, stem, size in pairs]
+    found = [(split, p, size) for split, p, size in maps if p.is_file()]
+    if not found:
+        if pairs:
+            report.notes.append("no material maps: training derives them from connected areas of near-equal color "
+                                "(which cannot join a material across lines); `autopainter prepare` writes them")
+        return
+    results = list(parallel_map(_inspect_map, [p for _, p, _ in found], workers, progress, "check maps", "map"))
+    bad, sources, parts, counts = [], Counter(), Counter(), []
+    for (split, path, size), (msize, source, names, error) in zip(found, results, strict=True):
+        if msize is None:
+            bad.append(error or _rel(path, root))
+        elif msize != size:
+            bad.append(f"{_rel(path, root)} is {msize[0]}x{msize[1]}, its pair {size[0]}x{size[1]}")
+        else:
+            sources[source] += 1
+            counts.append(len(names))
+            parts.update(n for n in names.values() if n)
+    if bad:
+        report.problems.append(f"{len(bad)} broken material map(s): {_examples(bad, sep='; ')}")
+    missing = len(pairs) - len(found)
+    src = ", ".join(f"{n} from {s}" for s, n in sources.most_common())
+    named = ", ".join(f"{k} {n}" for k, n in parts.most_common())
+    mean = sum(counts) / max(1, len(counts))
+    report.materials = {"pairs": len(pairs), "maps": len(found), "missing": missing, "sources": dict(sources),
+                        "mean_materials": round(mean, 2), "parts": dict(parts)}
+    report.notes.append(f"material maps: {len(found)} of {len(pairs)} pairs ({src}); {mean:.1f} materials per map"
+                        + (f"; named parts: {named}" if named else ""))
+    if missing:
+        report.notes.append(f"{missing} pair(s) without a material map: training derives theirs from colors")
 
 
 def check_dataset(root: str | Path, layout: str | None = None, workers: int | None = None,
@@ -167,6 +216,7 @@ def check_dataset(root: str | Path, layout: str | None = None, workers: int | No
     unreadable, odd, not_square, aspect = [], [], [], []
     by_hash: dict[str, list[tuple[str, Path]]] = {}
     sketch_sizes: dict[tuple[str, str], tuple[int, int]] = {}
+    readable: list[tuple[str, Path, str, tuple[int, int]]] = []  # (split, split folder, stem, color size)
     for (split, role, path), (size, digest, error) in zip(files, results, strict=True):
         rel = _rel(path, root)
         if size is None:
@@ -178,6 +228,9 @@ def check_dataset(root: str | Path, layout: str | None = None, workers: int | No
             continue
         report.sizes[size] += 1
         by_hash.setdefault(digest, []).append((split, path))
+        if layout != "color_only":
+            color_size = (w // 2, h) if role == "pair" else size
+            readable.append((split, splits[split], path.stem, color_size))
         if role == "pair" and layout == "side_by_side":
             if w < 2 or w % 2:
                 odd.append(f"{rel} ({w}x{h})")
@@ -202,6 +255,7 @@ def check_dataset(root: str | Path, layout: str | None = None, workers: int | No
         report.problems.append(f"{len(across)} image(s) in more than one split (leak): {_examples(shown)}")
     if within:
         report.notes.append(f"{within} image(s) appear more than once inside a split")
+    _check_materials(report, readable, root, workers, progress)
     return report
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from ...imageio import DEFAULT_MAX_PIXELS, atomic_write_bytes, IMAGE_EXTENSIONS, ImageError, flatten_on_white, open_image
+from ..materials import materials_from_colors
 from ..sketch import extract_sketch
 from . import (
     BuildReport,
@@ -30,6 +31,7 @@ from . import (
     check_layout,
     check_size,
     existing_digest,
+    has_materials,
     finish_build,
     open_output,
     pair_digest,
@@ -112,14 +114,15 @@ def _make_pair(job: _Job, out_dir: Path, size: int | None, method: str, params: 
     digest, or the one-line error. Runs in a worker process."""
     paths = pair_paths(out_dir, job.split, job.name, layout)
     digest = existing_digest(paths)
-    if digest is not None:
+    if digest is not None and has_materials(out_dir, job.split, job.name):
         return "existing", digest
     try:
         color = load_resized(job.path, size, max_pixels)  # (H, W, 3)
     except ImageError as e:
         return "failed", str(e)
     sketch = extract_sketch(color, method=method, **params)  # (H, W) uint8
-    write_pair(color, sketch, out_dir, job.split, job.name, layout)
+    # no parts to go by: the material map is the connected areas of near-equal color
+    write_pair(color, sketch, out_dir, job.split, job.name, layout, materials=materials_from_colors(color, sketch))
     return "made", pair_digest(paths)
 
 

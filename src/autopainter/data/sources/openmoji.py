@@ -28,6 +28,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -38,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from ...imageio import atomic_write_bytes, flatten_on_white
+from ..materials import materials_from_parts, parts_from_key_render
 from .npm import check_integrity, default_cache_dir, run_tool, safe_extract
 from . import (
     BuildReport,
@@ -50,6 +52,7 @@ from . import (
     finish_build,
     open_output,
     pair_digest,
+    has_materials,
     pair_paths,
     parallel_map,
     write_pair,
@@ -248,13 +251,14 @@ def _make_pair(job: _Job, package_dir: Path, out_dir: Path, size: int, layout: s
     """
     paths = pair_paths(out_dir, job.split, job.name, layout)
     digest = existing_digest(paths)
-    if digest is not None:
+    if digest is not None and has_materials(out_dir, job.split, job.name):
         return "existing", digest
     black_svg = package_dir / "black" / "svg" / f"{job.name}.svg"
     if not black_svg.is_file():
         return "dropped", "no line art: black/svg file missing"
     try:
-        color = render_svg((package_dir / "color" / "svg" / f"{job.name}.svg").read_bytes(), size)
+        color_svg = (package_dir / "color" / "svg" / f"{job.name}.svg").read_bytes()
+        color = render_svg(color_svg, size)
         black = render_svg(black_svg.read_bytes(), size)
     except DatasetBuildError:
         raise
@@ -265,8 +269,60 @@ def _make_pair(job: _Job, package_dir: Path, out_dir: Path, size: int, layout: s
         return "dropped", f"empty line art: {share:.2%} of the image is line"
     if visible < MIN_LINE_VISIBLE:
         return "dropped", f"lines hidden in color: {visible:.0%} of line pixels dark (< {MIN_LINE_VISIBLE:.0%})"
-    write_pair(color, _luma(black), out_dir, job.split, job.name, layout)
+    sketch = _luma(black)
+    try:
+        keyed, key_colors = keyed_parts_svg(color_svg)
+        parts, names = parts_from_key_render(render_svg(keyed, size), key_colors)
+    except Exception:  # an SVG whose groups cannot be keyed: its materials are its fill colors alone
+        parts, names = np.zeros(sketch.shape, np.int32), {}
+    write_pair(color, sketch, out_dir, job.split, job.name, layout,
+               materials=materials_from_parts(color, sketch, parts, names))
     return "made", pair_digest(paths)
+
+
+# OpenMoji's SVGs group their shapes: <g id="color">, "hair", "skin", "skin-shadow", "line", ...
+_KEY_COLORS = ("ff00ff", "00ffff", "00ff00")  # skin, hair, other fills: saturated colors far apart
+_SVG_NS = "http://www.w3.org/2000/svg"
+_PAINT = re.compile(r"((?:fill|stroke|stop-color)\s*:\s*)([^;]+)")
+
+
+def _part_of_group(group_id: str) -> str | None:
+    """An OpenMoji group id -> part name; None for the line art (kept as drawn)."""
+    g = group_id.lower()
+    if g.startswith("line"):
+        return None
+    if g.startswith("skin"):
+        return "skin"
+    if g.startswith("hair"):
+        return "hair"
+    return ""
+
+
+def keyed_parts_svg(svg: bytes) -> tuple[bytes, dict[str, str]]:
+    """The emoji with every fill and stroke of each top-level group in its part's key color (lines
+    kept), and {key color hex: part name}, for ``materials.parts_from_key_render``."""
+    from xml.etree import ElementTree as ET
+
+    ET.register_namespace("", _SVG_NS)
+    root = ET.fromstring(svg)
+    keys = {"skin": _KEY_COLORS[0], "hair": _KEY_COLORS[1], "": _KEY_COLORS[2]}
+    used: dict[str, str] = {}
+    for group in list(root):
+        part = _part_of_group(group.get("id", ""))
+        if part is None:
+            continue
+        key = "#" + keys[part]
+        used[keys[part]] = part
+        for el in group.iter():
+            for attr in ("fill", "stroke", "stop-color"):
+                value = el.get(attr)
+                if value is not None and value.strip().lower() not in ("none", "transparent"):
+                    el.set(attr, key)
+            style = el.get("style")
+            if style:
+                el.set("style", _PAINT.sub(lambda m: m.group(1) + (m.group(2) if m.group(2).strip() == "none" else key),
+                                           style))
+    return ET.tostring(root), used
 
 
 def build_openmoji(
