@@ -89,9 +89,11 @@ class GeneratorConfig(_Section):
     dropout_blocks: int = 3  # how many innermost decoder blocks (below the bottleneck) get dropout
     upsample: str = "transposed"  # decoder: transposed (pix2pix; 2-px checkerboard) | resize (nearest x2 + 3x3 conv)
     sketch_features: str = "none"  # none | efficientnet-lite0: frozen ImageNet features of the sketch fed to the decoder
+    material_dim: int = 0  # material head: a D-dim embedding per pixel, alike within one material (0: none; loss.material)
 
     def validate(self) -> None:
         _finite(self, "model")
+        _in_range("model.material_dim", self.material_dim, 0, 256)
         _choice("model.norm", self.norm, NORMS)
         _choice("model.upsample", self.upsample, ("transposed", "resize"))
         _choice("model.sketch_features", self.sketch_features, SKETCH_FEATURES)
@@ -138,6 +140,9 @@ class GeneratorConfig(_Section):
             up_in = chans[i] if i == depth - 1 else 2 * chans[i] + extra[i]
             up_out = self.out_channels if i == 0 else chans[i - 1]
             n += up_in * up_out * up_k * up_k + (up_out if i == 0 or bias else 0) + (0 if i == 0 else norm * up_out)
+        if self.material_dim:  # a 1x1 conv on what the last decoder block reads
+            head_in = chans[0] if depth == 1 else 2 * chans[0] + extra[0]
+            n += head_in * self.material_dim + self.material_dim
         return n
 
 
@@ -180,6 +185,7 @@ class LossConfig(_Section):
     gan: float = 1.0  # w_G, adversarial weight
     tv: float = 0.0  # w_tv, total-variation weight
     hint: float = 0.0  # L1 weight on the hinted areas alone (each hint grown by a few pixels); rewards following hints
+    material: float = 0.0  # weight of the material head's contrastive term (needs model.material_dim and material maps)
     gan_mode: str = "vanilla"  # vanilla | lsgan | hinge
     feature_backbone: str = "efficientnet-lite0"  # efficientnet-lite0 | vgg16 | vgg19 | none
     feature_weights: str = ""  # path to a torchvision-format .pth (required for vgg16 / vgg19)
@@ -191,7 +197,7 @@ class LossConfig(_Section):
         _finite(self, "loss")
         _choice("loss.gan_mode", self.gan_mode, GAN_MODES)
         _choice("loss.feature_backbone", self.feature_backbone, FEATURE_BACKBONES)
-        for k in ("l1", "feature", "gan", "tv", "hint"):
+        for k in ("l1", "feature", "gan", "tv", "hint", "material"):
             if getattr(self, k) < 0:
                 raise ConfigError(f"loss.{k} must be >= 0")
         if self.l1 == self.feature == self.gan == self.tv == self.hint == 0:
@@ -365,6 +371,10 @@ class Config(_Section):
                 f"data.image_size={self.data.image_size} must be a multiple of 2**model.depth={2 ** self.model.depth}; "
                 f"lower model.depth or pick another size"
             )
+        if self.loss.material > 0 and not self.model.material_dim:
+            raise ConfigError("loss.material > 0 trains the material head: set model.material_dim (e.g. 16) too")
+        if self.loss.material > 0 and not self.data.hint_materials:
+            raise ConfigError("loss.material > 0 needs the material maps in the batch: set data.hint_materials=true")
         for section in (self.model, self.discriminator, self.loss, self.data, self.train):
             section.validate()
 

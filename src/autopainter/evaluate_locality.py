@@ -66,7 +66,7 @@ from .inference.compose import INK_THRESHOLD, paper_mask
 
 __all__ = ["evaluate_locality", "measure_image", "format_locality", "roc_auc", "deepest_point", "hint_stroke",
            "turn_hue", "material_ink", "hinted_materials", "region_pairs", "PairContext", "CUES",
-           "output_color_cue", "centroid_cue", "K", "OFF_DE", "REACH_DE", "DIFFERENT_DE", "HUE_TURN", "AUC_GOAL"]
+           "output_color_cue", "centroid_cue", "material_head_cue", "K", "OFF_DE", "REACH_DE", "DIFFERENT_DE", "HUE_TURN", "AUC_GOAL"]
 
 K = 3  # materials hinted per image, the largest first
 OFF_DE = 10.0  # ΔE above which an off-material pixel counts as changed by the hint
@@ -275,6 +275,7 @@ class PairContext:
     output_lab: np.ndarray
     centroids: np.ndarray
     diagonal: float
+    embedding: np.ndarray | None = None  # (H, W, D) the material head's no-hint embedding (None: no head)
 
 
 Cue = Callable[[PairContext], np.ndarray]  # (P,) scores, higher: the two regions are more likely one material
@@ -288,6 +289,19 @@ def output_color_cue(ctx: PairContext) -> np.ndarray:
 def centroid_cue(ctx: PairContext) -> np.ndarray:
     """Nearness alone: minus the distance between the regions' centroids, per image diagonal."""
     return -np.linalg.norm(ctx.centroids[ctx.a] - ctx.centroids[ctx.b], axis=1) / ctx.diagonal
+
+
+def material_head_cue(ctx: PairContext) -> np.ndarray:
+    """The material head (``model.material_dim``): cosine of the two regions' mean embeddings off the lines."""
+    if ctx.embedding is None:
+        raise ValueError("the material_head cue needs a model with a material head (model.material_dim)")
+    count = int(ctx.regions.max())
+    free = paper_mask(ctx.sketch, INK_THRESHOLD)
+    rl = ctx.regions[free]
+    e = ctx.embedding[free]  # (N, D)
+    sums = np.stack([np.bincount(rl, weights=e[:, d], minlength=count + 1) for d in range(e.shape[1])], 1)
+    means = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-8)  # (count + 1, D)
+    return np.einsum("pd,pd->p", means[ctx.a], means[ctx.b])
 
 
 CUES: dict[str, Cue] = {"output_color": output_color_cue, "centroid": centroid_cue}
@@ -352,7 +366,7 @@ def measure_image(colorize: Colorize, sketch: Image.Image, target: np.ndarray, m
     scores: dict[str, dict[str, np.ndarray]] = {}
     for s in styles:
         _, out_med = _region_stats(regions, count, paper, base_lab[s])
-        ctx = PairContext(a, b, gray, regions, base[s], out_med, cen, float(math.hypot(H, W)))
+        ctx = PairContext(a, b, gray, regions, base[s], out_med, cen, float(math.hypot(H, W)), base.get("embedding"))
         scores[s] = {name: np.asarray(cue(ctx), np.float64) for name, cue in cues.items()}
 
     runs = {s: {c: {"off_material": [], "reach": []} for c in HINT_COLORS} for s in styles}
@@ -388,8 +402,11 @@ def _colorize_with(colorizer, styles: Sequence[str]) -> Colorize:
         prep = colorizer.prepare(sketch, Image.fromarray(hints, "RGBA") if hints is not None else None)
         generated = colorizer.generate(prep.x)  # (h, w, 3) uint8, or None without a generator
         # a copy per style: finish may write into the array it is given
-        return {s: np.asarray(colorizer.finish(prep, None if generated is None else generated.copy(), layers=False,
-                                               style=s).image) for s in styles}
+        out = {s: np.asarray(colorizer.finish(prep, None if generated is None else generated.copy(), layers=False,
+                                              style=s).image) for s in styles}
+        if hints is None and (emb := colorizer.material_embedding(prep)) is not None:
+            out["embedding"] = emb  # (H, W, D), for the material_head cue
+        return out
 
     return colorize
 
@@ -431,6 +448,8 @@ def evaluate_locality(
     if colorizer.generator is None and styles != ("flat",):
         raise EvalError("without a model (--model none) only the flat style exists")
     colorize = _colorize_with(colorizer, styles)
+    if colorizer.generator is not None and colorizer.generator.material_head is not None:
+        cues = {**cues, "material_head": material_head_cue}  # the model's own grouping, beside today's cues
     n_items = len(ds) if limit <= 0 else min(limit, len(ds))
     if n_items < 1:
         raise EvalError(f"{ds.root} holds no pairs")

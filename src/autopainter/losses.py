@@ -105,6 +105,37 @@ def adversarial_d(real_logits: torch.Tensor, fake_logits: torch.Tensor, mode: st
     return 0.5 * loss
 
 
+def material_contrast(emb: torch.Tensor, labels: torch.Tensor, samples: int = 256, margin: float = 0.2) -> torch.Tensor:
+    """The material head's term: pixels of one material alike, of two materials apart.
+
+    emb: (B, D, H, W), unit length per pixel; labels: (B, H, W) int, the material maps (0: ink, left out).
+    Per image, ``samples`` labelled pixels are drawn (torch's generator, so a resumed run repeats them);
+    over their pairs, same material: 1 - cos; other materials: max(0, cos - margin); the two means added,
+    so rare pairs weigh as much as common ones. Zero when no image has two labelled pixels.
+    """
+    terms = []
+    flat_e = emb.float().flatten(2)  # (B, D, HW)
+    flat_l = labels.flatten(1)  # (B, HW)
+    for b in range(emb.shape[0]):
+        idx = torch.nonzero(flat_l[b] > 0).squeeze(1)
+        if idx.numel() < 2:
+            continue
+        pick = idx[torch.randint(idx.numel(), (samples,), device=idx.device)]
+        e = flat_e[b][:, pick].T  # (N, D)
+        lab = flat_l[b][pick]
+        sim = e @ e.T  # (N, N) cosines
+        same = lab[:, None] == lab[None, :]
+        off_diag = ~torch.eye(samples, dtype=torch.bool, device=sim.device)
+        pos, neg = same & off_diag, ~same
+        term = sim.new_zeros(())
+        if pos.any():
+            term = term + (1 - sim[pos]).mean()
+        if neg.any():
+            term = term + F.relu(sim[neg] - margin).mean()
+        terms.append(term)
+    return torch.stack(terms).mean() if terms else emb.new_zeros((), dtype=torch.float32)
+
+
 def generator_objective(
     cfg: LossConfig,
     fake: torch.Tensor,
@@ -113,12 +144,15 @@ def generator_objective(
     extractor: Callable[[torch.Tensor], Sequence[torch.Tensor]] | None = None,
     hint_mask: torch.Tensor | None = None,
     step: int | None = None,
+    material_emb: torch.Tensor | None = None,
+    material_labels: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """Named, unweighted terms plus their weighted ``total``. Terms with weight 0 are not computed.
 
     fake, real: (B, 3, H, W) in [-1, 1]; fake_logits: D's output on (sketch, fake), needed when cfg.gan > 0.
     hint_mask: (B, 1, H, W) in {0, 1}, for ``loss.hint`` and ``loss.feature_off_hints``; step: the
-    training step, for ``loss.feature_warmup`` (None: the full weight).
+    training step, for ``loss.feature_warmup`` (None: the full weight); material_emb (B, D, H, W) and
+    material_labels (B, H, W), for ``loss.material`` (``material_contrast``).
     """
     terms: dict[str, torch.Tensor] = {}
     total = fake.new_zeros((), dtype=torch.float32)
@@ -149,5 +183,10 @@ def generator_objective(
     if cfg.tv > 0:
         terms["tv"] = tv(fake.float())
         total = total + cfg.tv * terms["tv"]
+    if cfg.material > 0:
+        if material_emb is None or material_labels is None:
+            raise ValueError("loss.material > 0 needs the material head's embedding and the material maps")
+        terms["material"] = material_contrast(material_emb, material_labels)
+        total = total + cfg.material * terms["material"]
     terms["total"] = total
     return terms

@@ -308,7 +308,10 @@ class PairDataset(torch.utils.data.Dataset):
         if self.train and cfg.hint_hue_jitter > 0 and hint_mask.any() and rng.random() < cfg.hint_hue_jitter:
             shift = int(rng.integers(26, 231))  # of 256 hue steps: at least ~36 degrees away
             color_np, hint_rgb = rotate_hue(color_np, shift), rotate_hue(hint_rgb, shift)
-        return sample_tensors(sketch_np, color_np, hint_rgb, hint_mask, self.in_channels)  # (C, S, S) each
+        item = sample_tensors(sketch_np, color_np, hint_rgb, hint_mask, self.in_channels)  # (C, S, S) each
+        if mm is not None:  # for the material head (loss.material)
+            item["materials"] = torch.from_numpy(mm.labels.astype(np.int64))  # (S, S)
+        return item
 
 
 def rotate_hue(rgb: np.ndarray, shift: int) -> np.ndarray:

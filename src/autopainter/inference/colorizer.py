@@ -282,6 +282,24 @@ class Colorizer:
         y = self.runner(x, threads=int(threads or self.threads))[0]  # (3, h, w) float32
         return from_unit(y.transpose(1, 2, 0))  # (h, w, 3)
 
+    def material_embedding(self, prep: Prepared) -> np.ndarray | None:
+        """The material head's embedding of ``prep`` (a model with ``model.material_dim``), at the sketch's
+        full size: (H, W, D) float32, unit length per pixel (nearest-resized); None for a model without a
+        head. Pixels whose embeddings point alike are, to the model, one material."""
+        if self.generator is None or self.generator.material_head is None:
+            return None
+        import torch
+
+        with torch.no_grad():
+            _, emb = self.generator(torch.from_numpy(prep.x), materials=True)  # (1, D, h, w)
+        emb = emb[0].permute(1, 2, 0).numpy()  # (h, w, D)
+        H, W = prep.sketch.shape
+        if emb.shape[:2] != (H, W):
+            ys = (np.arange(H) * emb.shape[0] // H).clip(0, emb.shape[0] - 1)
+            xs = (np.arange(W) * emb.shape[1] // W).clip(0, emb.shape[1] - 1)
+            emb = emb[ys][:, xs]
+        return np.ascontiguousarray(emb, np.float32)
+
     def finish(self, prep: Prepared, generated: np.ndarray | None, layers: bool = True,
                style: str | None = None) -> ColorizeResult:
         """Bring the generator's colors (``generate``'s (h, w, 3) uint8; None without a generator) to the

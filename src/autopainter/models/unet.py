@@ -184,8 +184,14 @@ class UNetGenerator(nn.Module):
                     upsample=cfg.upsample)
             )
         self.multiple = 2**depth
+        # model.material_dim: a 1x1 conv on what the last decoder block reads (half resolution), one embedding
+        # per pixel that the maps' materials teach to be alike within a material (losses.material_contrast)
+        self.material_head: nn.Module | None = None
+        if cfg.material_dim:
+            head_in = chans[0] if depth == 1 else 2 * chans[0] + extra[0]
+            self.material_head = nn.Sequential(nn.ReLU(), nn.Conv2d(head_in, cfg.material_dim, 1))
 
-    def _run(self, x: torch.Tensor) -> torch.Tensor:
+    def _run(self, x: torch.Tensor, materials: bool = False):
         feats: list[torch.Tensor] = []
         if self.sketch_net is not None:
             with torch.no_grad():  # frozen, and its input is data: nothing to differentiate
@@ -203,7 +209,11 @@ class UNetGenerator(nn.Module):
                 if level in self.sketch_levels:
                     parts.append(self.adapters[str(level)](feats[self.sketch_levels[level]].to(x.dtype)))
                 x = torch.cat(parts, dim=1)  # (B, 2C (+ C_sketch), h, w)
+            if materials and j == len(self.ups) - 1:
+                emb = F.interpolate(self.material_head(x), scale_factor=2, mode="nearest")  # (B, D, H, W)
             x = self._maybe_ckpt(up, x)
+        if materials:
+            return torch.tanh(x), F.normalize(emb.float(), dim=1)
         return torch.tanh(x)
 
     def _maybe_ckpt(self, block: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -211,9 +221,15 @@ class UNetGenerator(nn.Module):
             return checkpoint(block, x, use_reentrant=False)
         return block(x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, materials: bool = False):
+        """x (B, C, H, W) -> (B, 3, H, W); with ``materials`` (a model with ``model.material_dim``) also the
+        material head's embedding (B, D, H, W), unit length per pixel."""
+        if materials and self.material_head is None:
+            raise ValueError("this generator has no material head (model.material_dim is 0)")
         h, w = x.shape[-2:]
-        y = self._run(pad_to_multiple(x, self.multiple))  # (B, 3, H', W'), multiples of 2**depth
+        y = self._run(pad_to_multiple(x, self.multiple), materials)  # (B, 3, H', W'), multiples of 2**depth
+        if materials:
+            return crop(y[0], h, w), crop(y[1], h, w)
         return crop(y, h, w)
 
 

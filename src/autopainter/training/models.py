@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +46,8 @@ def build_models(cfg: Config, device: torch.device, init: bool = True) -> Models
 
     ``train.init_from``: G and its EMA start from the folder's generator, and D from its
     ``discriminator.safetensors`` when it has one (``autopainter export`` writes it) and the run has a D;
-    the architectures must match the config."""
+    the architectures must match the config, except that a generator without a material head may gain one
+    (``model.material_dim``; the head starts fresh)."""
     t = cfg.train
     G = build_generator(cfg.model, gradient_checkpointing=t.gradient_checkpointing)
     D = build_discriminator(cfg.discriminator) if cfg.loss.gan > 0 else None
@@ -54,8 +56,14 @@ def build_models(cfg: Config, device: torch.device, init: bool = True) -> Models
         # fine-tuning or continuing elsewhere: the model folder's weights; the architectures must match
         folder = resolve_model_dir(t.init_from)  # a path, or 'bundled': the packaged default model
         src, info = load_generator(folder)
-        _check_same_network(cfg.model, src.cfg, str(folder))
-        load_state_checked(G, src.state_dict(), str(folder))
+        # a model without a material head continues with a new one (model.material_dim): the rest must match
+        adding_head = bool(cfg.model.material_dim) and not src.cfg.material_dim
+        wanted = dataclasses.replace(cfg.model, material_dim=0) if adding_head else cfg.model
+        _check_same_network(wanted, src.cfg, str(folder))
+        state = src.state_dict()
+        if adding_head:
+            state = {**{k: v for k, v in G.state_dict().items() if k.startswith("material_head.")}, **state}
+        load_state_checked(G, state, str(folder))
         init_trained = dict(info.trained)
         found = load_discriminator(folder) if D is not None else None
         if found is not None:

@@ -32,18 +32,20 @@ def d_step(models: Models, cfg: Config, cond: torch.Tensor, real: torch.Tensor, 
 
 
 def g_step(models: Models, cfg: Config, cond: torch.Tensor, real: torch.Tensor, fake: torch.Tensor,
-           hint_mask: torch.Tensor | None = None, step: int | None = None) -> dict[str, torch.Tensor]:
+           hint_mask: torch.Tensor | None = None, step: int | None = None,
+           emb: torch.Tensor | None = None, materials: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """One generator update on the objective's total. Returns the named terms (detached).
 
     Shapes as in ``d_step``; hint_mask: (B, 1, H, W) in {0, 1}, for the hint terms; step: the training
-    step (the feature weight's warm-up)."""
+    step (the feature weight's warm-up); emb (B, D, H, W), materials (B, H, W): the material head's
+    embedding and the batch's material maps (``loss.material``)."""
     models.opt_G.zero_grad(set_to_none=True)
     with models.amp:
         logits = None
         if models.D is not None:
             models.D.requires_grad_(False)  # G's step must not leave gradients in D
             logits = models.D_frozen(cond, fake)
-        terms = generator_objective(cfg.loss, fake, real, logits, models.extractor, hint_mask, step)
+        terms = generator_objective(cfg.loss, fake, real, logits, models.extractor, hint_mask, step, emb, materials)
     models.scaler.scale(terms["total"]).backward()
     models.scaler.step(models.opt_G)
     return {k: v.detach() for k, v in terms.items()}
@@ -59,11 +61,16 @@ def train_step(models: Models, cfg: Config, batch: dict[str, torch.Tensor], step
     cond = discriminator_condition(batch["sketch"], cfg.discriminator.in_channels)  # (B, 1 or 3, H, W)
     if cfg.train.channels_last:
         x, cond, real = (t.contiguous(memory_format=torch.channels_last) for t in (x, cond, real))
+    emb = materials = None
     with models.amp:
-        fake = models.G(x)  # (B, 3, H, W)
+        if cfg.loss.material > 0:
+            fake, emb = models.G(x, materials=True)  # (B, 3, H, W), (B, D, H, W)
+            materials = batch["materials"]  # (B, H, W)
+        else:
+            fake = models.G(x)  # (B, 3, H, W)
     logs = {}
     if models.D is not None:
         logs["d"] = d_step(models, cfg, cond, real, fake)
-    logs.update(g_step(models, cfg, cond, real, fake, batch["mask"], step))
+    logs.update(g_step(models, cfg, cond, real, fake, batch["mask"], step, emb, materials))
     models.scaler.update()
     return logs

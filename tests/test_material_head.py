@@ -1,0 +1,97 @@
+"""The material head (model.material_dim): shapes, the contrastive term, training with it, gaining a head
+through train.init_from, export and the Colorizer's embedding, and the locality protocol's material_head cue."""
+
+import numpy as np
+import pytest
+import torch
+
+from autopainter.config import Config, ConfigError, GeneratorConfig
+from autopainter.losses import material_contrast
+from autopainter.models.unet import UNetGenerator, build_generator, count_parameters
+
+from conftest import tiny_config
+
+
+def _gen(dim=4):
+    return build_generator(GeneratorConfig(ngf=4, depth=3, norm="group", dropout=0.0, material_dim=dim)).eval()
+
+
+def test_head_shapes_parameters_and_plain_forward_unchanged():
+    g = _gen(6)
+    x = torch.randn(2, 5, 40, 24)
+    with torch.no_grad():
+        rgb, emb = g(x, materials=True)
+        assert torch.equal(rgb, g(x))  # the head does not touch the colors
+    assert rgb.shape == (2, 3, 40, 24) and emb.shape == (2, 6, 40, 24)
+    n = emb.norm(dim=1)
+    assert n.max() <= 1.0001 and ((n - 1).abs() < 1e-4).float().mean() > 0.9  # unit length (0 where all is 0)
+    assert count_parameters(g) == g.cfg.parameter_count()
+    with pytest.raises(ValueError, match="no material head"):
+        _gen(0)(x, materials=True)
+
+
+def test_contrast_is_low_for_grouped_embeddings_and_high_for_mixed():
+    labels = torch.zeros(1, 8, 8, dtype=torch.long)
+    labels[0, :, :4], labels[0, :, 4:] = 1, 2
+    labels[0, 0, 0] = 0  # ink: left out
+    good = torch.zeros(1, 2, 8, 8)
+    good[0, 0, :, :4], good[0, 1, :, 4:] = 1, 1  # one direction per material
+    bad = torch.ones(1, 2, 8, 8) / 2**0.5  # every pixel alike
+    torch.manual_seed(0)
+    low, high = material_contrast(good, labels), material_contrast(bad, labels)
+    assert low < 0.01 and high > 0.5
+    assert material_contrast(good, torch.zeros_like(labels)) == 0  # nothing labelled
+
+
+def test_config_rules():
+    with pytest.raises(ConfigError, match="model.material_dim"):
+        Config.load("tiny", ["loss.material=1"])
+    with pytest.raises(ConfigError, match="hint_materials"):
+        Config.load("tiny", ["loss.material=1", "model.material_dim=4", "data.hint_materials=false"])
+
+
+def test_training_with_the_head_and_gaining_one_through_init_from(pairs_dir, tmp_path):
+    from autopainter.models.io import load_generator
+    from autopainter.training.export import export
+    from autopainter.training.loop import train
+
+    plain = train(tiny_config(pairs_dir, f"train.runs_dir={tmp_path / 'a'}", "train.max_steps=2"), progress=False)
+    export(plain, tmp_path / "plain")
+    run = train(tiny_config(pairs_dir, f"train.runs_dir={tmp_path / 'b'}", "train.max_steps=3",
+                            f"train.init_from={tmp_path / 'plain'}", "model.material_dim=4", "loss.material=1",
+                            "train.log_every=1"), progress=False)
+    import json
+
+    stats = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert any("material" in r for r in stats)
+    model = export(run, tmp_path / "headed")
+    g, _ = load_generator(model)
+    assert g.cfg.material_dim == 4 and g.material_head is not None
+    src, _ = load_generator(tmp_path / "plain")
+    for k, v in src.state_dict().items():  # everything but the new head came from the folder... then trained
+        assert g.state_dict()[k].shape == v.shape
+
+
+def test_colorizer_embedding_and_the_cue(tmp_path):
+    from PIL import Image
+
+    from autopainter.evaluate_locality import PairContext, material_head_cue
+    from autopainter.inference import Colorizer
+    from autopainter.models.io import save_pretrained
+
+    save_pretrained(_gen(4), tmp_path / "m", image_size=32)
+    c = Colorizer.from_pretrained(tmp_path / "m", size=32)
+    sketch = np.full((48, 64), 255, np.uint8)
+    sketch[:, 31:33] = 0
+    prep = c.prepare(Image.fromarray(sketch))
+    emb = c.material_embedding(prep)
+    assert emb.shape == (48, 64, 4) and np.linalg.norm(emb, axis=2).max() <= 1.001
+    regions = np.ones((48, 64), int)
+    regions[:, 32:] = 2
+    ctx = PairContext(np.array([1]), np.array([2]), sketch, regions, np.zeros((48, 64, 3), np.uint8),
+                      np.zeros((3, 3)), np.zeros((3, 2)), 80.0, emb)
+    score = material_head_cue(ctx)
+    assert score.shape == (1,) and -1.0001 <= score[0] <= 1.0001
+    same = PairContext(np.array([1]), np.array([1]), sketch, regions, ctx.output, ctx.output_lab, ctx.centroids, 80.0, emb)
+    assert material_head_cue(same)[0] == pytest.approx(1.0, abs=1e-5)
+    assert Colorizer.from_pretrained(None).material_embedding(prep) is None  # the bundled model has no head
