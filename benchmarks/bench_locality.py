@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
                     "off_material": r["off_material"], "reach": r["reach"], "material_auc": r["material_auc"],
                 }
 
-    heads = ("off-material ↓ (median / 120°)", "reach ↑ (median / 120°)", "material AUC ↑")
+    heads = ("off-material ↓ (median / 120°)", "reach ↑ (median / 120°)", "material AUC ↑ output color",
+             "material AUC ↑ material head")
     print("| set | model | images | materials | " + " | ".join(f"{s} {h}" for s in STYLES for h in heads)
           + " | material AUC ↑ centroid distance |")
     print("|---|---|---:|---:|" + "---:|" * (len(STYLES) * len(heads) + 1))
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 row += [f"{_f(c['off_material']['median'])} / {_f(c['off_material']['turned'])}",
                         f"{_f(c['reach']['median'])} / {_f(c['reach']['turned'])}",
-                        _f(c["material_auc"].get("output_color"))]
+                        _f(c["material_auc"].get("output_color")), _f(c["material_auc"].get("material_head"))]
             row.append(_f(first["material_auc"].get("centroid")))  # the same in every style: no model involved
             print("| " + " | ".join(row) + " |")
 
