@@ -95,3 +95,27 @@ def test_colorizer_embedding_and_the_cue(tmp_path):
     same = PairContext(np.array([1]), np.array([1]), sketch, regions, ctx.output, ctx.output_lab, ctx.centroids, 80.0, emb)
     assert material_head_cue(same)[0] == pytest.approx(1.0, abs=1e-5)
     assert Colorizer.from_pretrained(None).material_embedding(prep) is None  # the bundled model has no head
+
+
+def test_resume_with_the_head_is_exact(pairs_dir, tmp_path):
+    import json
+
+    from autopainter.training.checkpoint import load_state
+    from autopainter.training.loop import resume_config, train
+
+    common = ["train.log_every=1", "train.epochs=2", "model.material_dim=4", "loss.material=1"]
+    full = train(tiny_config(pairs_dir, f"train.runs_dir={tmp_path / 'a'}", *common), progress=False)
+    part = train(tiny_config(pairs_dir, f"train.runs_dir={tmp_path / 'b'}", "train.max_steps=3", *common), progress=False)
+    train(resume_config(part, ["train.max_steps=0"]), resume=part, progress=False)
+
+    def losses(run):
+        rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+        return {r["step"]: (r["total"], r["material"]) for r in rows if "material" in r and "epoch_end" not in r}
+
+    a, b = losses(full), losses(part)
+    assert sorted(a) == sorted(b) and len(a) == 10
+    for step in a:
+        assert a[step] == pytest.approx(b[step], rel=1e-5, abs=1e-6), step
+    sa, sb = load_state(full), load_state(part)
+    for k in sa["G_ema"]:
+        assert torch.allclose(sa["G_ema"][k].float(), sb["G_ema"][k].float(), atol=1e-5), k

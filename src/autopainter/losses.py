@@ -109,7 +109,8 @@ def material_contrast(emb: torch.Tensor, labels: torch.Tensor, samples: int = 25
     """The material head's term: pixels of one material alike, of two materials apart.
 
     emb: (B, D, H, W), unit length per pixel; labels: (B, H, W) int, the material maps (0: ink, left out).
-    Per image, ``samples`` labelled pixels are drawn (torch's generator, so a resumed run repeats them);
+    Per image, ``samples`` labelled pixels are drawn, each material equally likely (torch's generator, so a
+    resumed run repeats them);
     over their pairs, same material: 1 - cos; other materials: max(0, cos - margin); the two means added,
     so rare pairs weigh as much as common ones. Zero when no image has two labelled pixels.
     """
@@ -120,7 +121,9 @@ def material_contrast(emb: torch.Tensor, labels: torch.Tensor, samples: int = 25
         idx = torch.nonzero(flat_l[b] > 0).squeeze(1)
         if idx.numel() < 2:
             continue
-        pick = idx[torch.randint(idx.numel(), (samples,), device=idx.device)]
+        # every material equally likely, whatever its area: paper and skin would otherwise fill the sample
+        counts = torch.bincount(flat_l[b][idx])
+        pick = idx[torch.multinomial(1.0 / counts[flat_l[b][idx]].float(), samples, replacement=True)]
         e = flat_e[b][:, pick].T  # (N, D)
         lab = flat_l[b][pick]
         sim = e @ e.T  # (N, N) cosines

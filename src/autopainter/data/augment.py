@@ -96,7 +96,7 @@ def _side_by_side(a: tuple, b: tuple, rng: np.random.Generator) -> tuple:
         names = dict(a[2].names)
         paper = _paper_label(MaterialMap(a[2].labels, names))
         labels = np.full(sketch.shape, paper, np.int32)
-        offsets = (0, max(names) if names else 0)
+        offsets = (0, max(max(names, default=0), int(a[2].labels.max(initial=0))))
     for k, (c, s, mm) in enumerate((a, b)):
         side = max(8, int(size * rng.uniform(0.55, 0.75)))
         c2 = np.asarray(Image.fromarray(c).resize((side, side), Image.Resampling.BICUBIC))
