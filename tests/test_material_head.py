@@ -119,3 +119,36 @@ def test_resume_with_the_head_is_exact(pairs_dir, tmp_path):
     sa, sb = load_state(full), load_state(part)
     for k in sa["G_ema"]:
         assert torch.allclose(sa["G_ema"][k].float(), sb["G_ema"][k].float(), atol=1e-5), k
+
+
+def test_locality_term_counts_change_on_unhinted_materials_only():
+    from autopainter.losses import locality
+
+    anchor = torch.zeros(1, 3, 4, 4)
+    fake = anchor.clone()
+    fake[..., :2] = 1.0  # the left half changed
+    unhinted = torch.zeros(1, 1, 4, 4)
+    unhinted[..., 2:] = 1  # only the right half is unhinted
+    assert locality(fake, anchor, unhinted) == 0
+    unhinted[..., 1] = 1
+    assert locality(fake, anchor, unhinted) == pytest.approx(4 / 12)
+    assert locality(fake, anchor, torch.zeros_like(unhinted)) == 0
+
+
+def test_training_with_the_locality_term(pairs_dir, tmp_path):
+    import json
+
+    from autopainter.data.pairs import PairDataset
+    from autopainter.training.loop import train
+
+    cfg = tiny_config(pairs_dir, f"train.runs_dir={tmp_path / 'r'}", "train.max_steps=3", "loss.locality=10",
+                      "train.log_every=1", "data.hint_none_prob=0")
+    item = PairDataset(cfg.data, train=True)[0]
+    assert item["unhinted"].shape == (1, 32, 32) and set(item["unhinted"].unique().tolist()) <= {0.0, 1.0}
+    hinted = item["materials"][item["mask"][0] > 0].unique()
+    assert not item["unhinted"][0][torch.isin(item["materials"], hinted)].any()  # hinted materials are not
+    run = train(cfg, progress=False)
+    rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert any(r.get("locality", 0) > 0 for r in rows)
+    with pytest.raises(ConfigError, match="loss.locality"):
+        Config.load("tiny", ["loss.locality=1", "data.hint_materials=false"])

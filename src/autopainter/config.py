@@ -186,6 +186,7 @@ class LossConfig(_Section):
     tv: float = 0.0  # w_tv, total-variation weight
     hint: float = 0.0  # L1 weight on the hinted areas alone (each hint grown by a few pixels); rewards following hints
     material: float = 0.0  # weight of the material head's contrastive term (needs model.material_dim and material maps)
+    locality: float = 0.0  # L1 of the output against its own no-hint output over the unhinted materials (a hint changes its own)
     gan_mode: str = "vanilla"  # vanilla | lsgan | hinge
     feature_backbone: str = "efficientnet-lite0"  # efficientnet-lite0 | vgg16 | vgg19 | none
     feature_weights: str = ""  # path to a torchvision-format .pth (required for vgg16 / vgg19)
@@ -197,7 +198,7 @@ class LossConfig(_Section):
         _finite(self, "loss")
         _choice("loss.gan_mode", self.gan_mode, GAN_MODES)
         _choice("loss.feature_backbone", self.feature_backbone, FEATURE_BACKBONES)
-        for k in ("l1", "feature", "gan", "tv", "hint", "material"):
+        for k in ("l1", "feature", "gan", "tv", "hint", "material", "locality"):
             if getattr(self, k) < 0:
                 raise ConfigError(f"loss.{k} must be >= 0")
         if self.l1 == self.feature == self.gan == self.tv == self.hint == 0:
@@ -373,6 +374,9 @@ class Config(_Section):
             )
         if self.loss.material > 0 and not self.model.material_dim:
             raise ConfigError("loss.material > 0 trains the material head: set model.material_dim (e.g. 16) too")
+        if self.loss.locality > 0 and (not self.data.hint_materials or self.model.in_channels != 5):
+            raise ConfigError("loss.locality > 0 needs hints per material (data.hint_materials=true) and a generator "
+                              "that reads hints (model.in_channels=5)")
         if self.loss.material > 0 and not self.data.hint_materials:
             raise ConfigError("loss.material > 0 needs the material maps in the batch: set data.hint_materials=true")
         for section in (self.model, self.discriminator, self.loss, self.data, self.train):

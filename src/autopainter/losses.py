@@ -139,6 +139,14 @@ def material_contrast(emb: torch.Tensor, labels: torch.Tensor, samples: int = 25
     return torch.stack(terms).mean() if terms else emb.new_zeros((), dtype=torch.float32)
 
 
+def locality(fake: torch.Tensor, anchor: torch.Tensor, unhinted: torch.Tensor) -> torch.Tensor:
+    """Mean absolute change of the output against ``anchor`` (the same sketch's output without hints, no
+    gradient) over the pixels of materials no hint touched: what the locality protocol counts as
+    off-material change, made a term. fake, anchor: (B, 3, H, W); unhinted: (B, 1, H, W) in {0, 1}."""
+    err = (fake.float() - anchor.detach().float()).abs() * unhinted
+    return err.sum() / (unhinted.sum() * fake.shape[1]).clamp_min(1.0)
+
+
 def generator_objective(
     cfg: LossConfig,
     fake: torch.Tensor,
@@ -149,13 +157,16 @@ def generator_objective(
     step: int | None = None,
     material_emb: torch.Tensor | None = None,
     material_labels: torch.Tensor | None = None,
+    anchor: torch.Tensor | None = None,
+    unhinted: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """Named, unweighted terms plus their weighted ``total``. Terms with weight 0 are not computed.
 
     fake, real: (B, 3, H, W) in [-1, 1]; fake_logits: D's output on (sketch, fake), needed when cfg.gan > 0.
     hint_mask: (B, 1, H, W) in {0, 1}, for ``loss.hint`` and ``loss.feature_off_hints``; step: the
     training step, for ``loss.feature_warmup`` (None: the full weight); material_emb (B, D, H, W) and
-    material_labels (B, H, W), for ``loss.material`` (``material_contrast``).
+    material_labels (B, H, W), for ``loss.material`` (``material_contrast``); anchor (B, 3, H, W), the no-hint
+    output, and unhinted (B, 1, H, W), for ``loss.locality``.
     """
     terms: dict[str, torch.Tensor] = {}
     total = fake.new_zeros((), dtype=torch.float32)
@@ -191,5 +202,10 @@ def generator_objective(
             raise ValueError("loss.material > 0 needs the material head's embedding and the material maps")
         terms["material"] = material_contrast(material_emb, material_labels)
         total = total + cfg.material * terms["material"]
+    if cfg.locality > 0:
+        if anchor is None or unhinted is None:
+            raise ValueError("loss.locality > 0 needs the no-hint output and the unhinted materials' mask")
+        terms["locality"] = locality(fake, anchor, unhinted)
+        total = total + cfg.locality * terms["locality"]
     terms["total"] = total
     return terms

@@ -309,8 +309,11 @@ class PairDataset(torch.utils.data.Dataset):
             shift = int(rng.integers(26, 231))  # of 256 hue steps: at least ~36 degrees away
             color_np, hint_rgb = rotate_hue(color_np, shift), rotate_hue(hint_rgb, shift)
         item = sample_tensors(sketch_np, color_np, hint_rgb, hint_mask, self.in_channels)  # (C, S, S) each
-        if mm is not None:  # for the material head (loss.material)
+        if mm is not None:  # for the material head (loss.material) and loss.locality
             item["materials"] = torch.from_numpy(mm.labels.astype(np.int64))  # (S, S)
+            hinted = np.unique(mm.labels[hint_mask])
+            unhinted = (mm.labels > 0) & ~np.isin(mm.labels, hinted)  # materials no hint touched
+            item["unhinted"] = torch.from_numpy(unhinted[None].astype(np.float32))  # (1, S, S)
         return item
 
 

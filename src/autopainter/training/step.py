@@ -33,19 +33,22 @@ def d_step(models: Models, cfg: Config, cond: torch.Tensor, real: torch.Tensor, 
 
 def g_step(models: Models, cfg: Config, cond: torch.Tensor, real: torch.Tensor, fake: torch.Tensor,
            hint_mask: torch.Tensor | None = None, step: int | None = None,
-           emb: torch.Tensor | None = None, materials: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+           emb: torch.Tensor | None = None, materials: torch.Tensor | None = None,
+           anchor: torch.Tensor | None = None, unhinted: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """One generator update on the objective's total. Returns the named terms (detached).
 
     Shapes as in ``d_step``; hint_mask: (B, 1, H, W) in {0, 1}, for the hint terms; step: the training
     step (the feature weight's warm-up); emb (B, D, H, W), materials (B, H, W): the material head's
-    embedding and the batch's material maps (``loss.material``)."""
+    embedding and the batch's material maps (``loss.material``); anchor (B, 3, H, W), unhinted (B, 1, H, W):
+    the no-hint output and the unhinted materials (``loss.locality``)."""
     models.opt_G.zero_grad(set_to_none=True)
     with models.amp:
         logits = None
         if models.D is not None:
             models.D.requires_grad_(False)  # G's step must not leave gradients in D
             logits = models.D_frozen(cond, fake)
-        terms = generator_objective(cfg.loss, fake, real, logits, models.extractor, hint_mask, step, emb, materials)
+        terms = generator_objective(cfg.loss, fake, real, logits, models.extractor, hint_mask, step, emb, materials,
+                                    anchor, unhinted)
     models.scaler.scale(terms["total"]).backward()
     models.scaler.step(models.opt_G)
     return {k: v.detach() for k, v in terms.items()}
@@ -68,9 +71,16 @@ def train_step(models: Models, cfg: Config, batch: dict[str, torch.Tensor], step
             materials = batch["materials"]  # (B, H, W)
         else:
             fake = models.G(x)  # (B, 3, H, W)
+        anchor = unhinted = None
+        if cfg.loss.locality > 0:  # the same sketches without their hints: what the hints must leave alone
+            with torch.no_grad():
+                bare = x.clone()
+                bare[:, 1:] = 0  # hint RGB and mask (models.inputs: channels 1-3 and 4)
+                anchor = models.G(bare)  # (B, 3, H, W)
+            unhinted = batch["unhinted"]  # (B, 1, H, W)
     logs = {}
     if models.D is not None:
         logs["d"] = d_step(models, cfg, cond, real, fake)
-    logs.update(g_step(models, cfg, cond, real, fake, batch["mask"], step, emb, materials))
+    logs.update(g_step(models, cfg, cond, real, fake, batch["mask"], step, emb, materials, anchor, unhinted))
     models.scaler.update()
     return logs
