@@ -4,8 +4,9 @@ For each model and evaluation set, through ``autopainter evaluate`` (cached by t
 * the locality protocol (flat style, the product's): off-material change and material reach, each for the
   hint in the material's median color and turned 120 degrees in hue, and the material AUC of the best cue the
   model has (its material head when it has one, else its no-hint output colors);
-* Hint-AUC (``--protocol hintauc``, flat) when the ``hintauc`` package is importable here (``make
-  install-hintauc``; otherwise "–");
+* Hint-AUC (``--protocol hintauc``, flat) on the first ``--hintauc-limit`` pairs (default 50: its hints take
+  about 4 s per pair on this CPU), when the ``hintauc`` package is importable here (``make install-hintauc``;
+  otherwise "–");
 * PSNR with 0, 5 and 20 simulated hint strokes (flat);
 * and, per model, how many of the hue wheel's 12 hues steer (``evaluate.hue_wheel``, soft style).
 
@@ -57,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", action="append", required=True, metavar="NAME=DIR")
     ap.add_argument("--eval", nargs="+", required=True, metavar="NAME:DATA:SPLIT")
     ap.add_argument("--limit", type=int, default=0, metavar="N", help="the first N pairs of each set (default: all)")
+    ap.add_argument("--hintauc-limit", type=int, default=50, metavar="N",
+                    help="Hint-AUC on the first N pairs of each set (default 50; 0: all)")
     ap.add_argument("--work", default=str(Path.home() / ".cache/autopainter/bench-materials"))
     ap.add_argument("--out", default=str(RESULTS / "materials.json"))
     args = ap.parse_args(argv)
@@ -80,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
             base = work / name / f"{key}{suffix}"
             loc = cached_evaluate(path, data, split, "flat", [], Path(f"{base}-locality"), "locality", args.limit)
             strokes = cached_evaluate(path, data, split, "flat", [0, 5, 20], Path(f"{base}-strokes"), limit=args.limit)
-            hauc = (cached_evaluate(path, data, split, "flat", [], Path(f"{base}-hintauc"), "hintauc", args.limit)
-                    if has_hintauc else None)
+            hlimit = min(x for x in (args.limit, args.hintauc_limit) if x > 0) if (args.limit or args.hintauc_limit) else 0
+            hauc = (cached_evaluate(path, data, split, "flat", [], Path(f"{work / name / key}-hintauc{hlimit or ''}"),
+                                    "hintauc", hlimit) if has_hintauc else None)
             r = loc["results"]["flat"]
             aucs = r["material_auc"]
             cue = "material_head" if aucs.get("material_head") is not None else "output_color"
@@ -90,12 +94,12 @@ def main(argv: list[str] | None = None) -> int:
                 "material_auc": aucs, "auc_cue": cue, "auc": aucs.get(cue),
                 "psnr": {n: _psnr(strokes, n) for n in (0, 5, 20)},
                 "hint_auc": None if hauc is None else {"psnr": hauc["hint_auc"]["psnr"], "ssim": hauc["hint_auc"]["ssim"],
-                                                       "backend": hauc.get("hintauc")},
+                                                       "images": hauc["images"], "backend": hauc.get("hintauc")},
             }
         table[name]["hue_wheel_steers"] = _hue_wheel(path)
 
     print("| set | model | off-material ↓ median / 120° | reach ↑ median / 120° | material AUC ↑ (cue) | "
-          "Hint-AUC PSNR / SSIM | PSNR 0 / 5 / 20 hints |")
+          f"Hint-AUC PSNR / SSIM (first {args.hintauc_limit or 'all'}) | PSNR 0 / 5 / 20 hints |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for set_name, _, split in sets:
         key = f"{set_name}-{split}"
@@ -130,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     for what, ok, value in goals:
         print(f"{'met   ' if ok else 'MISSED'}  {what}: {value}")
     write_json(args.out, {"models": dict(models), "sets": [":".join(s) for s in sets], "limit": args.limit,
+                          "hintauc_limit": args.hintauc_limit,
                           "hintauc": has_hintauc, "table": table,
                           "goals": [{"goal": g, "met": ok, "value": v} for g, ok, v in goals]})
     return 0

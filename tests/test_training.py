@@ -150,3 +150,12 @@ def test_export_every_keeps_a_release_model_beside_the_state(pairs_dir, tmp_path
     load_generator(run / EXPORT_DIR)
     with pytest.raises(ValueError, match="export_every"):
         tiny_config(pairs_dir, "train.export_every=-1")
+
+
+def test_runs_dir_with_a_tilde_is_the_home_folder(tmp_path, monkeypatch):
+    from autopainter.training.runs import make_run_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    run = make_run_dir("~/runs", "x")
+    assert run == tmp_path / "runs" / "00000-x" and not (tmp_path / "~").exists()

@@ -117,7 +117,8 @@ class PairDataset(torch.utils.data.Dataset):
         # data.repeats lists a root's training pairs several times (train split only).
         paths = [cfg.path, *cfg.extra_paths]
         repeats = list(cfg.repeats) if split == "train" and cfg.repeats else [1] * len(paths)
-        found = [(*_split_root(Path(p), split), p == cfg.path, r) for p, r in zip(paths, repeats)]
+        # expanduser: --set data.path=~/... reaches here unexpanded by the shell
+        found = [(*_split_root(Path(p).expanduser(), split), p == cfg.path, r) for p, r in zip(paths, repeats)]
         if split != "train" and any(not f[1] for f in found):
             found = [f for f in found if not f[1]]
         else:

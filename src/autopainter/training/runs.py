@@ -26,7 +26,7 @@ STATS_NAME = "stats.jsonl"
 def make_run_dir(runs_dir: str | Path, name: str) -> Path:
     """runs/00003-name: the next free number; never reuses or overwrites a folder."""
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip(".-") or "run"
-    root = Path(runs_dir)
+    root = Path(runs_dir).expanduser()  # --set train.runs_dir=~/... reaches here unexpanded by the shell
     root.mkdir(parents=True, exist_ok=True)
     while True:
         nums = [int(p.name[:5]) for p in root.iterdir() if p.is_dir() and p.name[:5].isdigit()]
