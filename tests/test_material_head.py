@@ -143,7 +143,8 @@ def test_training_with_the_locality_term(pairs_dir, tmp_path):
 
     cfg = tiny_config(pairs_dir, f"train.runs_dir={tmp_path / 'r'}", "train.max_steps=3", "loss.locality=10",
                       "train.log_every=1", "data.hint_none_prob=0")
-    item = PairDataset(cfg.data, train=True)[0]
+    assert set(PairDataset(cfg.data, train=True)[0]) == {"sketch", "color", "hint", "mask", "input"}
+    item = PairDataset(cfg.data, train=True, material_targets=True)[0]
     assert item["unhinted"].shape == (1, 32, 32) and set(item["unhinted"].unique().tolist()) <= {0.0, 1.0}
     hinted = item["materials"][item["mask"][0] > 0].unique()
     assert not item["unhinted"][0][torch.isin(item["materials"], hinted)].any()  # hinted materials are not

@@ -89,6 +89,9 @@ class PairDataset(torch.utils.data.Dataset):
         train: random crop and flip (True) or a plain resize to image_size (False).
         seed: base of every per-item generator.
         in_channels: the generator's input channels (``GeneratorConfig.in_channels``: 5 or 3).
+        material_targets: train mode with material hints: items also hold ``materials`` (S, S) int64, the map,
+            and ``unhinted`` (1, S, S) in {0, 1}, the materials no hint touched (for ``loss.material`` and
+            ``loss.locality``).
 
     Attributes:
         root: the folder the layout was read from (ROOT/<split> or its fallback, see module doc).
@@ -102,7 +105,7 @@ class PairDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, cfg: DataConfig, split: str = "train", train: bool = True, seed: int = 0,
-                 in_channels: int = 5) -> None:
+                 in_channels: int = 5, material_targets: bool = False) -> None:
         if not cfg.path:
             raise ImageError("data.path is empty: set it to the dataset folder (e.g. --set data.path=data/pairs)")
         if in_channels not in INPUT_CHANNELS:
@@ -112,6 +115,7 @@ class PairDataset(torch.utils.data.Dataset):
         self.train = train
         self.seed = seed
         self.in_channels = in_channels
+        self.material_targets = material_targets
         # data.path and data.extra_paths, each with its own (detected) layout. A non-train split is made of
         # the roots that have it; only when none has it does it fall back to data.path's training images.
         # data.repeats lists a root's training pairs several times (train split only).
@@ -310,7 +314,7 @@ class PairDataset(torch.utils.data.Dataset):
             shift = int(rng.integers(26, 231))  # of 256 hue steps: at least ~36 degrees away
             color_np, hint_rgb = rotate_hue(color_np, shift), rotate_hue(hint_rgb, shift)
         item = sample_tensors(sketch_np, color_np, hint_rgb, hint_mask, self.in_channels)  # (C, S, S) each
-        if mm is not None:  # for the material head (loss.material) and loss.locality
+        if mm is not None and self.material_targets:  # for the material head (loss.material) and loss.locality
             item["materials"] = torch.from_numpy(mm.labels.astype(np.int64))  # (S, S)
             hinted = np.unique(mm.labels[hint_mask])
             unhinted = (mm.labels > 0) & ~np.isin(mm.labels, hinted)  # materials no hint touched
