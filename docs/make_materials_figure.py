@@ -8,7 +8,10 @@ parts), one Wesnoth portrait of ``data/wesnoth`` (map from colors); each row is 
 random color per material, ink black) at 160 px, the first pair of each source in the training split (or test,
 for Wesnoth) in sorted order (a fixed choice, not a picked one). ``--samples`` draws
 docs/img/material-hints.png instead: training items as the model sees them (sketch with its hints | target),
-hints per material.
+hints per material. ``--compare DIR_A DIR_B ...`` draws docs/img/materials-test.png: the first ``--rows`` rows
+of the ``examples.png`` of several locality evaluations (``autopainter evaluate --protocol locality -o DIR``),
+interleaved (A's row 1, B's row 1, A's row 2 ...): sketch, no-hint output, the median-color stroke and its
+output, the turned stroke and its output, target.
 """
 
 from __future__ import annotations
@@ -67,12 +70,29 @@ def samples(out: str, n: int = 12) -> None:
     Image.fromarray(np.vstack(rows)).save(out, optimize=True)
 
 
+def compare(dirs: list[str], rows: int, out: str) -> None:
+    sheets = [np.asarray(Image.open(f"{d}/examples.png").convert("RGB")) for d in dirs]
+    cell = sheets[0].shape[1] // 7  # seven cells a row
+    picked = []
+    for r in range(rows):
+        for sheet in sheets:
+            if (r + 1) * cell <= sheet.shape[0]:
+                picked += [sheet[r * cell:(r + 1) * cell], np.full((4, sheet.shape[1], 3), 255, np.uint8)]
+        picked.append(np.full((12, sheets[0].shape[1], 3), 255, np.uint8))
+    img = Image.fromarray(np.vstack(picked[:-1]))
+    img.resize((img.width // 2, img.height // 2), Image.Resampling.LANCZOS).save(out, optimize=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--samples", action="store_true", help="training items with hints per material instead")
+    ap.add_argument("--compare", nargs="+", metavar="DIR", help="locality evaluation folders to interleave")
+    ap.add_argument("--rows", type=int, default=3)
     ap.add_argument("-o", "--output")
     args = ap.parse_args()
-    if args.samples:
+    if args.compare:
+        compare(args.compare, args.rows, args.output or "docs/img/materials-test.png")
+    elif args.samples:
         samples(args.output or "docs/img/material-hints.png")
     else:
         maps(args.output or "docs/img/materials.png")
