@@ -130,3 +130,31 @@ def cached_evaluate(model: str, data: str, split: str, style: str, hints: list[i
             raise RuntimeError(f"{model}: the weights changed during the evaluation; run it again")
         done.write_text(json.dumps(request))
     return json.loads((out / "metrics.json").read_text())
+
+
+def parse_models(ap, specs: list[str], allow: tuple[str, ...] = ("bundled",)) -> list[tuple[str, str]]:
+    """``--model NAME=DIR`` arguments -> [(name, dir)]; DIR a model folder or one of ``allow`` ('bundled': the
+    packaged model, 'none': the hints-only fill). A bad one is ``ap.error``."""
+    models: list[tuple[str, str]] = []
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            ap.error(f"--model wants NAME=DIR, got {spec!r}")
+        if name in dict(models):
+            ap.error(f"--model {name} is given twice")
+        if path not in allow and not (Path(path) / "config.json").is_file():
+            ap.error(f"--model {name}: {path} is not a model folder (no config.json)")
+        models.append((name, path))
+    return models
+
+
+def parse_sets(ap, specs: list[str]) -> list[tuple[str, str, str]]:
+    """``--eval NAME:DATA:SPLIT`` arguments -> [(name, data, split)]; DATA/SPLIT must be a folder."""
+    sets = []
+    for spec in specs:
+        name, _, rest = spec.partition(":")
+        data, _, split = rest.rpartition(":")  # DATA may hold a ':' itself
+        if not (name and data and split) or not Path(data, split).is_dir():
+            ap.error(f"--eval wants NAME:DATA:SPLIT with DATA/SPLIT a folder, got {spec!r}")
+        sets.append((name, data, split))
+    return sets

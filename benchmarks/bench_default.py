@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import RESULTS, cached_evaluate, write_json  # noqa: E402
+from _common import RESULTS, cached_evaluate, write_json, parse_models, parse_sets  # noqa: E402
 
 METRICS = ("l1", "psnr", "ssim", "hint_de", "hint_region_de", "fd_lite0")
 
@@ -43,24 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(RESULTS / "default.json"))
     args = ap.parse_args(argv)
 
-    models = []
-    for spec in args.model:
-        name, sep, path = spec.partition("=")
-        if not sep or not name or not path:
-            ap.error(f"--model wants NAME=DIR, got {spec!r}")
-        if name in dict(models):
-            ap.error(f"--model {name} is given twice")
-        if path != "bundled" and not (Path(path) / "config.json").is_file():
-            ap.error(f"--model {name}: {path} is not a model folder (no config.json)")
-        models.append((name, path))
-    sets = []
-    for spec in args.eval:
-        name, _, rest = spec.partition(":")
-        data, _, split = rest.rpartition(":")  # DATA may hold a ':' itself
-        parts = [name, data, split]
-        if not all(parts) or not Path(data, split).is_dir():
-            ap.error(f"--eval wants NAME:DATA:SPLIT with DATA/SPLIT a folder, got {spec!r}")
-        sets.append(tuple(parts))
+    models = parse_models(ap, args.model, allow=("bundled",))
+    sets = parse_sets(ap, args.eval)
 
     work = Path(args.work)
     table: dict = {}

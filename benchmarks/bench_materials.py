@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import RESULTS, cached_evaluate, write_json  # noqa: E402
+from _common import RESULTS, cached_evaluate, write_json, parse_models, parse_sets  # noqa: E402
 
 GOAL_OFF, GOAL_REACH, GOAL_AUC, GOAL_PSNR_DROP = 0.10, 0.80, 0.85, 0.3
 LOCAL_SETS = ("characters", "wesnoth")  # the sets the off-material and reach goals name
@@ -63,16 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", default=str(Path.home() / ".cache/autopainter/bench-materials"))
     ap.add_argument("--out", default=str(RESULTS / "materials.json"))
     args = ap.parse_args(argv)
-    models = [tuple(s.split("=", 1)) for s in args.model]
-    if any(len(m) != 2 or not all(m) for m in models):
-        ap.error("--model wants NAME=DIR")
-    sets = []
-    for spec in args.eval:
-        name, _, rest = spec.partition(":")
-        data, _, split = rest.rpartition(":")
-        if not (name and data and split and Path(data, split).is_dir()):
-            ap.error(f"--eval wants NAME:DATA:SPLIT with DATA/SPLIT a folder, got {spec!r}")
-        sets.append((name, data, split))
+    models = parse_models(ap, args.model)
+    sets = parse_sets(ap, args.eval)
     has_hintauc = importlib.util.find_spec("hintauc") is not None
     work = Path(args.work)
     suffix = f"-limit{args.limit}" if args.limit else ""

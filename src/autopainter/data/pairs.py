@@ -265,14 +265,14 @@ class PairDataset(torch.utils.data.Dataset):
 
     def _loaded(self, index: int, size: int, with_materials: bool) -> tuple[np.ndarray, np.ndarray, MaterialMap | None]:
         color_np, sketch_np = self._resized(*self._read(index), size)
-        mm = None
-        if with_materials:
-            mm = self._stored_materials(index)
-            if mm is None:
-                mm = self._derived(color_np, sketch_np)
-            else:
-                mm = MaterialMap(resize_labels(mm.labels, (size, size)), mm.names, mm.source)
-        return color_np, sketch_np, mm
+        return color_np, sketch_np, self._map_for(index, color_np, sketch_np) if with_materials else None
+
+    def _map_for(self, index: int, color_np: np.ndarray, sketch_np: np.ndarray) -> MaterialMap:
+        """Item ``index``'s map at the size of ``color_np`` (L, L, 3): stored (resized), or derived from it."""
+        mm = self._stored_materials(index)
+        if mm is None:
+            return self._derived(color_np, sketch_np)
+        return MaterialMap(resize_labels(mm.labels, color_np.shape[1::-1]), mm.names, mm.source)
 
     def _make_sample(
         self, sketch: Image.Image | None, color: Image.Image, rng: np.random.Generator, index: int = 0
@@ -281,13 +281,7 @@ class PairDataset(torch.utils.data.Dataset):
         size = cfg.load_size if self.train else cfg.image_size
         by_material = self.train and cfg.hint_materials
         color_np, sketch_np = self._resized(sketch, color, size)
-        mm = None
-        if by_material:
-            mm = self._stored_materials(index)
-            if mm is None:
-                mm = self._derived(color_np, sketch_np)
-            else:
-                mm = MaterialMap(resize_labels(mm.labels, (size, size)), mm.names, mm.source)
+        mm = self._map_for(index, color_np, sketch_np) if by_material else None
         if self.train and cfg.augment:
             color_np, sketch_np, mm = augment_sample(color_np, sketch_np, mm, rng,
                                                      lambda: self._partner(rng, index, size, by_material))
