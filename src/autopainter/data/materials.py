@@ -80,7 +80,8 @@ def write_material_map(path: str | Path, mm: MaterialMap) -> None:
         raise ValueError(f"labels must be (H, W) in [0, 65535], got {labels.shape} max {top}")
     img = Image.fromarray(labels.astype(np.uint8)) if top <= 255 else Image.fromarray(labels.astype(np.uint16))
     info = PngImagePlugin.PngInfo()
-    info.add_text(_TEXT_KEY, json.dumps({"source": mm.source, "names": {str(k): v for k, v in sorted(mm.names.items())}}))
+    names = {str(k): v for k, v in sorted(mm.names.items())}
+    info.add_text(_TEXT_KEY, json.dumps({"source": mm.source, "names": names}))
     buf = io.BytesIO()
     img.save(buf, format="PNG", pnginfo=info, compress_level=6)
     atomic_write_bytes(path, buf.getvalue())

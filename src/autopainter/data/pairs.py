@@ -243,9 +243,9 @@ class PairDataset(torch.utils.data.Dataset):
     def _derived(self, color: np.ndarray, sketch: np.ndarray) -> MaterialMap:
         if not self._derived_warned:
             self._derived_warned = True
-            warnings.warn(f"no material maps in {self.root}: deriving them from connected areas of near-equal color, "
-                          "which cannot join a material across lines; rebuild the dataset with `autopainter prepare` "
-                          "to get the source's parts", stacklevel=4)
+            warnings.warn(f"no material maps in {self.root} (for some or all pairs): deriving them from connected "
+                          "areas of near-equal color, which cannot join a material across lines; rebuild the dataset "
+                          "with `autopainter prepare` to get the source's parts", stacklevel=4)
         return materials_from_colors(color, sketch)
 
     def _partner(self, rng: np.random.Generator, index: int, size: int, with_materials: bool = False):
