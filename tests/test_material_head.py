@@ -141,7 +141,7 @@ def test_training_with_the_locality_term(pairs_dir, tmp_path):
     from autopainter.data.pairs import PairDataset
     from autopainter.training.loop import train
 
-    cfg = tiny_config(pairs_dir, f"train.runs_dir={tmp_path / 'r'}", "train.max_steps=3", "loss.locality=10",
+    cfg = tiny_config(pairs_dir, f"train.runs_dir={tmp_path / 'r'}", "train.max_steps=3", "loss.locality=10", "model.norm=group",
                       "train.log_every=1", "data.hint_none_prob=0")
     assert set(PairDataset(cfg.data, train=True)[0]) == {"sketch", "color", "hint", "mask", "input"}
     item = PairDataset(cfg.data, train=True, material_targets=True)[0]
@@ -153,3 +153,21 @@ def test_training_with_the_locality_term(pairs_dir, tmp_path):
     assert any(r.get("locality", 0) > 0 for r in rows)
     with pytest.raises(ConfigError, match="loss.locality"):
         Config.load("tiny", ["loss.locality=1", "data.hint_materials=false"])
+
+
+def test_more_config_rules():
+    with pytest.raises(ConfigError, match="only loss.material trains"):
+        Config.load("tiny", ["model.material_dim=4"])
+    with pytest.raises(ConfigError, match="dropout=0"):
+        Config.load("tiny", ["loss.locality=1"])  # tiny: batch norm
+    with pytest.raises(ConfigError, match="hint_hue_jitter"):
+        Config.load("tiny", ["loss.locality=1", "model.norm=group", "data.hint_hue_jitter=0.5"])
+
+
+def test_a_checkpoint_from_before_material_hints_keeps_its_recipe(tmp_path):
+    from autopainter.training.checkpoint import stored_config
+
+    d = Config.load("tiny").to_dict()
+    del d["data"]["hint_materials"]
+    assert stored_config({"config": d}, tmp_path).data.hint_materials is False
+    assert Config.load("tiny").data.hint_materials is True  # new configs: on

@@ -232,3 +232,19 @@ def test_a_named_white_part_at_the_edge_is_not_paper():
     mm = materials_from_parts(color, sketch, parts, {1: "hair", 2: "skin", 3: "clothing"})
     shirt = mm.labels[63, 30]
     assert mm.names[shirt] == "clothing" and not mm.is_paper(shirt) and mm.is_paper(mm.labels[0, 0])
+
+
+def test_side_by_side_keeps_white_materials(monkeypatch):
+    monkeypatch.setattr(aug, "P_MULTI", 1.0)
+    monkeypatch.setattr(aug, "P_SKETCH", {"exact": 1.0})
+    for name in ("P_GEOMETRY", "P_LINES", "P_BACKGROUND"):
+        monkeypatch.setattr(aug, name, 0.0)
+    color, sketch, mm = _map()
+    eyes = mm.labels[27, 23]
+    counts = []
+    for seed in range(5):
+        _, _, m = aug.augment_sample(color, sketch, mm, np.random.default_rng(seed), lambda: (color, sketch, mm))
+        inner = [lab for lab, n in m.names.items() if n == "" and (m.labels == lab).any()]
+        counts.append(int(np.isin(m.labels, inner + [eyes]).sum()))
+    # both characters' eye whites (2 x 32 px, shrunk to 55-75 %) keep a material of their own, not paper
+    assert min(counts) >= 10 and np.mean(counts) >= 15, counts

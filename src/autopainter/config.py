@@ -374,6 +374,15 @@ class Config(_Section):
             )
         if self.loss.material > 0 and not self.model.material_dim:
             raise ConfigError("loss.material > 0 trains the material head: set model.material_dim (e.g. 16) too")
+        if self.model.material_dim and self.loss.material == 0:
+            raise ConfigError("model.material_dim adds a material head that only loss.material trains: set loss.material "
+                              "(e.g. 2), or model.material_dim=0")
+        if self.loss.locality > 0 and (self.model.dropout > 0 or self.model.norm == "batch"):
+            raise ConfigError("loss.locality compares the output with a second, hint-less pass of the same network: "
+                              "it needs model.dropout=0 and a norm other than batch")
+        if self.loss.locality > 0 and self.data.hint_hue_jitter > 0:
+            raise ConfigError("loss.locality holds unhinted materials to their no-hint colors, which "
+                              "data.hint_hue_jitter turns: set one of them to 0")
         if self.loss.locality > 0 and (not self.data.hint_materials or self.model.in_channels != 5):
             raise ConfigError("loss.locality > 0 needs hints per material (data.hint_materials=true) and a generator "
                               "that reads hints (model.in_channels=5)")

@@ -136,7 +136,8 @@ def material_contrast(emb: torch.Tensor, labels: torch.Tensor, samples: int = 25
         if neg.any():
             term = term + F.relu(sim[neg] - margin).mean()
         terms.append(term)
-    return torch.stack(terms).mean() if terms else emb.new_zeros((), dtype=torch.float32)
+    # no labelled pixels: a zero that keeps the head in the graph (DDP expects every parameter to get a gradient)
+    return torch.stack(terms).mean() if terms else emb.float().sum() * 0.0
 
 
 def locality(fake: torch.Tensor, anchor: torch.Tensor, unhinted: torch.Tensor) -> torch.Tensor:

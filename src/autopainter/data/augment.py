@@ -109,7 +109,7 @@ def _side_by_side(a: tuple, b: tuple, rng: np.random.Generator) -> tuple:
             own = np.array([mm.names.get(int(v), "") != PAPER_NAME for v in range(int(lab2.max(initial=0)) + 1)])
             # the drawing's own materials win where it is darker than what is already there (darkest wins)
             under = color[y : y + side, x : x + side].astype(np.int32).sum(axis=2)  # what is there already
-            win = own[lab2] & (c2.astype(np.int32).sum(axis=2) < under)
+            win = own[lab2] & (c2.astype(np.int32).sum(axis=2) <= under)  # white materials count too
             win &= lab2 > 0
             region = labels[y : y + side, x : x + side]
             region[win] = lab2[win] + offsets[k]

@@ -237,7 +237,9 @@ class PairDataset(torch.utils.data.Dataset):
         try:
             return read_material_map(path)
         except ImageError as e:
-            self._warn_once(index, e)
+            if path not in self._warned and len(self._warned) < _MAX_WARNED:
+                self._warned.add(path)
+                warnings.warn(f"{e}: deriving this pair's materials from its colors instead", stacklevel=3)
             return None
 
     def _derived(self, color: np.ndarray, sketch: np.ndarray) -> MaterialMap:
@@ -279,7 +281,7 @@ class PairDataset(torch.utils.data.Dataset):
     ) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         size = cfg.load_size if self.train else cfg.image_size
-        by_material = self.train and cfg.hint_materials
+        by_material = self.train and cfg.hint_materials and self.in_channels == 5  # a 3-channel G sees no hints
         color_np, sketch_np = self._resized(sketch, color, size)
         mm = self._map_for(index, color_np, sketch_np) if by_material else None
         if self.train and cfg.augment:

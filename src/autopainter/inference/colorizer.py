@@ -290,9 +290,10 @@ class Colorizer:
             return None
         import torch
 
+        device = next(self.generator.parameters()).device
         with torch.no_grad():
-            _, emb = self.generator(torch.from_numpy(prep.x), materials=True)  # (1, D, h, w)
-        emb = emb[0].permute(1, 2, 0).numpy()  # (h, w, D)
+            _, emb = self.generator(torch.from_numpy(prep.x).to(device), materials=True)  # (1, D, h, w)
+        emb = emb[0].permute(1, 2, 0).float().cpu().numpy()  # (h, w, D)
         H, W = prep.sketch.shape
         if emb.shape[:2] != (H, W):
             ys = (np.arange(H) * emb.shape[0] // H).clip(0, emb.shape[0] - 1)

@@ -136,6 +136,9 @@ def stored_config(state: dict[str, Any], run_dir: str | Path, overrides: list[st
     from ..config import apply_override
 
     d = state["config"]
+    data = d.get("data")
+    if isinstance(data, dict) and "hint_materials" not in data:
+        data["hint_materials"] = False  # written before hints per material: the run goes on as it began
     try:
         for ov in overrides or []:
             apply_override(d, ov)

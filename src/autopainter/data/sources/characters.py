@@ -235,7 +235,12 @@ def _make_pair(job: _Job, out_dir: Path, size: int, layout: str) -> tuple[str, s
     try:
         color = render_svg(job.color, size)
         line = render_svg(job.line, size)
-        parts_rgb = render_svg(job.parts, size) if job.parts else None
+        try:
+            parts_rgb = render_svg(job.parts, size) if job.parts else None
+        except DatasetBuildError:
+            raise
+        except Exception:  # the keyed drawing alone failed: materials from fill colors, as for Comicgen
+            parts_rgb = None
     except DatasetBuildError:
         raise
     except Exception as e:  # one bad drawing must not stop the set

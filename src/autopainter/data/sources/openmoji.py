@@ -273,6 +273,8 @@ def _make_pair(job: _Job, package_dir: Path, out_dir: Path, size: int, layout: s
     try:
         keyed, key_colors = keyed_parts_svg(color_svg)
         parts, names = parts_from_key_render(render_svg(keyed, size), key_colors)
+    except DatasetBuildError:
+        raise
     except Exception:  # an SVG whose groups cannot be keyed: its materials are its fill colors alone
         parts, names = np.zeros(sketch.shape, np.int32), {}
     write_pair(color, sketch, out_dir, job.split, job.name, layout,
