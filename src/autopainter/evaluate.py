@@ -117,6 +117,33 @@ def _overlay(sketch: Image.Image, rgba: np.ndarray) -> Image.Image:
     return base.convert("RGB")
 
 
+
+def open_split(model_dir: str | Path | None, data_dir: str | Path, split: str, layout: str, sketch_side: str,
+               device: str, size: int | None, style: str, seed: int = 0):
+    """(the split's ``PairDataset`` in eval mode, the model's ``Colorizer``): what every protocol starts from.
+    Raises EvalError for a missing split."""
+    from .inference import Colorizer
+
+    if not (Path(data_dir) / split).is_dir():
+        raise EvalError(f"{data_dir} has no {split}/ split: evaluate needs held-out pairs in DATA/{split}/ (or --split NAME)")
+    cfg = DataConfig(path=str(data_dir), layout=layout, sketch_side=sketch_side)  # checks layout, sketch_side
+    ds = PairDataset(cfg, split=split, train=False, seed=seed)
+    return ds, Colorizer.from_pretrained(model_dir, device=device, size=size, style=style)
+
+
+def report_head(protocol: str, model_dir: str | Path | None, colorizer, ds: PairDataset, split: str) -> dict:
+    """The fields every protocol's report begins with: which protocol, model, style and data."""
+    return {
+        "protocol": protocol,  # which `autopainter evaluate --protocol` made this report (cli/evaluate.py PROTOCOLS)
+        "model": str(model_dir) if model_dir is not None else "bundled",
+        "style": colorizer.style,
+        "model_trained": colorizer.info.trained or None,
+        "data": str(ds.root),
+        "split": split,
+        "layout": ds.layout.name,
+        "fallback": ds.fallback,
+    }
+
 def evaluate(
     model_dir: str | Path | None,
     data_dir: str | Path,
@@ -142,17 +169,11 @@ def evaluate(
 
     Returns the report (also written as ``out_dir/metrics.json``, with ``out_dir/examples.png``).
     """
-    from .inference import Colorizer
-
     hints = sorted(set(int(n) for n in hints))
     if not hints or hints[0] < 0:
         raise EvalError("hint counts must be >= 0")
-    if not (Path(data_dir) / split).is_dir():
-        raise EvalError(f"{data_dir} has no {split}/ split: evaluate needs held-out pairs in DATA/{split}/ (or --split NAME)")
+    ds, colorizer = open_split(model_dir, data_dir, split, layout, sketch_side, device, size, style, seed)
     psnr_fn, ssim_fn = _metric_fns()
-    cfg = DataConfig(path=str(data_dir), layout=layout, sketch_side=sketch_side)  # checks layout, sketch_side
-    ds = PairDataset(cfg, split=split, train=False, seed=seed)
-    colorizer = Colorizer.from_pretrained(model_dir, device=device, size=size, style=style)
     n_items = len(ds) if limit <= 0 else min(limit, len(ds))
     if n_items < 2:
         raise EvalError(f"{ds.root} holds {n_items} pair(s): evaluate needs at least 2")
@@ -233,14 +254,7 @@ def evaluate(
         raise EvalError(f"only {n_done} readable pair(s) in {ds.root}")
     tf = np.concatenate(target_feats)
     report = {
-        "protocol": "strokes",  # which `autopainter evaluate --protocol` made this report (cli/evaluate.py PROTOCOLS)
-        "model": str(model_dir) if model_dir is not None else "bundled",
-        "style": colorizer.style,
-        "model_trained": colorizer.info.trained or None,
-        "data": str(ds.root),
-        "split": split,
-        "layout": ds.layout.name,
-        "fallback": ds.fallback,
+        **report_head("strokes", model_dir, colorizer, ds, split),
         "images": n_done,
         "skipped": skipped,
         "seed": seed,

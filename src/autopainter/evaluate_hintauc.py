@@ -40,10 +40,9 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 from PIL import Image
 
-from .config import DataConfig
 from .data.hints import hints_to_rgba
 from .data.pairs import PairDataset
-from .evaluate import EvalError, _grid, _overlay
+from .evaluate import EvalError, _grid, _overlay, open_split, report_head
 from .imageio import ImageError, atomic_write_bytes, save_image
 
 __all__ = ["evaluate_hintauc", "hint_auc_curve", "hints_from_hintauc", "trapezoid_auc", "protocol_hints",
@@ -244,13 +243,7 @@ def evaluate_hintauc(
     sketch, the ratio-1 hints over it, the output at each ratio, target). Needs hintauc (``INSTALL``).
     """
     hintauc = require_hintauc()
-    from .inference import Colorizer
-
-    if not (Path(data_dir) / split).is_dir():
-        raise EvalError(f"{data_dir} has no {split}/ split: evaluate needs held-out pairs in DATA/{split}/ (or --split NAME)")
-    cfg = DataConfig(path=str(data_dir), layout=layout, sketch_side=sketch_side)  # checks layout, sketch_side
-    ds = PairDataset(cfg, split=split, train=False)
-    colorizer = Colorizer.from_pretrained(model_dir, device=device, size=size, style=style)
+    ds, colorizer = open_split(model_dir, data_dir, split, layout, sketch_side, device, size, style)
     n_items = len(ds) if limit <= 0 else min(limit, len(ds))
     if n_items < 1:
         raise EvalError(f"{ds.root} holds no pairs")
@@ -269,14 +262,7 @@ def evaluate_hintauc(
                                      oracle=False, tie_break=TIE_BREAK)
     rows = curve.pop("example_rows")
     report = {
-        "protocol": "hintauc",
-        "model": str(model_dir) if model_dir is not None else "bundled",
-        "style": colorizer.style,
-        "model_trained": colorizer.info.trained or None,
-        "data": str(ds.root),
-        "split": split,
-        "layout": ds.layout.name,
-        "fallback": ds.fallback,
+        **report_head("hintauc", model_dir, colorizer, ds, split),
         "images": curve["images"],
         "skipped": curve["skipped"],
         "working_size": colorizer.size,

@@ -56,11 +56,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from . import color_metrics as cm
-from .config import DataConfig
 from .data.hints import hints_to_rgba
 from .data.materials import MaterialMap
-from .data.pairs import PairDataset
-from .evaluate import EvalError, _grid, _overlay
+from .evaluate import EvalError, _grid, _overlay, open_split, report_head
 from .imageio import ImageError, atomic_write_bytes, save_image
 from .inference.compose import INK_THRESHOLD, paper_mask
 
@@ -435,16 +433,10 @@ def evaluate_locality(
     the styles measured, each from the same generator runs. Returns the report, also written as
     ``out_dir/metrics.json`` with ``out_dir/examples.png``.
     """
-    from .inference import Colorizer
-
     styles = tuple(dict.fromkeys([style, *(styles or ())]))  # ``style`` first, each once
-    if not (Path(data_dir) / split).is_dir():
-        raise EvalError(f"{data_dir} has no {split}/ split: evaluate needs held-out pairs in DATA/{split}/ (or --split NAME)")
     if k < 1:
         raise EvalError(f"k must be >= 1, got {k}")
-    cfg = DataConfig(path=str(data_dir), layout=layout, sketch_side=sketch_side)  # checks layout, sketch_side
-    ds = PairDataset(cfg, split=split, train=False)
-    colorizer = Colorizer.from_pretrained(model_dir, device=device, size=size, style=style)
+    ds, colorizer = open_split(model_dir, data_dir, split, layout, sketch_side, device, size, style)
     if colorizer.generator is None and styles != ("flat",):
         raise EvalError("without a model (--model none) only the flat style exists")
     colorize = _colorize_with(colorizer, styles)
@@ -511,15 +503,9 @@ def evaluate_locality(
             "material_auc": {name: roc_auc(np.concatenate(scores[s][name]), same_all) for name in cues},
         }
     report = {
-        "protocol": "locality",
-        "model": str(model_dir) if model_dir is not None else "bundled",
+        **report_head("locality", model_dir, colorizer, ds, split),
         "style": styles[0],
         "styles": list(styles),
-        "model_trained": colorizer.info.trained or None,
-        "data": str(ds.root),
-        "split": split,
-        "layout": ds.layout.name,
-        "fallback": ds.fallback,
         "images": n_done,
         "skipped": skipped,
         "working_size": colorizer.size,

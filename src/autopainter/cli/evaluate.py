@@ -40,24 +40,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         from tqdm import tqdm
 
         progress = lambda it: tqdm(it, desc="evaluate", unit="img", file=sys.stderr)  # noqa: E731
-    if args.protocol == "hintauc":
-        from ..evaluate_hintauc import evaluate_hintauc, format_hintauc
-
-        report = evaluate_hintauc(
+    if args.protocol in ("hintauc", "locality"):  # the same options, each protocol its own module
+        if args.protocol == "hintauc":
+            from ..evaluate_hintauc import evaluate_hintauc as run, format_hintauc as fmt
+        else:
+            from ..evaluate_locality import evaluate_locality as run, format_locality as fmt
+        report = run(
             args.model, args.data, split=args.split, layout=args.layout, sketch_side=args.sketch_side,
             out_dir=args.output, limit=args.limit, size=args.size, device=args.device, progress=progress,
             style=args.style,
         )
-        table = format_hintauc(report)
-    elif args.protocol == "locality":
-        from ..evaluate_locality import evaluate_locality, format_locality
-
-        report = evaluate_locality(
-            args.model, args.data, split=args.split, layout=args.layout, sketch_side=args.sketch_side,
-            out_dir=args.output, limit=args.limit, size=args.size, device=args.device, progress=progress,
-            style=args.style,
-        )
-        table = format_locality(report)
+        table = fmt(report)
     else:
         report = evaluate(
             args.model, args.data, hints=args.hints if args.hints is not None else [0], split=args.split,
