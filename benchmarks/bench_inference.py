@@ -170,10 +170,10 @@ def peak_child(src: str, dest: str, backend: str, layers: bool) -> None:
 
     gen, meta, _, model_dir = default_model()
     c = Colorizer(gen, meta, backend=backend, model_dir=model_dir)
-    layer_dests = layer_paths(Path(dest)) if layers else (None, None, None)
+    layer_dests = layer_paths(Path(dest)) if layers else {}
     before = memory_gb("VmRSS")
     t0 = time.perf_counter()
-    failed = colorize_files(c, [FileJob(Path(src), Path(dest), None, *layer_dests)], workers=1)
+    failed = colorize_files(c, [FileJob(Path(src), Path(dest), None, layer_dests)], workers=1)
     dt = time.perf_counter() - t0
     assert not failed
     with Image.open(dest) as im:

@@ -5,6 +5,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -228,3 +229,10 @@ window.fetch = (url, opts) => {
   return _fetch(url, opts);
 };
 """
+
+
+def plain_result(image):
+    """A ``ColorizeResult`` holding just ``image`` (blank lines): what a fake colorizer's ``colorize`` returns."""
+    from autopainter.inference.colorizer import ColorizeResult
+
+    return ColorizeResult(image=image, color=image, sketch=np.full(image.size[::-1], 255, np.uint8))

@@ -101,7 +101,8 @@ def test_full_resolution_keeps_the_sketchs_line_pixels(colorizer):
     expect = np.asarray(res.color).astype(np.float64) * sk[..., None] / 255
     assert np.abs(img - expect).max() <= 0.5 + 1e-9
     # plain resizing of the output (the old way) does not keep them
-    plain = Colorizer(colorizer.generator, {"image_size": 32}, sketch_lines=False)(sketch)
+    prep = colorizer.prepare(sketch)  # as docs/make_resolution.py's scaled_output
+    plain = Image.fromarray(colorizer.generate(prep.x)).resize(sketch.size, Image.Resampling.BICUBIC)
     assert plain.size == (2048, 1536) and not (np.asarray(plain)[black] == 0).all()
 
 
@@ -198,8 +199,8 @@ def test_colorize_files_in_parallel_equals_one_by_one(colorizer, tmp_path):
         _line_art(90 + 10 * i, 70, width=2, seed=i).save(tmp_path / f"s{i}.png")
     (tmp_path / "bad.png").write_bytes(b"not an image")
     srcs = sorted(tmp_path.glob("*.png"))
-    one = [FileJob(p, tmp_path / "one" / p.name, None, *layer_paths(tmp_path / "one" / p.name)) for p in srcs]
-    par = [FileJob(p, tmp_path / "par" / p.name, None, *layer_paths(tmp_path / "par" / p.name)) for p in srcs]
+    one = [FileJob(p, tmp_path / "one" / p.name, None, layer_paths(tmp_path / "one" / p.name)) for p in srcs]
+    par = [FileJob(p, tmp_path / "par" / p.name, None, layer_paths(tmp_path / "par" / p.name)) for p in srcs]
     seen = []
     f1 = colorize_files(colorizer, one, workers=1)
     f2 = colorize_files(colorizer, par, workers=3, on_done=lambda job, err: seen.append(job.sketch.name))
@@ -209,7 +210,7 @@ def test_colorize_files_in_parallel_equals_one_by_one(colorizer, tmp_path):
         if a.sketch.name == "bad.png":
             assert not a.dest.exists() and not b.dest.exists()
             continue
-        for pa, pb in [(a.dest, b.dest), (a.color_dest, b.color_dest), (a.lines_dest, b.lines_dest)]:
+        for pa, pb in [(a.dest, b.dest), (a.layers["color"], b.layers["color"]), (a.layers["lines"], b.layers["lines"])]:
             assert np.array_equal(np.asarray(Image.open(pa)), np.asarray(Image.open(pb)))
 
 

@@ -186,21 +186,21 @@ def test_result_layers(colorizer, style, expected):
     assert thumb.shape[:2] == (45, 61)  # small images keep their size
 
 
-def test_result_layers_without_hints_and_without_layers(colorizer, tmp_path):
+def test_result_layers_without_hints_and_every_result_has_its_layers(colorizer, tmp_path):
     res = colorizer.colorize(sketch_image())
     assert [x.name for x in res.ora_layers()] == ["Lines", "Flats"]
     res.save_ora(tmp_path / "x.ora")
     assert read_ora((tmp_path / "x.ora").read_bytes())["merged"].shape == (45, 61, 3)
+    # a result always has its layers (made on demand): the one-step call gives the same file as colorize
     prep = colorizer.prepare(sketch_image())
     plain = colorizer.finish(prep, colorizer.generate(prep.x), layers=False)
-    with pytest.raises(ValueError, match="no layers"):
-        plain.to_ora()
-    # the generator's output scaled (no separate lines): one layer, the image itself
-    from autopainter.inference import Colorizer
+    assert plain.to_ora() == res.to_ora() and set(plain.layers) == {"color", "lines", "flats"}
+    # one image as its own layer (docs/make_resolution.py's scaled output): one visible layer, the image itself
+    from autopainter.imageio import OraLayer, ora_bytes
 
-    scaled = Colorizer(colorizer.generator, {"image_size": 32}, sketch_lines=False).colorize(sketch_image())
-    ora = read_ora(scaled.to_ora())
-    assert names(ora) == [("Color", True)] and np.array_equal(to_uint8(ora["composite"]), np.asarray(scaled.image))
+    scaled = Image.fromarray(colorizer.generate(prep.x)).resize((61, 45), Image.Resampling.BICUBIC)
+    ora = read_ora(ora_bytes([OraLayer("Color", scaled)], scaled))
+    assert names(ora) == [("Color", True)] and np.array_equal(to_uint8(ora["composite"]), np.asarray(scaled))
 
 
 def test_pillow_alpha_compositing_is_within_one_level(colorizer):

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw
 
 from autopainter.cli import main
+from conftest import plain_result
 from autopainter.server import ServerSettings, create_app
 from autopainter.server.fetch import FetchError, FetchPolicy, FetchTooLargeError, address_problem, fetch_bytes
 
@@ -435,10 +436,15 @@ class _BlockingColorizer:
     def __init__(self):
         self.started, self.release = threading.Event(), threading.Event()
 
-    def __call__(self, sketch, hints=None):
+    style = "flat"
+
+    def colorize(self, sketch, hints=None, style=None):
         self.started.set()
         assert self.release.wait(10)
-        return Image.new("RGB", sketch.size, (1, 2, 3))
+        return plain_result(Image.new("RGB", sketch.size, (1, 2, 3)))
+
+    def regions(self, sketch, gap=None):
+        raise AssertionError("not used")
 
 
 def test_busy_server_answers_503_with_retry_after(tmp_path):
@@ -464,8 +470,12 @@ def test_busy_server_answers_503_with_retry_after(tmp_path):
 
 class _BrokenColorizer:
     size = 32
+    style = "flat"
 
-    def __call__(self, sketch, hints=None):
+    def colorize(self, sketch, hints=None, style=None):
+        raise RuntimeError("secret internals")
+
+    def regions(self, sketch, gap=None):
         raise RuntimeError("secret internals")
 
 

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from autopainter.cli import main
+from conftest import plain_result
 from autopainter.server import ServerSettings, create_app
 from autopainter.server.bounds import InFlight, PixelBudget
 from autopainter.server.fetch import FetchError, FetchPolicy, fetch_bytes
@@ -27,9 +28,15 @@ class _Fake:
     """Called like a Colorizer: a blank image of the sketch's size (no model, no memory of its own)."""
 
     size = 32
+    style = "flat"
 
-    def __call__(self, sketch, hints=None):
-        return Image.new("RGB", sketch.size, (1, 2, 3))
+    def colorize(self, sketch, hints=None, style=None):
+        return plain_result(Image.new("RGB", sketch.size, (1, 2, 3)))
+
+    def regions(self, sketch, gap=None):
+        from autopainter.inference.regions import segment
+
+        return segment(np.asarray(sketch.convert("L")), gap=gap)
 
 
 def _png(size=(40, 30)) -> bytes:

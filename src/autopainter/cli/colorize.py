@@ -53,13 +53,13 @@ def _folder_suffix(out: Path, fmt: str | None) -> str:
 
 def cmd_colorize(args: argparse.Namespace) -> int:
     from ..inference import Colorizer, FileJob, colorize_files, layer_paths
-    from ..inference.files import LAYER_SUFFIXES
+    from ..inference.files import layer_suffixes
 
     files = collect_inputs(args.inputs)
     require_positive(args, "size", "max_pixels", "jobs", "threads")
     hints, hints_dir = _find_hints(files, args.hints)
     out = Path(args.output)
-    targets = plan_outputs(files, out, extras=LAYER_SUFFIXES if args.layers else (),
+    targets = plan_outputs(files, out, extras=layer_suffixes() if args.layers else (),
                            inputs=[h for h in hints.values() if h is not None], overwrite=args.overwrite,
                            suffixes=COLORIZE_SUFFIXES, folder_suffix=_folder_suffix(out, args.format))
 
@@ -75,8 +75,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     colorizer = Colorizer.from_pretrained(args.model, device=args.device, size=args.size, **options)
     jobs = []
     for f, dest in targets.items():
-        layers = layer_paths(dest) if args.layers else (None, None, None)  # always PNG, next to dest
-        jobs.append(FileJob(f, dest, hints[f], *layers))
+        jobs.append(FileJob(f, dest, hints[f], layer_paths(dest) if args.layers else {}))  # layers: PNGs next to dest
     unhinted = sum(1 for h in hints.values() if h is None) if hints_dir is not None else 0
 
     if len(jobs) == 1:  # one file: its error is the command's error
@@ -85,7 +84,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         if failed:
             raise CLIError(image_error_text(failed[0][1]))
         if not args.quiet:
-            print("\n".join(str(p) for p in (job.dest, job.color_dest, job.lines_dest, job.flats_dest) if p is not None))
+            print("\n".join(str(p) for p in (job.dest, *job.layers.values())))
         _count_unhinted(unhinted, 1, hints_dir)
         return 0
     bar = None
@@ -130,8 +129,10 @@ def add_colorize_command(sub) -> None:
                    "named like the sketches (NAME.png or NAME.webp; a warning names each sketch that has none)")
     c.add_argument("--size", type=int, metavar="PX", help="working resolution, long side in pixels (default: the model's training size)")
     c.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    c.add_argument("--layers", action="store_true", help="also write NAME_color.png (the color layer under the lines), "
-                   "NAME_lines.png (transparent line layer) and NAME_flats.png (one color per region, in either style)")
+    from ..inference.layers import exported_layers, layer_suffix
+
+    c.add_argument("--layers", action="store_true", help="also write " + ", ".join(
+        f"NAME{layer_suffix(x.name)}.png ({x.description.lower()})" for x in exported_layers()) + " next to each output")
     c.add_argument("--style", default="flat", choices=("flat", "soft"),
                    help="flat (default): one color per closed region, hints fill their region; soft: the model's colors as they vary")
     c.add_argument("--gap", type=int, metavar="PX", help="widest gap in a line (px) that still closes a region "

@@ -1,21 +1,24 @@
 """Coloring sketches with a trained model, in the order the pipeline runs.
 
-``colorizer.py`` (``Colorizer``: prepare -> generate -> finish), ``runners.py`` (the generator on
-PyTorch or ONNX Runtime behind one call), ``compose.py`` (full-resolution color and line layers),
-``files.py`` (many files at once), ``onnx.py`` (export and the ONNX Runtime runner).
+``colorizer.py`` (``Colorizer``, the one pipeline: prepare -> generate -> finish, giving a ``ColorizeResult``
+that holds its layers by name), ``runners.py`` (the generator on PyTorch or ONNX Runtime behind one call, or
+nothing: the hints-only baseline), ``regions.py`` + ``flats.py`` (closed regions and one color each),
+``compose.py`` (full-resolution color and line layers), ``layers.py`` (the output layers by name: the one
+list the CLI, the API, the OpenRaster file and the page read), ``files.py`` (many files at once),
+``onnx.py`` (export and the ONNX Runtime runner).
 Names are imported lazily, so ``import autopainter.inference.compose`` stays light.
 """
 
 from __future__ import annotations
 
 __all__ = ["Colorizer", "ColorizeResult", "Prepared", "bundled_model_dir", "working_size",
-           "FileJob", "colorize_files", "layer_paths", "save_output", "default_threads"]
+           "FileJob", "colorize_files", "layer_paths", "save_output", "default_threads", "Layer", "register_layer"]
 
 _WHERE = {
     "Colorizer": "colorizer", "ColorizeResult": "colorizer", "Prepared": "colorizer",
     "bundled_model_dir": "colorizer", "working_size": "colorizer",
     "FileJob": "files", "colorize_files": "files", "layer_paths": "files", "save_output": "files",
-    "default_threads": "runners",
+    "default_threads": "runners", "Layer": "layers", "register_layer": "layers",
 }
 
 

@@ -4,16 +4,18 @@ The generator runs at a working resolution (the long side, by default the size t
 at, keeping the aspect ratio); the result comes back at the input's exact size with the sketch's own
 lines: the generated colors become a flat color layer, scaled smoothly to full size, under the
 full-resolution sketch as a multiply layer (``compose``; docs/resolution.md shows why this beats
-scaling the output). ``Colorizer.colorize`` also returns the two layers.
+scaling the output). ``Colorizer.colorize`` returns the result with its layers by name (``layers``).
 
 Two styles (``style=``): ``flat`` (default) gives every closed region of the sketch one color
 (``regions``, ``flats``): the hint color where the region holds a hint, else the median of the generated
 colors over it; ``soft`` keeps the generated colors as they vary. ``Colorizer.hints_only()`` has no
-generator at all: flats from the hints alone, the classical baseline (``--model none``).
+generator at all: its runner (``runners.HintsOnlyRunner``) generates nothing, and the flats come from the
+hints alone, the classical baseline (``--model none``).
 
-Three public stages, which ``colorize_files``, the web app and the benchmarks call too:
-``prepare`` (read, bring to the working resolution, encode with ``models.inputs.encode_inputs``),
-``generate`` (one generator run on the chosen runner) and ``finish`` (back to full resolution).
+One pipeline of three public stages, which the CLI (``colorize_files``), the web app, ``evaluate`` and the
+benchmarks all call: ``prepare`` (read, bring to the working resolution, encode with
+``models.inputs.encode_inputs``), ``generate`` (one run on the chosen runner) and ``finish`` (regions, flats
+and composition at full resolution: a ``ColorizeResult`` holding its layers by name).
 
 Backends (``backend=``, see ``runners``): ``torch`` (on CPUs with native bf16, AVX-512 BF16 or AMX, the
 generator runs in bf16 with channels_last: the fastest path measured, ``benchmarks/bench_inference.py``)
@@ -25,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Union
 
 import numpy as np
 import torch
@@ -41,7 +43,8 @@ from ..models.unet import UNetGenerator
 from . import compose
 from .flats import flat_layer, hints_at
 from .regions import Regions, check_gap, segment
-from .runners import BACKENDS, PRECISIONS, default_threads, make_runner
+from .layers import exported_layers, ora_stack
+from .runners import BACKENDS, PRECISIONS, HintsOnlyRunner, Runner, default_threads, make_runner
 
 ImageLike = Union[str, Path, Image.Image, np.ndarray]
 STYLES = ("flat", "soft")  # flat: one color per region of the sketch; soft: the generated colors as they are
@@ -73,25 +76,43 @@ def working_size(h: int, w: int, long_side: int) -> tuple[int, int]:
 
 @dataclass
 class ColorizeResult:
-    """A colored sketch and its layers, all at the sketch's exact size.
+    """A colored sketch and its layers, all at the sketch's exact size: what every caller gets.
 
     ``image``: RGB, the result. ``color``: RGB, the color layer under the lines (no lines). ``lines``:
     RGBA, the sketch's ink (black, alpha ``255 - gray``); ``lines`` composited over ``color`` gives
     ``image``. ``flats``: RGB, one color per region in either style (the ``color`` layer itself in the
     flat style; hint marks that fill no region, those lying on a line, show where they were painted),
-    what a colorist hands on for shading. ``to_ora()`` / ``save_ora(path)``: all of them as one OpenRaster file.
+    what a colorist hands on for shading; made when first asked for in the soft style.
+    ``layers``: every exported layer by name (``layers.LAYERS``: color, lines, flats).
+    ``to_ora()`` / ``save_ora(path)``: all of them as one OpenRaster file.
     """
 
     image: Image.Image
-    color: Optional[Image.Image]  # None only inside ``Colorizer.__call__``, which does not keep it
+    color: Image.Image
     sketch: np.ndarray = field(repr=False)  # (H, W) uint8 gray sketch the lines come from
-    flats: Optional[Image.Image] = None  # None only without layers (or with sketch_lines=False)
-    style: Optional[str] = None  # the style ``color`` was made in; None: the generator's output scaled (sketch_lines=False)
+    style: str = DEFAULT_STYLE  # the style ``color`` was made in
     hints: Optional[Image.Image] = field(default=None, repr=False)  # the RGBA hints as given, at their own size
+    make_flats: Optional[Callable[[], np.ndarray]] = field(default=None, repr=False)  # the soft style's flats, on demand
 
     @cached_property
     def lines(self) -> Image.Image:
         return Image.fromarray(compose.line_layer(self.sketch), "RGBA")
+
+    @cached_property
+    def flats(self) -> Image.Image:
+        if self.style == "flat" or self.make_flats is None:
+            return self.color
+        return Image.fromarray(self.make_flats())
+
+    @property
+    def layers(self) -> dict[str, Image.Image]:
+        """The exported layers by name, in ``layers.LAYERS``' order (a layer a result lacks is left out)."""
+        out = {}
+        for layer in exported_layers():
+            img = layer.image(self)
+            if img is not None:
+                out[layer.name] = img
+        return out
 
     def ora_layers(self) -> list[OraLayer]:
         """The layers of an OpenRaster file, top first, as a colorist stacks them (docs/resolution.md):
@@ -102,23 +123,13 @@ class ColorizeResult:
         * ``Hints`` (hidden, when hints were given): the RGBA hints stretched over the sketch (nearest),
           a file ``--hints`` takes back.
 
-        The visible layers blended by the spec give ``image``. A result made with ``sketch_lines=False``
-        has one visible layer, ``Color`` (the scaled output). Raises ValueError for a result made
-        without layers (``Colorizer.__call__``): use ``Colorizer.colorize``."""
-        if self.color is None:
-            raise ValueError("this result has no layers: make it with Colorizer.colorize, not by calling the colorizer")
-        if self.style is None:
-            layers = [OraLayer("Color", self.color)]
-        elif self.style == "flat" or self.flats is None:
-            layers = [OraLayer("Lines", self.lines), OraLayer("Flats" if self.style == "flat" else "Color", self.color)]
-        else:
-            layers = [OraLayer("Lines", self.lines), OraLayer("Flats", self.flats, visible=False), OraLayer("Color", self.color)]
-        if self.hints is not None:
-            hints = self.hints.convert("RGBA")
-            if hints.size != self.image.size:  # stretched as the colorizer read them; nearest keeps the colors exact
-                hints = hints.resize(self.image.size, Image.Resampling.NEAREST)
-            layers.append(OraLayer("Hints", hints, visible=False))
-        return layers
+        The visible layers blended by the spec give ``image``. The stack is ``layers.ora_stack``."""
+        out = []
+        for layer, visible in ora_stack(self):
+            img = layer.image(self)
+            if img is not None:
+                out.append(OraLayer(layer.ora_name, img, visible=visible))
+        return out
 
     def to_ora(self) -> bytes:
         """The result as an OpenRaster file (``.ora``: Krita, GIMP, MyPaint): ``ora_layers()`` over ``image``."""
@@ -140,14 +151,19 @@ class Prepared:
 
 
 class Colorizer:
-    """A loaded generator and how to run it.
+    """A loaded generator and how to run it: the one coloring pipeline every caller uses.
 
     >>> colorizer = Colorizer.from_pretrained("my-model")
     >>> image = colorizer("sketch.png", hints="hints.png")  # PIL.Image, the sketch's size
-    >>> result = colorizer.colorize("sketch.png")           # .image, .color, .lines
+    >>> result = colorizer.colorize("sketch.png")           # .image, .color, .lines, .flats, .layers
+
+    The pipeline, in the order it runs (the CLI, the server, ``evaluate`` and the benchmarks call these):
+    ``prepare`` (read, working resolution, encode) -> ``generate`` (the runner: torch, ONNX, or the hints-only
+    baseline's, which generates nothing) -> ``finish`` (regions, flats, composition at full size: the result
+    with its layers by name). ``colorize`` is the three in a row; ``regions`` the sketch's closed regions.
 
     Args:
-        generator: the model.
+        generator: the model; None: the hints-only baseline (``hints_only``).
         info: its ``ModelInfo`` (``models.io``), or a mapping such as ``{"image_size": 256}``; its
             ``image_size`` (the training size) is the default working size.
         device: ``cpu`` or ``cuda``.
@@ -155,8 +171,6 @@ class Colorizer:
         backend: ``auto`` | ``torch`` | ``onnx`` (ONNX Runtime on the CPU; needs the ``onnx`` extra).
         precision: ``auto`` | ``fp32`` | ``bf16`` for the torch backend (auto: bf16 where it is native).
         max_pixels: the largest sketch accepted (width x height); larger ones raise ImageError.
-        sketch_lines: True (default) keeps the sketch's own full-resolution lines over a flat color
-            layer; False scales the generated image to the sketch's size (for comparison).
         model_dir: where the model came from (``backend="onnx"`` looks there for ``model.onnx``).
         threads: CPU threads per generator run (default ``default_threads()``: half the cores, at most 4).
         style: ``flat`` (one color per region) or ``soft`` (the generated colors); each call may override it.
@@ -166,9 +180,8 @@ class Colorizer:
 
     def __init__(self, generator: UNetGenerator | None, info: ModelInfo | Mapping[str, Any] | None = None,
                  device: str | torch.device = "cpu", size: int | None = None, backend: str = "auto",
-                 precision: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS, sketch_lines: bool = True,
-                 model_dir: str | Path | None = None, threads: int | None = None, style: str = DEFAULT_STYLE,
-                 gap: int | None = None):
+                 precision: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS, model_dir: str | Path | None = None,
+                 threads: int | None = None, style: str = DEFAULT_STYLE, gap: int | None = None):
         self.style = _check_style(style)
         self.gap = check_gap(gap)
         self.generator = generator.to(device).eval() if generator is not None else None
@@ -184,7 +197,6 @@ class Colorizer:
         if int(max_pixels) <= 0:
             raise ValueError(f"max_pixels must be > 0, got {max_pixels}")
         self.max_pixels = int(max_pixels)
-        self.sketch_lines = bool(sketch_lines)
         self.backend = "torch" if backend == "auto" else backend
         if self.backend == "onnx":
             if self.device.type != "cpu":
@@ -198,11 +210,12 @@ class Colorizer:
             raise ValueError(f"threads must be > 0, got {threads}")
         self.threads = int(threads) if threads else default_threads()
         if self.generator is None:
-            if style != "flat":
-                raise ValueError("without a model only the flat style exists (flats from the hints alone)")
-            self.runner = None
+            self.runner: Runner = HintsOnlyRunner()
         else:
             self.runner = make_runner(self.generator, self.backend, self.precision, self.device, self.threads, model_dir)
+        self.in_channels = self.generator.cfg.in_channels if self.generator is not None else 0  # 0: no generator input
+        if not self.runner.generates:
+            self._check_without_model(self.style)
 
     @classmethod
     def hints_only(cls, max_pixels: int = DEFAULT_MAX_PIXELS, gap: int | None = None, style: str = "flat") -> "Colorizer":
@@ -214,7 +227,7 @@ class Colorizer:
     def from_pretrained(cls, model_dir: str | Path | None = None, device: str = "cpu", size: int | None = None,
                         **kwargs) -> "Colorizer":
         """Load a model folder (config.json + model.safetensors); None or 'bundled' loads the bundled default
-        model. Keyword arguments go to ``Colorizer`` (backend, precision, max_pixels, ...)."""
+        model; 'none' the hints-only baseline. Keyword arguments go to ``Colorizer`` (backend, precision, ...)."""
         if not (device == "cpu" or (device.startswith("cuda") and torch.cuda.is_available())):
             raise ValueError(f"device {device!r} is not available here; use cpu" + (" or cuda" if torch.cuda.is_available() else ""))
         if model_dir is not None and str(model_dir) == "none":
@@ -231,26 +244,27 @@ class Colorizer:
         """Color ``sketch`` (any size up to ``max_pixels``; transparency is composited on white).
         ``hints``: an RGBA image, transparent except where a color is given, at any size (it is
         stretched over the sketch). ``style``: ``flat`` or ``soft`` (default: the colorizer's).
-        Returns an RGB PIL image of the sketch's exact size."""
-        prep = self.prepare(sketch, hints)
-        return self.finish(prep, self.generate(prep.x), layers=False, style=style).image
+        Returns an RGB PIL image of the sketch's exact size: ``colorize(...).image``."""
+        return self.colorize(sketch, hints, style).image
 
-    def colorize(self, sketch: ImageLike, hints: ImageLike | None = None, style: str | None = None) -> ColorizeResult:
-        """Like calling the colorizer, and also the color layer, the flats and the transparent line layer."""
+    def colorize(self, sketch: ImageLike, hints: ImageLike | None = None, style: str | None = None,
+                 threads: int | None = None) -> ColorizeResult:
+        """The whole pipeline: ``finish(prepare(sketch, hints), generate(...))``: the image and its layers."""
         prep = self.prepare(sketch, hints)
-        return self.finish(prep, self.generate(prep.x), layers=True, style=style)
+        return self.finish(prep, self.generate(prep.x, threads), style=style)
 
-    def regions(self, sketch: ImageLike) -> Regions:
-        """The sketch's closed regions at its full size (``regions.segment`` with this colorizer's gap):
-        ``.labels`` (H, W) int32 in 1..``.count``."""
+    def regions(self, sketch: ImageLike, gap: int | None = None) -> Regions:
+        """The sketch's closed regions at its full size (``regions.segment`` with ``gap``, default this
+        colorizer's): ``.labels`` (H, W) int32 in 1..``.count``."""
         sk = flatten_on_white(_as_pil(sketch, "sketch", self.max_pixels)).convert("L")
-        return segment(np.asarray(sk), gap=self.gap)
+        return segment(np.asarray(sk), gap=self.gap if gap is None else check_gap(gap))
 
     # ------------------------------------------------------------------------------ the three stages
     def prepare(self, sketch: ImageLike, hints: ImageLike | None = None) -> Prepared:
         """Read the sketch (and hints), bring them to the working resolution and encode them.
 
-        Returns a ``Prepared`` whose ``x`` is the generator's input (1, C, h, w) float32 in [-1, 1]."""
+        Returns a ``Prepared`` whose ``x`` is the generator's input (1, C, h, w) float32 in [-1, 1]
+        (C = 0 for the hints-only baseline)."""
         sk = flatten_on_white(_as_pil(sketch, "sketch", self.max_pixels)).convert("L")
         W, H = sk.size
         h, w = working_size(H, W, self.size)
@@ -263,24 +277,39 @@ class Colorizer:
                 raise ImageError("hints: expected an RGBA image, transparent except where colors are painted "
                                  "(this one has no transparency, so every pixel would be a hint)")
             rgba = hint_img.convert("RGBA")
-            if self.generator is not None:  # Nearest keeps the painted colors exact; hints are sparse marks
+            if self.in_channels:  # Nearest keeps the painted colors exact; hints are sparse marks
                 rgb, m = hints_from_rgba(np.asarray(rgba.resize((w, h), Image.Resampling.NEAREST)))
         # numpy, not torch: this runs beside other work, where small multi-threaded torch ops stall
-        if self.generator is None:  # hints only: nothing to encode
-            x = np.zeros((1, 0, h, w), np.float32)
-        else:
-            x = encode_inputs(small_a, rgb, m, self.generator.cfg.in_channels)[None]  # (1, C, h, w)
-        return Prepared(sketch=np.asarray(sk), small=small_a, x=x, hints=rgba)
+        x = encode_inputs(small_a, rgb, m, self.in_channels)[None] if self.in_channels else np.zeros((1, 0, h, w), np.float32)
+        return Prepared(sketch=np.asarray(sk), small=small_a, x=x, hints=rgba)  # x: (1, C, h, w)
 
     def generate(self, x: np.ndarray, threads: int | None = None) -> np.ndarray | None:
         """(1, C, h, w) float32 in [-1, 1] -> (h, w, 3) uint8: one generator run on this colorizer's runner
-        (None for a colorizer without a generator).
+        (None from the hints-only runner, which generates nothing).
 
         On the CPU it uses ``threads`` (default ``self.threads``) threads (see ``runners``)."""
-        if self.runner is None:
-            return None
-        y = self.runner(x, threads=int(threads or self.threads))[0]  # (3, h, w) float32
-        return from_unit(y.transpose(1, 2, 0))  # (h, w, 3)
+        y = self.runner(x, threads=int(threads or self.threads))
+        return None if y is None else from_unit(y[0].transpose(1, 2, 0))  # (h, w, 3)
+
+    def finish(self, prep: Prepared, generated: np.ndarray | None, layers: bool = True,
+               style: str | None = None) -> ColorizeResult:
+        """Bring the generator's colors (``generate``'s (h, w, 3) uint8; None from the hints-only runner) to the
+        sketch's full resolution in ``style`` (default: the colorizer's): the result with its layers.
+        (``layers`` is kept for callers of earlier versions: every result now has its layers, made on demand.)"""
+        style = self.style if style is None else _check_style(style)
+        if generated is None:
+            self._check_without_model(style)
+        H, W = prep.sketch.shape
+        # (H, W, 3): the generated colors without their lines, full size (None: hints only)
+        soft = compose.color_layer(generated, prep.small, (W, H)) if generated is not None else None
+
+        def make_flats() -> np.ndarray:
+            return flat_layer(segment(prep.sketch, gap=self.gap), soft, hints_at(prep.hints, (W, H)))
+
+        color = make_flats() if style == "flat" else soft
+        image = compose.multiply_lines(color, prep.sketch)
+        return ColorizeResult(image=Image.fromarray(image), color=Image.fromarray(color), sketch=prep.sketch,
+                              style=style, hints=prep.hints, make_flats=make_flats)
 
     def material_embedding(self, prep: Prepared) -> np.ndarray | None:
         """The material head's embedding of ``prep`` (a model with ``model.material_dim``), at the sketch's
@@ -288,8 +317,6 @@ class Colorizer:
         head. Pixels whose embeddings point alike are, to the model, one material."""
         if self.generator is None or self.generator.material_head is None:
             return None
-        import torch
-
         device = next(self.generator.parameters()).device
         with torch.no_grad():
             _, emb = self.generator(torch.from_numpy(prep.x).to(device), materials=True)  # (1, D, h, w)
@@ -301,33 +328,10 @@ class Colorizer:
             emb = emb[ys][:, xs]
         return np.ascontiguousarray(emb, np.float32)
 
-    def finish(self, prep: Prepared, generated: np.ndarray | None, layers: bool = True,
-               style: str | None = None) -> ColorizeResult:
-        """Bring the generator's colors (``generate``'s (h, w, 3) uint8; None without a generator) to the
-        sketch's full resolution in ``style`` (default: the colorizer's). ``layers=False`` skips keeping
-        the color layer and the flats (``result.color`` and ``result.flats`` are then None)."""
-        style = self.style if style is None else _check_style(style)
-        if generated is None and (style != "flat" or self.generator is not None):
+    @staticmethod
+    def _check_without_model(style: str) -> None:
+        if style != "flat":
             raise ValueError("without a model only the flat style exists (flats from the hints alone)")
-        H, W = prep.sketch.shape
-        if not self.sketch_lines and generated is not None:
-            img = Image.fromarray(generated)
-            if img.size != (W, H):
-                img = img.resize((W, H), Image.Resampling.BICUBIC)
-            return ColorizeResult(image=img, color=img, sketch=prep.sketch, hints=prep.hints)
-        # (H, W, 3): the generated colors without their lines, full size
-        soft = compose.color_layer(generated, prep.small, (W, H)) if generated is not None else None
-        flats = None
-        if style == "flat" or layers:
-            flats = flat_layer(segment(prep.sketch, gap=self.gap), soft, hints_at(prep.hints, (W, H)))
-        color = flats if style == "flat" else soft
-        if layers:
-            image = compose.multiply_lines(color, prep.sketch)
-            return ColorizeResult(image=Image.fromarray(image), color=Image.fromarray(color), sketch=prep.sketch,
-                                  flats=Image.fromarray(flats), style=style, hints=prep.hints)
-        color = np.array(color, copy=True) if not color.flags.writeable else color
-        image = compose.multiply_lines(color, prep.sketch, out=color)  # in place: the layer is not kept
-        return ColorizeResult(image=Image.fromarray(image), color=None, sketch=prep.sketch, style=style)
 
 
 def _check_style(style: str) -> str:

@@ -4,7 +4,7 @@ each output written atomically; and where outputs and their layers go."""
 from __future__ import annotations
 
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
@@ -13,33 +13,35 @@ from PIL import Image
 
 from ..imageio import PNG_COMPRESS_LEVEL, ImageError, save_image
 from .colorizer import Colorizer
+from .layers import exported_layers, layer_suffix
 from .runners import CORES
 
-__all__ = ["FileJob", "LAYER_SUFFIXES", "ORA_SUFFIX", "layer_paths", "save_output", "colorize_files", "PNG_COMPRESS_LEVEL"]
+__all__ = ["FileJob", "ORA_SUFFIX", "layer_paths", "layer_suffixes", "save_output", "colorize_files", "PNG_COMPRESS_LEVEL"]
 
 ORA_SUFFIX = ".ora"  # an output named NAME.ora is an OpenRaster file of the result's layers
 
 
 @dataclass
 class FileJob:
-    """One sketch file to color into ``dest`` (and, with layers, ``color_dest``, ``lines_dest``, ``flats_dest``).
+    """One sketch file to color into ``dest``, and each of ``layers`` (layer name -> path, ``layer_paths``).
     A ``dest`` ending in ``.ora`` is an OpenRaster file of the result and its layers (``ColorizeResult.save_ora``)."""
 
     sketch: Path
     dest: Path
     hints: Optional[Path] = None
-    color_dest: Optional[Path] = None
-    lines_dest: Optional[Path] = None
-    flats_dest: Optional[Path] = None
+    layers: dict[str, Path] = field(default_factory=dict)
 
 
-LAYER_SUFFIXES = ("_color", "_lines", "_flats")
+def layer_suffixes() -> tuple[str, ...]:
+    """The name suffixes of the exported layers' files (``_color``, ``_lines``, ``_flats``; ``layers.LAYERS``)."""
+    return tuple(layer_suffix(x.name) for x in exported_layers())
 
 
-def layer_paths(dest: Path) -> tuple[Path, Path, Path]:
-    """Where the layers of ``dest`` go, next to it and always PNG: NAME_color.png (the color layer under
-    the lines), NAME_lines.png (the transparent line layer) and NAME_flats.png (one color per region)."""
-    return tuple(dest.with_name(f"{dest.stem}{suffix}.png") for suffix in LAYER_SUFFIXES)
+def layer_paths(dest: Path) -> dict[str, Path]:
+    """Where the layers of ``dest`` go, next to it and always PNG, by layer name: NAME_color.png (the color
+    layer under the lines), NAME_lines.png (the transparent line layer), NAME_flats.png (one color per region)."""
+    dest = Path(dest)
+    return {x.name: dest.with_name(f"{dest.stem}{layer_suffix(x.name)}.png") for x in exported_layers()}
 
 
 def save_output(img: Image.Image, path: str | Path) -> None:
@@ -64,23 +66,18 @@ def colorize_files(colorizer: Colorizer, jobs: Iterable[FileJob], workers: int |
     per_run = colorizer.threads if workers == 1 else max(1, CORES // (2 * workers))
 
     def one(job: FileJob) -> Optional[ImageError]:
-        layered = job.dest.suffix.lower() == ORA_SUFFIX
-        layers = layered or any(p is not None for p in (job.color_dest, job.lines_dest, job.flats_dest))
         try:
-            prep = colorizer.prepare(job.sketch, job.hints)
-            res = colorizer.finish(prep, colorizer.generate(prep.x, per_run), layers=layers)
+            res = colorizer.colorize(job.sketch, job.hints, threads=per_run)
         except ImageError as e:
             return e
-        if layered:
+        if job.dest.suffix.lower() == ORA_SUFFIX:
             res.save_ora(job.dest)
         else:
             save_output(res.image, job.dest)
-        if job.color_dest is not None:
-            save_output(res.color, job.color_dest)
-        if job.lines_dest is not None:
-            save_output(res.lines, job.lines_dest)
-        if job.flats_dest is not None:
-            save_output(res.flats, job.flats_dest)
+        if job.layers:
+            images = res.layers
+            for name, path in job.layers.items():
+                save_output(images[name], path)
         return None
 
     failed: list[tuple[FileJob, ImageError]] = []

@@ -177,6 +177,8 @@ class OnnxRunner:
     they leave the cores to other work (decoding and encoding images) between runs.
     """
 
+    generates = True
+
     def __init__(self, path: str | Path, multiple: int, threads: int | None = None):
         self._ort = _import_ort()
         self.path = Path(path)

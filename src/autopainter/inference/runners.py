@@ -7,6 +7,8 @@ A runner is called as ``runner(x, threads=n)`` with ``x`` (1, C, h, w) float32 i
 * ``TorchRunner``: the module itself (fp32), or a bf16 channels_last copy where bf16 is native (the
   fastest CPU path measured, ``benchmarks/bench_inference.py``).
 * ``onnx.OnnxRunner``: ONNX Runtime on the CPU (the ``onnx`` extra), imported only when chosen.
+* ``HintsOnlyRunner``: no generator at all (the hints-only baseline, ``--model none``): it returns None, and
+  the flats come from the hints alone.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import torch
 
 from ..models.unet import UNetGenerator
 
-__all__ = ["BACKENDS", "PRECISIONS", "CORES", "Runner", "TorchRunner", "default_threads", "make_runner"]
+__all__ = ["BACKENDS", "PRECISIONS", "CORES", "Runner", "TorchRunner", "HintsOnlyRunner", "default_threads", "make_runner"]
 
 BACKENDS = ("auto", "torch", "onnx")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -41,7 +43,18 @@ def default_threads() -> int:
 
 
 class Runner(Protocol):
-    def __call__(self, x: np.ndarray, threads: int | None = None) -> np.ndarray: ...
+    generates: bool  # False: the hints-only runner, which returns None
+
+    def __call__(self, x: np.ndarray, threads: int | None = None) -> np.ndarray | None: ...
+
+
+class HintsOnlyRunner:
+    """The hints-only baseline's runner: it generates nothing (None), so the flats come from the hints alone."""
+
+    generates = False
+
+    def __call__(self, x: np.ndarray, threads: int | None = None) -> None:
+        return None
 
 
 class TorchRunner:
@@ -52,6 +65,8 @@ class TorchRunner:
     Runs with several threads go one at a time (a lock: they would fight over the cores); single-
     threaded runs from several threads (``colorize_files``) go side by side.
     """
+
+    generates = True
 
     def __init__(self, generator: UNetGenerator, device: torch.device, precision: str = "fp32", threads: int = 1):
         self.generator = generator

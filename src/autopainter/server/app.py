@@ -39,7 +39,8 @@ from .. import __version__
 from ..data.sketch import SKETCH_METHODS, extract_sketch
 from ..imageio import ORA_MIMETYPE, ImageError, decode_image, flatten_on_white, image_pixels
 from ..inference.colorizer import STYLES
-from ..inference.regions import MAX_GAP, check_gap, encode_png, encode_runs, segment
+from ..inference.layers import describe_layers
+from ..inference.regions import MAX_GAP, check_gap, encode_png, encode_runs
 from .bounds import InFlight, PixelBudget
 from .counter import Counter
 from .fetch import FetchError, Resolver, fetch_bytes, short_url
@@ -73,7 +74,7 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
 
     Args:
         settings: limits, model folder, data folder (defaults: ``ServerSettings()``).
-        colorizer: a loaded ``Colorizer`` (the app uses ``__call__``, ``colorize`` and ``size``); None loads
+        colorizer: a loaded ``Colorizer`` (the app uses ``colorize``, ``regions``, ``size`` and ``style``); None loads
             ``settings.model_dir`` (None: the bundled model), raising ModelFileError when there is none.
         resolver: host name resolution for URL fetches, ``(host, port) -> [ip, ...]`` (tests); None: the system's.
     """
@@ -214,7 +215,8 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
             "status": "ok",
             "version": __version__,
             "model": {"name": model_name, "working_size": colorizer.size},
-            "layers": True,  # format=json&layers=true gives the color layer, the line layer and the flats
+            "layers": True,  # format=json&layers=true gives the output_layers (the color layer, the line layer, the flats)
+            "output_layers": describe_layers(),  # name, label, title, description, file suffix: the page's menu
             "formats": list(COLORIZE_FORMATS),  # format=ora: an OpenRaster file of the layers
             "styles": list(STYLES), "default_style": getattr(colorizer, "style", "soft"),
             "in_flight": gate.count,
@@ -267,19 +269,14 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
 
         def job() -> dict[str, Any]:
             with decoded(source(sketch_data, url, "sketch"), (hints_data, "hints")) as (sk, hint):
+                res = colorizer.colorize(sk, hints=hint, **chosen)
                 if fmt == "ora":
-                    res = colorizer.colorize(sk, hints=hint, **chosen)
                     return {"size": res.image.size, "ora": res.to_ora()}
-                if layers:
-                    res = colorizer.colorize(sk, hints=hint, **chosen)
-                    images = {"image": res.image, "color": res.color, "lines": res.lines, "flats": res.flats}
-                    images = {k: v for k, v in images.items() if v is not None}
-                else:
-                    images = {"image": colorizer(sk, hints=hint, **chosen)}
-                return {"size": images["image"].size, **{k: png_bytes(v) for k, v in images.items()}}
+                images = {"image": res.image, **(res.layers if layers else {})}
+                return {"size": res.image.size, "names": tuple(images)[1:], **{k: png_bytes(v) for k, v in images.items()}}
 
         out = await run_gated(request, job)
-        return image_response(out, fmt, "colored.png", layer_names=tuple(k for k in ("color", "lines", "flats") if k in out) if layers else ())
+        return image_response(out, fmt, "colored.png", layer_names=out.get("names", ()))
 
     @app.post("/api/v1/regions", tags=["images"], responses={200: {"content": {"image/png": {}, "application/json": {}}},
                                                              **error_responses}, response_class=Response)
@@ -303,8 +300,7 @@ def create_app(settings: ServerSettings | None = None, colorizer: Any = None, re
 
         def job() -> Any:
             with decoded(source(data, url, "sketch")) as (img,):
-                sk = np.asarray(flatten_on_white(img).convert("L"))
-                found = segment(sk, gap=gap if gap is not None else getattr(colorizer, "gap", None))
+                found = colorizer.regions(img, gap=gap)
                 return encode_runs(found) if as_json else (encode_png(found), found)
 
         out = await run_gated(request, job)

@@ -24,7 +24,7 @@ const els = {
   hintsToggle: $("hints-toggle"), tools: [...document.querySelectorAll("button.tool")],
   zoomOut: $("zoom-out"), zoomIn: $("zoom-in"), zoomFit: $("zoom-fit"), zoomActual: $("zoom-actual"), zoomLevel: $("zoom-level"),
   colorize: $("colorize-btn"), live: $("live-toggle"), styles: [...document.querySelectorAll('input[name="style"]')],
-  downloadMenu: $("download-menu"), downloads: [...document.querySelectorAll("[data-download]")], status: $("status"),
+  downloadMenu: $("download-menu"), status: $("status"),
   resultStage: $("result-stage"), resultPlaceholder: $("result-placeholder"), resultView: $("result-view"),
   beforeImg: $("before-img"), result: $("result-img"), compare: $("compare"), compareLine: $("compare-line"), staleBadge: $("stale-badge"),
   progress: $("progress"), notice: $("notice"), noticeText: $("notice-text"),
@@ -452,7 +452,7 @@ const recolor = new Recolorer({
     els.result.dataset.key = job.key;
     els.result.hidden = els.resultView.hidden = false;
     els.resultPlaceholder.hidden = true;
-    for (const b of els.downloads) b.querySelector("[data-file]").textContent = downloadName(b.dataset.download);
+    for (const b of downloadButtons()) b.querySelector("[data-file]").textContent = downloadName(b.dataset.download);
     els.downloadMenu.hidden = false;
     state.resultPixels = null;
     if (!els.notice.dataset.news) hideNotice();
@@ -539,10 +539,28 @@ function forgetDownloads() {
   extras.clear();
 }
 
-const DOWNLOADS = { // what -> [file name suffix, what it is called in messages]
-  result: ["_colored.png", "the result"], color: ["_color.png", "the color layer"], lines: ["_lines.png", "the line layer"],
-  flats: ["_flats.png", "the flats"], ora: [".ora", "the OpenRaster file"], hints: ["_hints.png", "the hints"],
+const DOWNLOADS = { // what -> [file name suffix, what it is called in messages]; the layers come from the server
+  result: ["_colored.png", "the result"], ora: [".ora", "the OpenRaster file"], hints: ["_hints.png", "the hints"],
 };
+const downloadButtons = () => els.downloadMenu.querySelectorAll("[data-download]");
+
+/** One menu button per output layer the server makes (/api/v1/health's output_layers), above the OpenRaster one. */
+function addLayerDownloads(layers) {
+  const ora = els.downloadMenu.querySelector('[data-download="ora"]');
+  for (const { name, label, title, description, suffix } of layers) {
+    if (DOWNLOADS[name]) continue;
+    DOWNLOADS[name] = [`${suffix}.png`, title];
+    const b = document.createElement("button");
+    b.type = "button";
+    b.dataset.download = name;
+    b.title = description;
+    const small = document.createElement("small");
+    small.dataset.file = "";
+    if (state.sketch) small.textContent = downloadName(name);
+    b.append(`${label} PNG `, small);
+    ora.before(b);
+  }
+}
 const fileStem = () => state.name.replace(/[\\/:*?"<>|\u0000-\u001f]+/g, "_") || "sketch";
 const downloadName = (what) => fileStem() + DOWNLOADS[what][0];
 
@@ -601,7 +619,10 @@ async function download(what) {
     reportError(e);
   }
 }
-for (const b of els.downloads) b.addEventListener("click", () => download(b.dataset.download));
+els.downloadMenu.addEventListener("click", (e) => {
+  const b = e.target.closest("[data-download]");
+  if (b) download(b.dataset.download);
+});
 document.addEventListener("pointerdown", (e) => { // a click elsewhere closes the menu
   if (els.downloadMenu.open && !els.downloadMenu.contains(e.target)) els.downloadMenu.open = false;
 });
@@ -738,7 +759,7 @@ els.keysBtn.addEventListener("click", () => els.keysDialog.showModal());
 els.keysClose.addEventListener("click", () => els.keysDialog.close());
 
 // ------------------------------------------------------------------ examples, limits, visitors
-getJSON("/api/v1/health").then((h) => { state.limits = h.limits; }).catch(() => {});
+getJSON("/api/v1/health").then((h) => { state.limits = h.limits; addLayerDownloads(h.output_layers || []); }).catch(() => {});
 getJSON("/api/v1/visitors").then((v) => {
   els.visitors.textContent = `${v.visitors.toLocaleString()} visitor${v.visitors === 1 ? "" : "s"}`;
 }).catch(() => {});
