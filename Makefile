@@ -57,7 +57,7 @@ demo: install
 	@echo "colored sketches: demo/out/"
 
 test: install-dev
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m ""
 
 clean:
 	rm -rf demo runs .pytest_cache

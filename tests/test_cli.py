@@ -315,6 +315,7 @@ def test_colorize_option_errors(trained, tmp_path, capsys):
         main(["colorize", str(sk), "-o", str(tmp_path / "o.png"), "--backend", "tensorrt"])
 
 
+@pytest.mark.slow
 def test_export_onnx_from_a_run(trained, tmp_path):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")

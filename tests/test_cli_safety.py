@@ -466,6 +466,7 @@ def test_cut_back_keeps_what_the_checkpoint_has_seen(tmp_path):
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["epoch-0000.png", "epoch-0001.png"]
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_leaves_no_trace(pairs_dir, tmp_path):
     """kill -9 mid-run (after a checkpoint, with steps logged past it) and a stale temporary checkpoint as a
     kill during its write leaves it; --resume then gives one record per step, in stats.jsonl and TensorBoard,

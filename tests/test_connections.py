@@ -230,6 +230,7 @@ def test_full_of_busy_connections_answers_503_that_arrives(server):
 
 
 # ------------------------------------------------------------------------------ the in-flight bound
+@pytest.mark.slow
 def test_busy_503_comes_before_the_upload_is_read_and_without_reset(server, slow_web):
     wait_idle(server)
     form, ctype = multipart({"url": f"{slow_web}/slow"})

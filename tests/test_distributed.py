@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from conftest import REPO
@@ -17,6 +18,7 @@ def _torchrun(*args, cwd):
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_train_checkpoint_and_resume(pairs_dir, tmp_path):
     runs = tmp_path / "runs"
     common = ["--set", f"train.runs_dir={runs}", "--set", "train.log_every=1", "-q"]

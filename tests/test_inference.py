@@ -44,6 +44,40 @@ def test_hints_change_the_input(colorizer):
     assert np.array_equal(plain, np.asarray(colorizer(sketch, hints=Image.new("RGBA", (32, 32)))))
 
 
+class _HintBlind:
+    """A runner whose generator never sees the hints: their channels are replaced by those of no hints."""
+
+    generates = True
+
+    def __init__(self, runner, in_channels):
+        self.runner, self.in_channels = runner, in_channels
+
+    def __call__(self, x, threads=None):
+        from autopainter.models.inputs import encode_inputs
+
+        blind = x.copy()
+        blind[:, 1:] = encode_inputs(np.full(x.shape[2:], 255, np.uint8), None, None, self.in_channels)[None, 1:]
+        return self.runner(blind, threads=threads)
+
+
+def _soft_changes_with_hints(colorizer) -> bool:
+    """Whether a hint changes the soft style's output: the generator's own colors, which paint no hint themselves."""
+    sketch = Image.new("L", (32, 32), 255)
+    hints = Image.new("RGBA", (32, 32), (0, 0, 0, 0))
+    hints.paste((255, 0, 0, 255), (8, 8, 24, 24))
+    plain = np.asarray(colorizer(sketch, style="soft"))
+    return not np.array_equal(plain, np.asarray(colorizer(sketch, hints=hints, style="soft")))
+
+
+def test_hints_reach_the_generator(colorizer):
+    import copy
+
+    assert colorizer.in_channels == 5 and _soft_changes_with_hints(colorizer)
+    blind = copy.copy(colorizer)
+    blind.runner = _HintBlind(colorizer.runner, colorizer.in_channels)
+    assert not _soft_changes_with_hints(blind)  # the check fails for a generator that never sees the hints
+
+
 def test_working_size_keeps_aspect():
     assert working_size(1000, 500, 256) == (256, 128)
     assert working_size(100, 50, 256) == (100, 50)  # never up-scaled

@@ -205,6 +205,7 @@ NO_INDEXEDDB = "Object.defineProperty(window, 'indexedDB', { get() { throw new D
 DISK_FULL = """IDBObjectStore.prototype.put = function () { throw new DOMException('the disk is full', 'QuotaExceededError'); };"""
 
 
+@pytest.mark.slow
 def test_the_page_works_when_the_browser_keeps_nothing(open_page, shapes, tmp_path):
     page = open_page(shapes, init_script=NO_INDEXEDDB)
     paint_two_strokes(page)

@@ -83,6 +83,7 @@ def png_bytes(size, color) -> bytes:
 
 
 # ------------------------------------------------------------------ live re-color
+@pytest.mark.slow
 def test_a_stroke_recolors_and_late_answers_are_dropped(open_page, big_sketch, tmp_path):
     page = open_page(big_sketch)
     wait_result_current(page)  # the first result comes without a click
@@ -381,6 +382,7 @@ def test_keyboard_shortcuts(open_page, sketch_small, tmp_path):
 
 
 # ------------------------------------------------------------------ messages in view, busy server
+@pytest.mark.slow
 def test_busy_server_and_errors_show_in_view_on_a_phone(open_page, big_sketch, tmp_path):
     page = open_page(big_sketch, live=False, **PHONE)
     answers = ["busy", "hold", "error"]

@@ -79,6 +79,7 @@ def test_config_choices():
     assert isinstance(UNetGenerator(cfg.model).sketch_net, features.EfficientNetLiteFeatures)
 
 
+@pytest.mark.slow
 def test_onnx_export_matches_pytorch(gen, tmp_path):
     """The sketch network's SAME padding is fixed for the generator's padded sizes: ONNX traces it with dynamic
     H and W, and the numbers equal the package's size-dependent padding (checked against a plain extractor)."""

@@ -36,6 +36,7 @@ def _trained_flat_region(upsample: str) -> torch.Tensor:
         return g.eval()(x)[..., 40:64, 30:64]  # (4, 3, 24, 34), away from the line
 
 
+@pytest.mark.slow
 def test_resize_upsampling_has_no_checkerboard():
     chance = (24 + 34 - 1) / (24 * 34)  # the Nyquist share of residual power without a 2-px preference
     transposed, resize = checker_share(_trained_flat_region("transposed")), checker_share(_trained_flat_region("resize"))

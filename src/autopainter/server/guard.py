@@ -69,16 +69,18 @@ def _may_have_body(scope) -> bool:
     return _header(scope, b"transfer-encoding") is not None
 
 
-async def refuse(scope, receive, send, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+async def refuse(scope, receive, send, status: int, message: str, headers: dict[str, str] | None = None,
+                 body_read: bool = False) -> None:
     """Answer ``{"error": message}`` with ``status`` and ``Connection: close``, so that the client receives it
-    (see the module docstring): the answer first, then whatever body is still coming is read and dropped."""
+    (see the module docstring): the answer first, then whatever body is still coming is read and dropped
+    (``body_read``: the whole body has arrived already, so there is nothing to wait for)."""
     body = json.dumps({"error": clip_message(message)}).encode()
     head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
             (b"connection", b"close"), *((k.lower().encode(), str(v).encode()) for k, v in (headers or {}).items())]
     await send({"type": "http.response.start", "status": status, "headers": head})
     expect = (_header(scope, b"expect") or "").lower()
     declared = _header(scope, b"content-length")
-    if (not _may_have_body(scope) or "100-continue" in expect
+    if (body_read or not _may_have_body(scope) or "100-continue" in expect
             or (declared is not None and declared.isdigit() and int(declared) > DRAIN_BYTES)):
         await send({"type": "http.response.body", "body": body})
         return
@@ -136,13 +138,14 @@ class Guard:
 
     async def _capped(self, scope, receive, send):
         """The app, with the body counted as it streams in: past the cap, 413 instead of the app's answer."""
-        total, over, started = 0, False, False
+        total, over, started, ended = 0, False, False, False
 
         async def counted():
-            nonlocal total, over
+            nonlocal total, over, ended
             message = await receive()
             if message["type"] == "http.request":
                 total += len(message.get("body", b""))
+                ended = not message.get("more_body", False)
                 if total > self.max_body:
                     over = True
                     raise _BodyTooLarge()
@@ -160,7 +163,8 @@ class Guard:
         except _BodyTooLarge:
             pass
         if over and not started:
-            await refuse(scope, receive, send, 413, too_large_message(self.max_body))
+            # the over-cap part may have been the last: then waiting for more would hold the answer open
+            await refuse(scope, receive, send, 413, too_large_message(self.max_body), body_read=ended)
 
     @staticmethod
     def _with_headers(path: str, send):
