@@ -138,7 +138,7 @@ def make_batches(size: int, batch: int, n: int, seed: int = 0, in_channels: int 
 
 def run_variant(name: str, steps: int, warmup: int) -> dict:
     from autopainter.config import Config
-    from autopainter.training.models import build_models
+    from autopainter.training.state import build_models
     from autopainter.training.runtime import prepare_models
     from autopainter.training.step import train_step
 

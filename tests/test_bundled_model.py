@@ -39,7 +39,7 @@ def test_init_from_bundled_loads_the_generator_and_its_discriminator():
     from safetensors.torch import load_file
 
     from autopainter.config import Config
-    from autopainter.training.models import build_models
+    from autopainter.training.state import build_models
 
     models = build_models(Config.load("default", ["train.init_from=bundled"]), torch.device("cpu"))
     g = load_file(bundled_model_dir() / "model.safetensors")

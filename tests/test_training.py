@@ -6,7 +6,7 @@ import torch
 from autopainter.training.checkpoint import CheckpointError, load_state
 from autopainter.training.export import export
 from autopainter.training.loop import train
-from autopainter.training.models import build_models
+from autopainter.training.state import build_models
 from autopainter.training.sampler import EpochBatchSampler
 from autopainter.training.step import train_step
 

@@ -11,7 +11,7 @@ from autopainter.training.loop import resume_config, train
 from autopainter.training.runtime import unwrap
 from autopainter.training.schedule import Schedule
 
-from conftest import tiny_config, train_until_signal
+from conftest import REPO, tiny_config, train_until_signal
 
 
 def test_tick_gate_cadences(pairs_dir):
@@ -132,3 +132,20 @@ def test_resume_with_a_bad_override_is_a_config_error(pairs_dir, tmp_path):
     run = train(tiny_config(pairs_dir, f"train.runs_dir={tmp_path}", "train.max_steps=1"), progress=False)
     with pytest.raises(ConfigError, match="train.epochs"):
         resume_config(run, ["train.epochs=0"])
+
+
+def test_resume_reads_the_checkpoint_once(pairs_dir, tmp_path, monkeypatch):
+    """resume_config's read is the one train(resume=...) uses: torch.load runs once per resumed run."""
+    from autopainter.config import Config
+    from autopainter.training import checkpoint, loop
+
+    cfg = Config.load(str(REPO / "configs" / "tiny.yaml"), [f"data.path={pairs_dir}", f"train.runs_dir={tmp_path}",
+                                                            "train.epochs=1"])
+    run = loop.train(cfg, progress=False)
+    reads = []
+    real = checkpoint.torch.load
+    monkeypatch.setattr(checkpoint.torch, "load", lambda *a, **k: reads.append(a[0]) or real(*a, **k))
+    loop.train(loop.resume_config(run, ["train.epochs=2"]), resume=run, progress=False)
+    assert len(reads) == 1 and not loop._read_for_resume
+    loop.train(loop.resume_config(run, ["train.epochs=3"]), resume=run, progress=False)
+    assert len(reads) == 2

@@ -22,7 +22,7 @@ from ..config import Config, ConfigError
 from ..imageio import atomic_write_bytes
 from ..models.io import load_state_checked
 from . import distributed as dist
-from .models import Models
+from .state import RunState
 from .runtime import unwrap
 
 __all__ = ["STATE_NAME", "STATE_VERSION", "CheckpointError", "Position", "checkpoint_path", "save_state",
@@ -132,10 +132,13 @@ def check_state(state: dict[str, Any], source: str | Path) -> None:
 
 
 def stored_config(state: dict[str, Any], run_dir: str | Path, overrides: list[str] | None = None) -> Config:
-    """The config a checkpoint was written with (old layouts migrate), with ``--set`` overrides applied."""
+    """The config a checkpoint was written with (old layouts migrate), with ``--set`` overrides applied.
+    ``state`` is left as it is (the overrides go into a copy)."""
+    import copy
+
     from ..config import apply_override
 
-    d = state["config"]
+    d = copy.deepcopy(state["config"])
     data = d.get("data")
     if isinstance(data, dict) and "hint_materials" not in data:
         data["hint_materials"] = False  # written before hints per material: the run goes on as it began
@@ -149,7 +152,7 @@ def stored_config(state: dict[str, Any], run_dir: str | Path, overrides: list[st
         raise CheckpointError(f"{run_dir}: its stored config is invalid ({e})") from None
 
 
-def models_state(models: Models, pos: Position, cfg: Config) -> dict[str, Any]:
+def models_state(models: RunState, pos: Position, cfg: Config) -> dict[str, Any]:
     """The resume state of a run at ``pos``: plain state dicts, the RNGs and the config as a dict."""
     return {
         "config": cfg.to_dict(),
@@ -171,7 +174,7 @@ def models_state(models: Models, pos: Position, cfg: Config) -> dict[str, Any]:
     }
 
 
-def load_models_state(models: Models, state: dict[str, Any], source: str) -> Position:
+def load_models_state(models: RunState, state: dict[str, Any], source: str) -> Position:
     """Load a resume state into freshly built (unwrapped) models and the torch RNG; returns the position."""
     load_state_checked(models.G, state["G"], source)
     load_state_checked(models.G_ema, state["G_ema"], source)

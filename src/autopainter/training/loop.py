@@ -20,9 +20,9 @@ from ..config import Config, DataConfig
 from ..data.pairs import PairDataset
 from ..imageio import atomic_write_bytes
 from . import distributed as dist
-from .checkpoint import Position, load_models_state, load_state, models_state, save_state, stored_config
+from .checkpoint import Position, checkpoint_path, load_models_state, load_state, models_state, save_state, stored_config
 from .ema import ema_decay_at, ema_update
-from .models import Models, build_models, set_learning_rates
+from .state import RunState, build_models, set_learning_rates
 from .runs import RunLog, Throughput, cut_back, make_run_dir
 from .runtime import prepare_models, resolve_device, to_device, unwrap
 from .samples import SampleWriter
@@ -51,16 +51,44 @@ def train(cfg: Config, resume: str | Path | None = None, progress: bool = True) 
         dist.shutdown()
 
 
+# The resume state ``resume_config`` read, kept until ``train`` takes it: a resumed run reads its checkpoint once.
+# Keyed by the checkpoint file and its modification time, so a file written since is read again.
+_read_for_resume: dict[tuple[str, int], dict] = {}
+
+
+def _checkpoint_key(run_dir: str | Path) -> tuple[str, int] | None:
+    try:
+        path = checkpoint_path(run_dir).resolve()
+        return str(path), path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
 def resume_config(run_dir: str | Path, overrides: list[str] | None = None) -> Config:
-    """The config stored in a run's checkpoint, with ``--set`` overrides (e.g. more epochs) applied."""
-    return stored_config(load_state(run_dir), run_dir, overrides)
+    """The config stored in a run's checkpoint, with ``--set`` overrides (e.g. more epochs) applied. The state
+    it read is kept for the ``train(cfg, resume=run_dir)`` that follows (and dropped there)."""
+    state = load_state(run_dir)
+    cfg = stored_config(state, run_dir, overrides)
+    _read_for_resume.clear()
+    key = _checkpoint_key(run_dir)
+    if key is not None:
+        _read_for_resume[key] = state
+    return cfg
 
 
-def _open_run(cfg: Config, resume: str | Path | None, models: Models, is_main: bool) -> tuple[Path, Position]:
+def _resume_state(run_dir: str | Path) -> dict:
+    """The run's resume state: the one ``resume_config`` just read, else read now."""
+    key = _checkpoint_key(run_dir)
+    state = _read_for_resume.pop(key, None) if key is not None else None
+    _read_for_resume.clear()
+    return state if state is not None else load_state(run_dir)
+
+
+def _open_run(cfg: Config, resume: str | Path | None, models: RunState, is_main: bool) -> tuple[Path, Position]:
     """The run folder and the position to start from: a checkpoint's (what the run wrote after it cut
     away: ``runs.cut_back``), or a new numbered folder's."""
     if resume is not None:
-        state = load_state(resume)
+        state = _resume_state(resume)
         pos = load_models_state(models, state, str(resume))
         was, now = state.get("world_size", 1), dist.world_size()
         if was != now and pos.batch:
@@ -216,7 +244,7 @@ def _train(cfg: Config, resume: str | Path | None, progress: bool) -> Path:
     return run_dir
 
 
-def _warn_if_rate_jumps(models: Models, cfg: Config, sched: Schedule, pos: Position) -> None:
+def _warn_if_rate_jumps(models: RunState, cfg: Config, sched: Schedule, pos: Position) -> None:
     """A resumed run whose rate had decayed and now goes back up (its end moved with train.epochs or
     train.max_steps, or lr_decay_steps changed): the decay starts over, and it says so."""
     was = models.opt_G.param_groups[0]["lr"]  # the checkpoint's: the rate of the last step done
@@ -228,7 +256,7 @@ def _warn_if_rate_jumps(models: Models, cfg: Config, sched: Schedule, pos: Posit
                       stacklevel=3)
 
 
-def _check_ranks_agree(models: Models, pos: Position, log: RunLog | None) -> None:
+def _check_ranks_agree(models: RunState, pos: Position, log: RunLog | None) -> None:
     """Under DDP: every rank must end with the same generator weights; the digests go to stats.jsonl."""
     if dist.world_size() == 1:
         return

@@ -1,7 +1,7 @@
 """Where and how training runs: the device, the precision, torch.compile and DDP, and the one way back
 from those wrappers to the plain module (``unwrap``).
 
-Models are built plain (``training.models.build_models``), moved with ``to_device``, loaded from a
+The run state is built plain (``training.state.build_models``), moved with ``to_device``, loaded from a
 checkpoint if resuming, and only then wrapped by ``prepare_models``. Checkpoints always store
 ``unwrap(m).state_dict()``, so their keys never carry ``module.`` or ``_orig_mod.`` prefixes.
 """
@@ -21,7 +21,7 @@ from ..devices import bf16_native
 from . import distributed as dist
 
 if TYPE_CHECKING:
-    from .models import Models
+    from .state import RunState
 
 __all__ = ["resolve_device", "resolve_precision", "autocast_context", "compiler_available", "unwrap",
            "to_device", "prepare_models"]
@@ -84,7 +84,7 @@ def unwrap(m: nn.Module) -> nn.Module:
             return m
 
 
-def to_device(models: "Models", cfg: Config, device: torch.device) -> "Models":
+def to_device(models: "RunState", cfg: Config, device: torch.device) -> "RunState":
     """Move the modules to the device (and memory format). Done before loading optimizer state, which
     then lands on the parameters' device."""
     for m in (models.G, models.G_ema, models.D, models.extractor):
@@ -95,7 +95,7 @@ def to_device(models: "Models", cfg: Config, device: torch.device) -> "Models":
     return models
 
 
-def prepare_models(models: "Models", cfg: Config, device: torch.device) -> "Models":
+def prepare_models(models: "RunState", cfg: Config, device: torch.device) -> "RunState":
     """to_device, then DDP wrapping (under torchrun) and torch.compile (``train.compile``), in place.
 
     D's generator-step copy, ``D_frozen``, stays outside DDP: G's step needs no gradient sync in D."""

@@ -12,12 +12,12 @@ import torch
 from ..config import Config
 from ..losses import adversarial_d, generator_objective
 from ..models.patchgan import discriminator_condition
-from .models import Models
+from .state import RunState
 
 __all__ = ["d_step", "g_step", "train_step"]
 
 
-def d_step(models: Models, cfg: Config, cond: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+def d_step(models: RunState, cfg: Config, cond: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """One discriminator update on (cond, real) vs (cond, fake.detach()). Returns the loss (detached).
 
     cond: (B, 1 or 3, H, W), real and fake: (B, 3, H, W), all in [-1, 1]."""
@@ -31,7 +31,7 @@ def d_step(models: Models, cfg: Config, cond: torch.Tensor, real: torch.Tensor, 
     return loss.detach()
 
 
-def g_step(models: Models, cfg: Config, cond: torch.Tensor, real: torch.Tensor, fake: torch.Tensor,
+def g_step(models: RunState, cfg: Config, cond: torch.Tensor, real: torch.Tensor, fake: torch.Tensor,
            hint_mask: torch.Tensor | None = None, step: int | None = None,
            emb: torch.Tensor | None = None, materials: torch.Tensor | None = None,
            anchor: torch.Tensor | None = None, unhinted: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -54,7 +54,7 @@ def g_step(models: Models, cfg: Config, cond: torch.Tensor, real: torch.Tensor, 
     return {k: v.detach() for k, v in terms.items()}
 
 
-def train_step(models: Models, cfg: Config, batch: dict[str, torch.Tensor], step: int | None = None) -> dict[str, torch.Tensor]:
+def train_step(models: RunState, cfg: Config, batch: dict[str, torch.Tensor], step: int | None = None) -> dict[str, torch.Tensor]:
     """D step (when there is a D), then G step, on one batch of ``data.pairs.PairDataset`` items.
 
     batch: input (B, C, H, W) the generator's input, sketch (B, 1, H, W), color (B, 3, H, W),

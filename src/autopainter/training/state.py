@@ -1,4 +1,5 @@
-"""Everything a run trains with, built from the config in one place: ``build_models(cfg, device)``.
+"""The run state: everything a run trains with, built from the config in one place: ``build_models(cfg, device)``
+gives a ``RunState``.
 
 G (the U-Net, ``train.gradient_checkpointing`` applied), D (the PatchGAN of ``cfg.discriminator``,
 absent when ``loss.gan`` is 0), the EMA generator, fused Adam optimizers, the frozen feature network
@@ -22,11 +23,14 @@ from ..models.patchgan import build_discriminator
 from ..models.unet import UNetGenerator, build_generator
 from .runtime import autocast_context, resolve_precision
 
-__all__ = ["Models", "build_models", "set_learning_rates"]
+__all__ = ["RunState", "build_models", "set_learning_rates"]
 
 
 @dataclass
-class Models:
+class RunState:
+    """The networks, optimizers and helpers of one run (``checkpoint.models_state`` saves it, ``load_models_state``
+    fills it on resume)."""
+
     G: nn.Module  # as trained: possibly DDP-wrapped and compiled (runtime.unwrap gives the plain one)
     D: nn.Module | None  # likewise; None when loss.gan == 0
     G_ema: UNetGenerator  # plain, eval mode, no gradients: samples, evaluation, export
@@ -39,7 +43,7 @@ class Models:
     init_trained: dict[str, Any] = field(default_factory=dict)  # train.init_from's "trained" record (export totals it)
 
 
-def build_models(cfg: Config, device: torch.device, init: bool = True) -> Models:
+def build_models(cfg: Config, device: torch.device, init: bool = True) -> RunState:
     """G, D, the EMA generator, optimizers and the feature network, on the CPU and unwrapped
     (``runtime.prepare_models`` moves and wraps them). ``init=False`` (resuming: the weights come from
     the checkpoint) skips ``train.init_from``.
@@ -82,11 +86,11 @@ def build_models(cfg: Config, device: torch.device, init: bool = True) -> Models
         )
     precision = resolve_precision(device, t.mixed_precision)
     scaler = torch.amp.GradScaler("cuda", enabled=(precision == "fp16" and device.type == "cuda"))
-    return Models(G, D, G_ema, opt_G, opt_D, scaler, extractor, D_frozen=D, amp=autocast_context(device, precision),
+    return RunState(G, D, G_ema, opt_G, opt_D, scaler, extractor, D_frozen=D, amp=autocast_context(device, precision),
                   init_trained=init_trained)
 
 
-def set_learning_rates(models: Models, cfg: Config, scale: float = 1.0) -> None:
+def set_learning_rates(models: RunState, cfg: Config, scale: float = 1.0) -> None:
     """Both optimizers' rates from the config, times ``scale`` (``Schedule.lr_scale``). Set before every
     step, so a resumed run takes ``--set train.lr_g=...`` too (a checkpoint's optimizer state carries the
     rate it was saved with)."""
