@@ -324,3 +324,19 @@ def test_memory_is_given_back_after_big_work_and_when_idle():
 def _hold(budget, n):
     with budget.hold(n):
         pass
+
+
+def test_the_app_takes_any_coloring_service_and_names_what_one_lacks(tmp_path):
+    from autopainter.inference import Colorizer
+    from autopainter.server.api import ColoringService
+
+    assert isinstance(_Fake(), ColoringService) and isinstance(Colorizer.hints_only(), ColoringService)
+
+    class OnlyCall:
+        size = 32
+
+        def __call__(self, sketch, hints=None):
+            return sketch
+
+    with pytest.raises(TypeError, match="needs style, colorize, regions"):
+        create_app(_settings(tmp_path), colorizer=OnlyCall())

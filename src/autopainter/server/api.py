@@ -1,0 +1,285 @@
+"""The REST API's endpoints, on one object: ``ImageAPI(settings, service, ...).add_routes(app)``.
+
+``ColoringService`` is what the endpoints need from a colorizer (``inference.Colorizer`` is one; the tests'
+fakes are others): its working ``size`` and default ``style``, ``colorize`` (the one pipeline: a result with its
+image and layers by name) and ``regions``. ``create_app`` (app.py) builds the app around an ``ImageAPI``.
+
+Work (decoding, fetching, the generator, encoding) runs in worker threads, at most
+``settings.max_in_flight`` requests at once (``run_gated``); decoded pixels are held against
+``settings.max_pixels_in_flight`` (``decoded``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from contextlib import contextmanager
+from typing import Any, BinaryIO, Callable, Iterator, Protocol, runtime_checkable
+
+import anyio
+import numpy as np
+from fastapi import File, Form, Request, UploadFile
+from fastapi.responses import Response
+from PIL import Image
+
+from .. import __version__
+from ..data.sketch import SKETCH_METHODS, extract_sketch
+from ..imageio import ORA_MIMETYPE, ImageError, decode_image, flatten_on_white, image_pixels
+from ..inference.colorizer import STYLES, ColorizeResult
+from ..inference.layers import describe_layers
+from ..inference.regions import MAX_GAP, Regions, check_gap, encode_png, encode_runs
+from .bounds import InFlight, PixelBudget
+from .counter import Counter
+from .fetch import FetchError, Resolver, fetch_bytes, short_url
+from .guard import SLOT_KEY, busy_message
+from .responses import APIError, chosen_format, clip, image_response, png_bytes, read_upload, status_of, wants_json
+from .settings import ServerSettings
+
+__all__ = ["ColoringService", "ImageAPI", "COLORIZE_FORMATS", "VISITOR_COOKIE", "visitor_cookie", "check_service"]
+
+log = logging.getLogger("autopainter.server")
+COLORIZE_FORMATS = ("png", "json", "ora")  # what POST /api/v1/colorize answers with (format=...)
+_BROWSER_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
+# The visitor cookie: GET / sets "0" (seen, not counted); the page's own call to /api/v1/visitors counts a
+# "0" once and sets "1". So a client without cookies (curl, a flood of GET /) is never counted.
+VISITOR_COOKIE = "autopainter_visitor"
+
+
+@runtime_checkable
+class ColoringService(Protocol):
+    """What the endpoints need from a colorizer (``inference.Colorizer`` satisfies it)."""
+
+    size: int  # working resolution, long side in px (health reports it)
+    style: str  # the default style: flat or soft
+
+    def colorize(self, sketch: Image.Image, hints: Image.Image | None = None,
+                 style: str | None = None) -> ColorizeResult: ...
+
+    def regions(self, sketch: Image.Image, gap: int | None = None) -> Regions: ...
+
+
+def check_service(service: Any) -> ColoringService:
+    """``service`` if it is a ``ColoringService``; TypeError naming what it lacks otherwise."""
+    missing = [name for name in ("size", "style", "colorize", "regions") if not hasattr(service, name)]
+    if missing:
+        raise TypeError(f"the app's colorizer needs {', '.join(missing)} (see server.api.ColoringService); "
+                        f"{type(service).__name__} has not")
+    return service
+
+
+def visitor_cookie(response: Response, value: str) -> None:
+    response.set_cookie(VISITOR_COOKIE, value, max_age=365 * 24 * 3600, httponly=True, samesite="lax")
+
+
+PNG_OR_JSON = {
+    "content": {"image/png": {}, "application/json": {"example": {"width": 512, "height": 384, "media_type": "image/png", "image": "iVBORw0..."}}},
+    "description": "the image as PNG, or JSON with base64 PNGs when format=json",
+}
+PNG_JSON_OR_ORA = {"content": {**PNG_OR_JSON["content"], ORA_MIMETYPE: {}},
+                   "description": PNG_OR_JSON["description"] + ", or an OpenRaster file of the layers when format=ora"}
+ERROR_RESPONSES = {
+    code: {"description": why, "content": {"application/json": {"example": {"error": "..."}}}}
+    for code, why in [(400, "bad URL"), (413, "too large (bytes or pixels)"), (415, "not an image"),
+                      (422, "corrupt image or bad parameter"), (503, "busy: retry after Retry-After seconds")]
+}
+
+
+class ImageAPI:
+    """The API's endpoints and what they share: the service, the settings, the in-flight bound, the pixel
+    budget, the visitor counter and the URL resolver."""
+
+    def __init__(self, settings: ServerSettings, service: ColoringService, gate: InFlight, budget: PixelBudget,
+                 counter: Counter, examples: list[dict[str, Any]], model_name: str, resolver: Resolver | None = None):
+        self.settings, self.service, self.gate, self.budget = settings, check_service(service), gate, budget
+        self.counter, self.examples, self.model_name, self.resolver = counter, examples, model_name, resolver
+
+    async def run_gated(self, request: Request, job: Callable[[], Any]) -> Any:
+        """Run ``job`` in a worker thread in the slot the Guard took for the request (or one taken now:
+        503 at once when there is none)."""
+        held = request.scope.get("state", {}).get(SLOT_KEY, False)
+        if not held and not self.gate.enter():
+            raise APIError(503, busy_message(self.gate.limit), {"Retry-After": str(self.settings.retry_after_s)})
+        try:
+            # the thread is never abandoned on cancellation, so the slot is held until the work ends
+            return await anyio.to_thread.run_sync(self.budget.work(job))
+        except (ImageError, FetchError, ValueError) as e:
+            raise APIError(status_of(e), str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__) from None
+        except APIError:
+            raise
+        except Exception:
+            log.exception("request failed")
+            raise APIError(500, "internal error while processing the image (see the server log)") from None
+        finally:
+            if not held:
+                self.gate.leave()
+
+    def source(self, data: BinaryIO | None, url: str | None, what: str) -> tuple[BinaryIO, str]:
+        """An input as a file and its name for error messages: the upload as the parser spooled it, or the
+        image downloaded from ``url``."""
+        if url:
+            body, final = fetch_bytes(url, self.settings.fetch, self.resolver)
+            return io.BytesIO(body), short_url(final)
+        return data, what
+
+    @contextmanager
+    def decoded(self, *sources: tuple[BinaryIO | None, str]) -> Iterator[list[Image.Image | None]]:
+        """The images of ``sources`` (None stays None), decoded once their pixels fit in the pixel budget,
+        which they hold until the block ends (the work on them included)."""
+        sizes = [image_pixels(fp) or 0 if fp is not None else 0 for fp, _ in sources]
+        with self.budget.hold(sum(n for n in sizes if n <= self.settings.max_pixels)):  # over the cap: decoding refuses it
+            yield [decode_image(fp, name=name, max_pixels=self.settings.max_pixels) if fp is not None else None
+                   for fp, name in sources]
+
+    def one_source(self, data: BinaryIO | None, url: str | None, what: str) -> None:
+        if data is not None and url:
+            raise APIError(422, f"give either a {what} file or a url, not both")
+        if data is None and not url:
+            raise APIError(422, f"missing input: send a {what} file (multipart field '{what}') or a url")
+
+
+    def health(self):
+        """Whether the app is up, its model and limits, and how busy it is."""
+        return {
+            "status": "ok",
+            "version": __version__,
+            "model": {"name": self.model_name, "working_size": self.service.size},
+            "layers": True,  # format=json&layers=true gives the output_layers (the color layer, the line layer, the flats)
+            "output_layers": describe_layers(),  # name, label, title, description, file suffix: the page's menu
+            "formats": list(COLORIZE_FORMATS),  # format=ora: an OpenRaster file of the layers
+            "styles": list(STYLES), "default_style": self.service.style,
+            "in_flight": self.gate.count,
+            "max_in_flight": self.gate.limit,
+            "limits": {"max_upload_bytes": self.settings.max_upload_bytes, "max_pixels": self.settings.max_pixels,
+                       "url_max_bytes": self.settings.fetch.max_bytes, "url_timeout_s": self.settings.fetch.timeout_s,
+                       "max_pixels_in_flight": self.settings.max_pixels_in_flight, "max_connections": self.settings.max_connections},
+            "sketch_methods": list(SKETCH_METHODS),
+        }
+
+    def list_examples(self):
+        """Example sketches to try, served under /static/examples/."""
+        return {"examples": self.examples}
+
+    def visitors(self, request: Request, response: Response):
+        """How many browsers have opened the page (kept in SQLite across restarts)."""
+        if request.cookies.get(VISITOR_COOKIE) == "0":  # a browser that loaded the page: count it, once
+            try:
+                self.counter.increment()
+                visitor_cookie(response, "1")
+            except Exception:  # a locked or broken counter file must not take the page down
+                log.exception("visitor counter")
+        return {"visitors": self.counter.get()}
+
+    async def colorize(
+        self,
+        request: Request,
+        sketch: UploadFile | None = File(None, description="the sketch: PNG, JPEG, WebP, BMP, GIF or TIFF (or give url)"),
+        hints: UploadFile | None = File(None, description="optional RGBA PNG, transparent except painted colors; any size (stretched over the sketch)"),
+        url: str | None = Form(None, description="http(s) URL of the sketch, instead of the file"),
+        format: str | None = Form(None, description="png (default), json (base64 PNGs) or ora (an OpenRaster file of "
+                                                      "the layers, for Krita, GIMP, MyPaint); also a query parameter"),
+        layers: bool = Form(False, description="with format=json: also the color layer, the transparent line layer and the flats "
+                                               "(format=ora always holds them)"),
+        style: str | None = Form(None, description="flat (one color per region; the default) or soft (the model's colors as they vary)"),
+    ):
+        """Color a sketch. The result has the sketch's exact size."""
+        fmt = chosen_format(request, format, COLORIZE_FORMATS)
+        if layers and fmt == "png":
+            raise APIError(422, "layers come as JSON or in an OpenRaster file: add format=json or format=ora")
+        if style is not None and style not in STYLES:
+            raise APIError(422, f"style must be one of: {', '.join(STYLES)}; got {clip(style)}")
+        sketch_data = read_upload(sketch, "sketch")
+        hints_data = read_upload(hints, "hints")
+        self.one_source(sketch_data, url, "sketch")
+
+        def job() -> dict[str, Any]:
+            with self.decoded(self.source(sketch_data, url, "sketch"), (hints_data, "hints")) as (sk, hint):
+                res = self.service.colorize(sk, hints=hint, style=style)
+                if fmt == "ora":
+                    return {"size": res.image.size, "ora": res.to_ora()}
+                images = {"image": res.image, **(res.layers if layers else {})}
+                return {"size": res.image.size, "names": tuple(images)[1:], **{k: png_bytes(v) for k, v in images.items()}}
+
+        out = await self.run_gated(request, job)
+        return image_response(out, fmt, "colored.png", layer_names=out.get("names", ()))
+
+    async def regions(
+        self,
+        request: Request,
+        sketch: UploadFile | None = File(None, description="the sketch (or give url)"),
+        url: str | None = Form(None, description="http(s) URL of the sketch, instead of the file"),
+        format: str | None = Form(None, description="png (default: label = R + 256 G + 65536 B) or json (run lengths)"),
+        gap: int | None = Form(None, description=f"widest gap in a line (px) that still closes a region, 0-{MAX_GAP} "
+                                                 "(default: twice the line width)"),
+    ):
+        """The sketch's closed regions at its full size, as the flat style and a fill tool use them: every
+        pixel's region number (1..count; line pixels belong to the nearest region)."""
+        as_json = wants_json(request, format)
+        try:
+            check_gap(gap)
+        except ValueError as e:
+            raise APIError(422, str(e)) from None
+        data = read_upload(sketch, "sketch")
+        self.one_source(data, url, "sketch")
+
+        def job() -> Any:
+            with self.decoded(self.source(data, url, "sketch")) as (img,):
+                found = self.service.regions(img, gap=gap)
+                return encode_runs(found) if as_json else (encode_png(found), found)
+
+        out = await self.run_gated(request, job)
+        if as_json:
+            return Response(json.dumps(out), media_type="application/json", headers={"Cache-Control": "no-store"})
+        body, found = out
+        h, w = found.labels.shape
+        return Response(body, media_type="image/png", headers={
+            "Cache-Control": "no-store", "X-Image-Width": str(w), "X-Image-Height": str(h),
+            "X-Region-Count": str(found.count), "X-Region-Gap": str(found.gap)})
+
+    async def sketchify(
+        self,
+        request: Request,
+        image: UploadFile | None = File(None, description="a colored image (or give url)"),
+        url: str | None = Form(None, description="http(s) URL of the image, instead of the file"),
+        method: str = Form("xdog", description=f"line extraction: {', '.join(SKETCH_METHODS)}"),
+        format: str | None = Form(None, description="png (default) or json"),
+    ):
+        """Extract black-on-white line art from a colored image (the same function training uses)."""
+        fmt = chosen_format(request, format)
+        if method not in SKETCH_METHODS:
+            raise APIError(422, f"unknown method {clip(method)}; choose one of: {', '.join(SKETCH_METHODS)}")
+        data = read_upload(image, "image")
+        self.one_source(data, url, "image")
+
+        def job() -> dict[str, Any]:
+            with self.decoded(self.source(data, url, "image")) as (img,):
+                rgb = np.asarray(flatten_on_white(img))  # (H, W, 3) uint8
+                sk = Image.fromarray(extract_sketch(rgb, method=method))  # (H, W) gray, 255 paper
+                return {"size": sk.size, "image": png_bytes(sk)}
+
+        out = await self.run_gated(request, job)
+        return image_response(out, fmt, "sketch.png")
+
+    async def fetch(self, request: Request, url: str = Form(..., description="http(s) URL of an image")):
+        """Download an image from a URL (checked against SSRF, size-capped) and send it back, so the page can show
+        it. PNG, JPEG, WebP and GIF come back as they are; other formats as PNG."""
+
+        def job() -> tuple[bytes, str]:
+            fp, name = self.source(None, url, "image")
+            with self.decoded((fp, name)) as (img,):
+                if img.format in _BROWSER_FORMATS:
+                    return fp.getvalue(), _BROWSER_FORMATS[img.format]
+                return png_bytes(img), "image/png"
+
+        data, media = await self.run_gated(request, job)
+        return Response(data, media_type=media, headers={"Cache-Control": "no-store"})
+
+    def add_routes(self, app) -> None:
+        """Register the endpoints on ``app``."""
+        app.get("/api/v1/health", tags=["service"])(self.health)
+        app.get("/api/v1/examples", tags=["page"])(self.list_examples)
+        app.get("/api/v1/visitors", tags=["page"])(self.visitors)
+        app.post("/api/v1/colorize", tags=["images"], responses={200: PNG_JSON_OR_ORA, **ERROR_RESPONSES}, response_class=Response)(self.colorize)
+        app.post("/api/v1/regions", tags=["images"], responses={200: {"content": {"image/png": {}, "application/json": {}}}, **ERROR_RESPONSES}, response_class=Response)(self.regions)
+        app.post("/api/v1/sketchify", tags=["images"], responses={200: PNG_OR_JSON, **ERROR_RESPONSES}, response_class=Response)(self.sketchify)
+        app.post("/api/v1/fetch", tags=["images"], responses={200: {"content": {"image/png": {}}}, **ERROR_RESPONSES}, response_class=Response)(self.fetch)
