@@ -75,6 +75,30 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return save_pretrained(gen, tmp_path_factory.mktemp("tiny-model") / "model", image_size=32)
 
 
+class TinyFeatures(torch.nn.Module):
+    """A stand-in for EfficientNet-Lite0 in FD (``evaluate(..., feature_net=)``): 8 fixed random 3x3 filters
+    (stride 4), ReLU, mean-pooled, so that FD's sqrtm works on an 8 x 8 covariance, not 1280 x 1280 (seconds)."""
+
+    description = "tiny test features, 8-d"
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("weight", torch.randn(8, 3, 3, 3, generator=torch.Generator().manual_seed(0)))
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, S, S) in [-1, 1] -> (B, 8)
+        return torch.relu(torch.nn.functional.conv2d(x, self.weight, stride=4)).mean(dim=(2, 3))
+
+
+@pytest.fixture
+def tiny_features(monkeypatch) -> TinyFeatures:
+    """A TinyFeatures, also put in place of evaluate's default network (for the CLI, which cannot pass one)."""
+    import autopainter.evaluate
+
+    net = TinyFeatures()
+    monkeypatch.setattr(autopainter.evaluate, "default_feature_net", lambda: net)
+    return net
+
+
 # ------------------------------------------------------------------ the page in a browser (test_browser, test_page_tools)
 CHROMIUM = os.environ.get("AUTOPAINTER_CHROMIUM", "/usr/bin/chromium")
 

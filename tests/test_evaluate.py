@@ -1,4 +1,9 @@
-"""autopainter evaluate: metrics, determinism, Fréchet distance, CLI; and the training options it measured."""
+"""autopainter evaluate: metrics, determinism, Fréchet distance, CLI; and the training options it measured.
+
+One test (``test_evaluate_reports_metrics_and_writes_files``) runs FD-Lite0 on the real EfficientNet-Lite0; the
+others use ``conftest.TinyFeatures`` (the ``tiny_features`` fixture, also in place of the default network), so
+that FD's ``sqrtm`` works on an 8 x 8 covariance instead of 1280 x 1280.
+"""
 
 import json
 import shutil
@@ -7,10 +12,11 @@ import numpy as np
 import pytest
 import torch
 
+import autopainter.evaluate as ev
 from autopainter.cli import main
 from autopainter.evaluate import EvalError, evaluate, format_table, frechet_distance
 
-from conftest import tiny_config
+from conftest import TinyFeatures, tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +40,7 @@ def test_frechet_distance_is_zero_for_equal_sets_and_grows_with_a_shift():
 
 
 def test_evaluate_reports_metrics_and_writes_files(tiny_model_dir, split_dir, tmp_path):
+    """The one test on the real EfficientNet-Lite0 (FD-Lite0 as reported)."""
     report = evaluate(tiny_model_dir, split_dir, hints=[5, 0], out_dir=tmp_path / "ev", examples=3)
     assert report["images"] == 6 and report["fd"]["n"] == 6 and report["fd"]["name"] == "FD-Lite0"
     assert list(report["results"]) == ["0", "5"]
@@ -53,7 +60,7 @@ def test_evaluate_reports_metrics_and_writes_files(tiny_model_dir, split_dir, tm
     assert "| 5 |" in format_table(report)
 
 
-def test_evaluate_detects_two_folders_and_reports_the_layout(tiny_model_dir, split_dir, tmp_path):
+def test_evaluate_detects_two_folders_and_reports_the_layout(tiny_model_dir, split_dir, tmp_path, tiny_features):
     """--layout defaults to auto: DATA/test/sketch + DATA/test/color is read without being told."""
     from autopainter.data.layouts import make_layout
 
@@ -62,23 +69,23 @@ def test_evaluate_detects_two_folders_and_reports_the_layout(tiny_model_dir, spl
     for (path,) in src.find(split_dir / "test"):
         sketch, color = src.read((path,))
         dst.write(dst.paths(root / "test", path.stem), np.asarray(color), np.asarray(sketch))
-    a = evaluate(tiny_model_dir, split_dir, hints=[2], limit=3, out_dir=tmp_path / "a")
-    b = evaluate(tiny_model_dir, root, hints=[2], limit=3)
+    a = evaluate(tiny_model_dir, split_dir, hints=[2], limit=3, out_dir=tmp_path / "a", feature_net=tiny_features)
+    b = evaluate(tiny_model_dir, root, hints=[2], limit=3, feature_net=tiny_features)
     assert (a["layout"], b["layout"]) == ("side_by_side", "two_folders")
     assert a["fallback"] is False and "note" not in a  # a real held-out split: nothing to warn about
     assert json.loads((tmp_path / "a" / "metrics.json").read_text())["fallback"] is False
     assert a["results"] == b["results"]  # the same pairs, stored the other way
 
 
-def test_evaluate_is_deterministic(tiny_model_dir, split_dir):
-    a = evaluate(tiny_model_dir, split_dir, hints=[3], limit=3)
-    b = evaluate(tiny_model_dir, split_dir, hints=[3], limit=3)
+def test_evaluate_is_deterministic(tiny_model_dir, split_dir, tiny_features):
+    a = evaluate(tiny_model_dir, split_dir, hints=[3], limit=3, feature_net=tiny_features)
+    b = evaluate(tiny_model_dir, split_dir, hints=[3], limit=3, feature_net=TinyFeatures())
     assert a["results"] == b["results"]
-    c = evaluate(tiny_model_dir, split_dir, hints=[3], limit=3, seed=1)  # other hints
+    c = evaluate(tiny_model_dir, split_dir, hints=[3], limit=3, seed=1, feature_net=tiny_features)  # other hints
     assert c["results"]["3"]["l1"] != a["results"]["3"]["l1"]
 
 
-def test_evaluate_cli(tiny_model_dir, split_dir, tmp_path, capsys):
+def test_evaluate_cli(tiny_model_dir, split_dir, tmp_path, capsys, tiny_features):
     rc = main(["evaluate", "--model", str(tiny_model_dir), "--data", str(split_dir), "--hints", "0", "1", "-o", str(tmp_path / "o"), "-q"])
     assert rc == 0
     out = capsys.readouterr().out
@@ -170,12 +177,12 @@ def test_hint_hue_jitter_turns_target_and_hints_together(pairs_dir):
     assert changed >= 4
 
 
-def test_evaluate_styles_baseline_and_color_metrics(tiny_model_dir, split_dir):
+def test_evaluate_styles_baseline_and_color_metrics(tiny_model_dir, split_dir, tiny_features):
     """The hints-only baseline obeys its hints exactly (hint ΔE ~ 0) and is flat; the metrics that need
     hints are None without them; soft and flat are scored apart."""
-    base = evaluate("none", split_dir, hints=[0, 5], limit=4)
-    flat = evaluate(tiny_model_dir, split_dir, hints=[0, 5], limit=4, style="flat")
-    soft = evaluate(tiny_model_dir, split_dir, hints=[0, 5], limit=4, style="soft")
+    base = evaluate("none", split_dir, hints=[0, 5], limit=4, feature_net=tiny_features)
+    flat = evaluate(tiny_model_dir, split_dir, hints=[0, 5], limit=4, style="flat", feature_net=tiny_features)
+    soft = evaluate(tiny_model_dir, split_dir, hints=[0, 5], limit=4, style="soft", feature_net=tiny_features)
     assert (base["style"], flat["style"], soft["style"]) == ("flat", "flat", "soft")
     assert base["target_spread"] is not None and base["target_spread"] < 1.0  # the synthetic targets are flat colors
     for rep in (base, flat, soft):
@@ -237,9 +244,11 @@ def test_hue_wheel_counts_the_hues_that_steer():
     assert [r["hue"] for r in red if r["steers"]] == [0] and images[0].shape == (256, 256, 3)
 
 
-def test_benchmark_cache_follows_the_weights_not_the_path(tiny_model_dir, split_dir, tmp_path, monkeypatch):
+def test_benchmark_cache_follows_the_weights_not_the_path(tiny_model_dir, split_dir, tmp_path, monkeypatch,
+                                                        tiny_features):
     """benchmarks' cached_evaluate reuses an evaluation for the same weights only, wherever they are: new
-    weights written to the same folder (as when a model replaces the bundled one) are evaluated afresh."""
+    weights written to the same folder (as when a model replaces the bundled one) are evaluated afresh.
+    Its ``python -m autopainter evaluate`` command runs in this process (``main``), with the tiny FD network."""
     import subprocess
     import sys
 
@@ -249,8 +258,15 @@ def test_benchmark_cache_follows_the_weights_not_the_path(tiny_model_dir, split_
     import _common
 
     runs = []
-    real_run = subprocess.run
-    monkeypatch.setattr(_common.subprocess, "run", lambda cmd, **kw: runs.append(cmd) or real_run(cmd, **kw))
+
+    def run_here(cmd, check=False, **kw):
+        assert cmd[1:4] == ["-m", "autopainter", "evaluate"]
+        rc = main(cmd[3:])
+        if check and rc:
+            raise subprocess.CalledProcessError(rc, cmd)
+        return subprocess.CompletedProcess(cmd, rc)
+
+    monkeypatch.setattr(_common.subprocess, "run", lambda cmd, **kw: runs.append(cmd) or run_here(cmd, **kw))
     model, out = tmp_path / "model", tmp_path / "eval"
     shutil.copytree(tiny_model_dir, model)
     first = _common.cached_evaluate(str(model), str(split_dir), "test", "soft", [0], out)
@@ -266,3 +282,85 @@ def test_benchmark_cache_follows_the_weights_not_the_path(tiny_model_dir, split_
     save_file({k: v * 0.5 for k, v in weights.items()}, model / "model.safetensors")
     second = _common.cached_evaluate(str(model), str(split_dir), "test", "soft", [0], out)
     assert len(runs) == 2 and second["results"] != first["results"]
+
+
+# ---------------------------------------------------------------- metrics by name
+def test_a_registered_metric_shows_up_in_the_report(tiny_model_dir, split_dir, tiny_features, monkeypatch):
+    """One decorated function is a new metric: in every report's results (and the table), per hint count; a
+    split metric collects every sample and reduces per hint count."""
+    monkeypatch.setattr(ev, "METRICS", dict(ev.METRICS))  # registered for this test only
+    seen = []
+
+    @ev.register_metric("hinted_share")
+    def hinted_share(s: ev.Sample) -> float | None:
+        seen.append((s.index, s.hints, s.output.shape == s.target.shape, s.regions.shape == s.ink.shape))
+        return float(s.hint_mask.mean()) if s.hints else None  # None: left out of the mean
+
+    @ev.register_metric("pairs_seen", over="split")
+    class PairsSeen:
+        def __init__(self, ctx):
+            self.count: dict[int, int] = {}
+
+        def add(self, s):
+            self.count[s.hints] = self.count.get(s.hints, 0) + 1
+
+        def result(self, hints):
+            return float(self.count[hints])
+
+        def report(self):
+            return {}
+
+    report = evaluate(tiny_model_dir, split_dir, hints=[0, 4], limit=3, feature_net=tiny_features)
+    r0, r4 = report["results"]["0"], report["results"]["4"]
+    assert list(r0)[-2:] == ["hinted_share", "pairs_seen"] and r0["l1"] > 0  # after the built-in ones
+    assert r0["hinted_share"] is None and 0.0 < r4["hinted_share"] < 1.0
+    assert r0["pairs_seen"] == r4["pairs_seen"] == 3.0
+    assert sorted(seen) == [(i, n, True, True) for i in range(3) for n in (0, 4)]
+    table = format_table(report)
+    assert "hinted_share" in table.splitlines()[0] and "FD-Lite0" in table
+
+
+def test_metrics_are_chosen_by_name_and_an_unknown_name_lists_the_valid_ones(tiny_model_dir, split_dir):
+    report = evaluate(tiny_model_dir, split_dir, hints=[0, 2], limit=2, metrics=["l1", "spread"])
+    assert list(report["results"]["2"]) == ["hints", "l1", "spread"]
+    assert "fd" not in report and report["target_spread"] is not None  # no FD: no network was loaded
+    assert format_table(report).splitlines()[0].startswith("| hints | L1 ↓ | spread ↓ (target")
+    with pytest.raises(EvalError, match=r"unknown metric 'fid'; the metrics are: l1, psnr, ssim, fd_lite0, "
+                                        r"hint_de, hint_region_de, spread"):
+        evaluate(tiny_model_dir, split_dir, metrics=["l1", "fid"])
+    assert [m.name for m in ev.resolve_metrics(None)] == list(ev.METRICS)
+
+
+def test_the_default_table_is_unchanged():
+    """format_table of a full report: the columns and formats the docs and benchmarks show."""
+    r = {"hints": 5, "l1": 0.06408, "psnr": 17.3594, "ssim": 0.87955, "fd_lite0": 65.8938, "hint_de": 0.7471,
+         "hint_region_de": 13.5067, "spread": 3.8815}
+    report = {"fd": {"name": "FD-Lite0", "n": 40, "resolution": 256}, "target_spread": 0.3512,
+              "results": {"0": {**r, "hints": 0, "hint_de": None, "hint_region_de": None}, "5": r}}
+    assert format_table(report) == (
+        "| hints | L1 ↓ | PSNR (dB) ↑ | SSIM ↑ | FD-Lite0 ↓ (N=40, 256 px) | hint ΔE ↓ | hint-region ΔE ↓ "
+        "| spread ↓ (target 0.35) |\n"
+        "|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        "| 0 | 0.0641 | 17.36 | 0.8796 | 65.89 | – | – | 3.88 |\n"
+        "| 5 | 0.0641 | 17.36 | 0.8796 | 65.89 | 0.75 | 13.51 | 3.88 |")
+
+
+def test_frechet_distance_matches_the_matrix_square_root():
+    """The small-matrix trace (fewer images than dimensions) is FID's sqrtm formula, to rounding."""
+    import warnings
+
+    from scipy import linalg
+
+    from autopainter.evaluate import frechet_distance
+
+    rng = np.random.default_rng(0)
+    for n, m, d in [(30, 25, 64), (200, 150, 16)]:  # fewer images than dimensions, then more
+        a = rng.normal(size=(n, d)) * rng.random(d)
+        b = rng.normal(size=(m, d)) * rng.random(d) + 0.2
+        s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            covmean = np.real(linalg.sqrtm(s1 @ s2))
+        want = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean)
+        assert frechet_distance(a, b) == pytest.approx(want, rel=1e-6)
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)

@@ -180,7 +180,7 @@ def test_hintauc_protocol_refuses_the_strokes_options(split_dir, capsys):
         assert "belong to --protocol strokes" in capsys.readouterr().err
 
 
-def test_the_strokes_protocol_stays_the_default(tiny_model_dir, split_dir, tmp_path, capsys):
+def test_the_strokes_protocol_stays_the_default(tiny_model_dir, split_dir, tmp_path, capsys, tiny_features):
     assert main(["evaluate", "--model", str(tiny_model_dir), "--data", str(split_dir), "--limit", "2",
                  "-o", str(tmp_path / "o"), "-q"]) == 0
     stored = json.loads((tmp_path / "o" / "metrics.json").read_text())

@@ -1,10 +1,12 @@
 """The package's imports point one way, and there are no import cycles.
 
-config, imageio, devices <- models, losses, data <- training, inference <- evaluate (<- evaluate_hintauc, evaluate_locality) <- server, cli
+config, imageio, devices, ink, colorspace <- models, losses, data <- training, inference <- evaluate (<- evaluate_hintauc, evaluate_locality) <- server, cli
 
 Every ``import`` statement counts, also those inside functions (lazy imports of heavy optional
 packages are still dependencies). ``data`` may use ``models.inputs`` alone (the generator-input
-contract that datasets, the Colorizer and ONNX share); the web app never imports training.
+contract that datasets, the Colorizer and ONNX share); the web app never imports training. ``ink`` (every ink
+threshold) and ``colorspace`` (the one CIELAB) are leaves that import nothing of the package, so every layer
+may use them.
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "autopainter"
 
-BASE = {"config", "imageio", "devices"}
+LEAVES = {"ink", "colorspace"}  # one owner per concept, below everything (ARCHITECTURE.md habit 12)
+BASE = {"config", "imageio", "devices"} | LEAVES
 # what each top-level part of the package may import from the others (its own modules always)
 ALLOWED: dict[str, set[str]] = {
     "config": set(),
     "imageio": set(),
     "devices": set(),
-    "color_metrics": set(),
+    "ink": set(),
+    "colorspace": set(),
+    "color_metrics": {"colorspace"},
     "models": BASE,
     "losses": BASE | {"models"},
     "data": BASE | {"models.inputs"},
@@ -30,7 +35,7 @@ ALLOWED: dict[str, set[str]] = {
     "inference": BASE | {"models", "data"},
     "evaluate": BASE | {"models", "data", "inference", "color_metrics"},
     "evaluate_hintauc": BASE | {"models", "data", "inference", "evaluate"},
-    "evaluate_locality": BASE | {"models", "data", "inference", "evaluate", "color_metrics"},
+    "evaluate_locality": BASE | {"models", "data", "inference", "evaluate"},
     "server": BASE | {"models", "data", "inference"},
     "cli": BASE | {"models", "losses", "data", "training", "inference", "evaluate", "evaluate_hintauc", "evaluate_locality", "server"},
 }

@@ -1,4 +1,5 @@
-"""Color metrics of ``evaluate`` that look at regions and hints (ΔE is CIE76: Euclidean distance in CIELAB).
+"""Color metrics of ``evaluate`` that look at regions and hints (ΔE is CIE76: Euclidean distance in CIELAB,
+``colorspace.lab``, the conversion the product's flats use too).
 
 * ``hint_de``: output vs the painted hint color on the hinted pixels (lines excluded): are hints obeyed?
 * ``hint_region_de``: output vs the target over the target's own region holding each hint, the hint pixels
@@ -9,7 +10,7 @@
 The target's regions (``target_regions``) come from the target alone: its colors reduced to 32 by median
 cut, then 4-connected areas of one color off the sketch's lines, so no metric depends on the segmentation
 the flat style uses. A constant output is flat but far from the target and the hints: the three are read
-together with PSNR.
+together with PSNR. ``evaluate`` registers each as a metric by name (``evaluate.METRICS``).
 """
 
 from __future__ import annotations
@@ -17,16 +18,11 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from .colorspace import lab
+
 __all__ = ["lab", "target_regions", "hint_de", "hint_region_de", "spread", "MIN_REGION"]
 
 MIN_REGION = 16  # target regions smaller than this (px) are not scored
-
-
-def lab(rgb: np.ndarray) -> np.ndarray:
-    """(..., 3) uint8 sRGB -> (..., 3) float32 CIELAB (D65)."""
-    from skimage.color import rgb2lab
-
-    return rgb2lab(np.asarray(rgb)).astype(np.float32)
 
 
 def target_regions(target: np.ndarray, ink: np.ndarray, colors: int = 32) -> np.ndarray:

@@ -31,7 +31,6 @@ runs, never when this module is.
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from pathlib import Path
@@ -42,8 +41,8 @@ from PIL import Image
 
 from .data.hints import hints_to_rgba
 from .data.pairs import PairDataset
-from .evaluate import EvalError, _grid, _overlay, open_split, report_head
-from .imageio import ImageError, atomic_write_bytes, save_image
+from .evaluate import EvalError, _overlay, open_split, report_head, write_report
+from .imageio import ImageError
 
 __all__ = ["evaluate_hintauc", "hint_auc_curve", "hints_from_hintauc", "trapezoid_auc", "protocol_hints",
            "protocol_scores", "require_hintauc", "format_hintauc", "backend_text", "INSTALL"]
@@ -272,12 +271,7 @@ def evaluate_hintauc(
         "hintauc": record,  # protocol, grid, hint settings, metric backend, versions
         "per_image": curve["per_image"],
     }
-    if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(out / "metrics.json", (json.dumps(report, indent=2) + "\n").encode())
-        if rows:
-            save_image(_grid(rows), out / "examples.png")
+    write_report(report, out_dir, rows)
     return report
 
 

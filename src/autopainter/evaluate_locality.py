@@ -10,7 +10,7 @@ says which pixels are one material. For every pair of the split (``--limit N``):
    (``Colorizer.regions``: ``inference.regions.segment`` with the colorizer's gap, what the flat style fills);
    a region belongs to the material holding the majority (over half) of its non-ink pixels.
 2. **Ink**: map label 0, and every sketch pixel the product counts as line (``compose.paper_mask`` at
-   ``compose.INK_THRESHOLD``). A material's pixels are its non-ink pixels.
+   ``ink.LINE_INK``, alias ``compose.INK_THRESHOLD``). A material's pixels are its non-ink pixels.
 3. **One stroke per material** (``hint_stroke``): a straight line ``STROKE_LENGTH`` of the shorter image side
    long (20 px at 256) and ``STROKE_WIDTH`` wide (3 px at 256), centred on the material's deepest point
    (``deepest_point``: the pixel farthest from its boundary, Euclidean distance transform, the image border
@@ -21,7 +21,7 @@ says which pixels are one material. For every pair of the split (``--limit N``):
    its turned run repeats the median one; the report counts them as ``gray_materials``). The generator runs
    1 + 2 K times per image; each run is finished in every requested style (flat, soft) from the same output.
 5. **Off-material change**: the share of non-ink pixels outside the material whose output moved by more than
-   ``OFF_DE`` (ΔE 10, CIE76 on ``color_metrics.lab``) against the no-hint run. Mean over runs, per hint color.
+   ``OFF_DE`` (ΔE 10, CIE76 on ``colorspace.lab``) against the no-hint run. Mean over runs, per hint color.
    Goal: 0 (only the hinted material changes).
 6. **Material reach**: the share of the material's pixels within ``REACH_DE`` (ΔE 12) of the hint color.
    Mean over runs, per hint color. Goal: 1 (the hint reaches every strand).
@@ -45,7 +45,6 @@ output, target).
 from __future__ import annotations
 
 import colorsys
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -55,12 +54,13 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from . import color_metrics as cm
+from . import colorspace
 from .data.hints import hints_to_rgba
 from .data.materials import MaterialMap
-from .evaluate import EvalError, _grid, _overlay, open_split, report_head
-from .imageio import ImageError, atomic_write_bytes, save_image
-from .inference.compose import INK_THRESHOLD, paper_mask
+from .evaluate import EvalError, _overlay, open_split, report_head, write_report
+from .imageio import ImageError
+from .inference.compose import paper_mask
+from .ink import LINE_INK
 
 __all__ = ["evaluate_locality", "measure_image", "format_locality", "roc_auc", "deepest_point", "hint_stroke",
            "turn_hue", "material_ink", "hinted_materials", "region_pairs", "PairContext", "CUES",
@@ -105,8 +105,8 @@ def scaled(px_at_256: float, shape: tuple[int, int], least: int = 1) -> int:
 
 def material_ink(sketch: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """(H, W) bool: the protocol's ink, map label 0 or a sketch pixel the product counts as line
-    (``compose.paper_mask`` at ``INK_THRESHOLD``). sketch: (H, W) uint8, 255 paper; labels: (H, W) int."""
-    return (np.asarray(labels) == 0) | ~paper_mask(np.asarray(sketch), INK_THRESHOLD)
+    (``compose.paper_mask`` at ``LINE_INK``). sketch: (H, W) uint8, 255 paper; labels: (H, W) int."""
+    return (np.asarray(labels) == 0) | ~paper_mask(np.asarray(sketch), LINE_INK)
 
 
 def deepest_point(mask: np.ndarray) -> tuple[int, int]:
@@ -294,7 +294,7 @@ def material_head_cue(ctx: PairContext) -> np.ndarray:
     if ctx.embedding is None:
         raise ValueError("the material_head cue needs a model with a material head (model.material_dim)")
     count = int(ctx.regions.max())
-    free = paper_mask(ctx.sketch, INK_THRESHOLD)
+    free = paper_mask(ctx.sketch, LINE_INK)
     rl = ctx.regions[free]
     e = ctx.embedding[free]  # (N, D)
     sums = np.stack([np.bincount(rl, weights=e[:, d], minlength=count + 1) for d in range(e.shape[1])], 1)
@@ -340,13 +340,13 @@ def measure_image(colorize: Colorize, sketch: Image.Image, target: np.ndarray, m
                          f"{regions.shape} must be one size")
     H, W = gray.shape
     ink = material_ink(gray, labels)
-    paper = paper_mask(gray, INK_THRESHOLD)  # the sketch's own paper: pairs and region colors are read there
+    paper = paper_mask(gray, LINE_INK)  # the sketch's own paper: pairs and region colors are read there
     count = int(regions.max())
     region_material = region_materials(regions, count, labels, ~ink)  # map label 0 has no vote
     chosen, left_out = hinted_materials(mm, ink, region_material, target, k)
 
     # the region pairs and their ground truth
-    counts, tgt_med = _region_stats(regions, count, paper, cm.lab(target))
+    counts, tgt_med = _region_stats(regions, count, paper, colorspace.lab(target))
     pairs = region_pairs(regions, paper, scaled(NEAR, (H, W)))
     a, b = pairs[:, 0], pairs[:, 1]
     ok = (counts[a] > 0) & (counts[b] > 0)
@@ -360,7 +360,7 @@ def measure_image(colorize: Colorize, sketch: Image.Image, target: np.ndarray, m
     cen /= np.maximum(counts, 1)[:, None]
 
     base = colorize(sketch, None)
-    base_lab = {s: cm.lab(base[s]) for s in styles}
+    base_lab = {s: colorspace.lab(base[s]) for s in styles}
     scores: dict[str, dict[str, np.ndarray]] = {}
     for s in styles:
         _, out_med = _region_stats(regions, count, paper, base_lab[s])
@@ -379,9 +379,9 @@ def measure_image(colorize: Colorize, sketch: Image.Image, target: np.ndarray, m
             hint_rgb[stroke] = rgb
             rgba = hints_to_rgba(hint_rgb, stroke)
             outs = colorize(sketch, rgba)
-            want = cm.lab(np.array([[rgb]], np.uint8)).reshape(3)
+            want = colorspace.lab(np.array(rgb, np.uint8))
             for s in styles:
-                o_lab = cm.lab(outs[s])
+                o_lab = colorspace.lab(outs[s])
                 moved = np.linalg.norm(o_lab[outside] - base_lab[s][outside], axis=1) > OFF_DE
                 near_hint = np.linalg.norm(o_lab[inside] - want, axis=1) <= REACH_DE
                 runs[s][c]["off_material"].append(float(moved.mean()) if moved.size else 0.0)
@@ -519,17 +519,12 @@ def evaluate_locality(
         "pairs": {"same": int(same_all.sum()), "different": int((~same_all).sum())},
         "settings": {"k": k, "off_de": OFF_DE, "reach_de": REACH_DE, "different_de": DIFFERENT_DE,
                      "hue_turn": HUE_TURN, "stroke_length": f"{STROKE_LENGTH:g} of the shorter side",
-                     "stroke_width_at_256": STROKE_WIDTH, "near_at_256": NEAR, "ink_threshold": INK_THRESHOLD,
+                     "stroke_width_at_256": STROKE_WIDTH, "near_at_256": NEAR, "ink_threshold": LINE_INK,
                      "auc_goal": AUC_GOAL, "cues": list(cues)},
         "results": results,
         "per_image": per_image,
     }
-    if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(out / "metrics.json", (json.dumps(report, indent=2) + "\n").encode())
-        if rows:
-            save_image(_grid(rows), out / "examples.png")
+    write_report(report, out_dir, rows)
     return report
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from .materials import PAPER as PAPER_NAME
-from .materials import MaterialMap, resize_labels
+from .materials import MaterialMap, ink_of, resize_labels
 from .sketch import extract_sketch
 
 __all__ = ["augment_pair", "augment_sample", "P_MULTI", "P_SKETCH", "P_GEOMETRY", "P_LINES", "P_BACKGROUND"]
@@ -113,7 +113,7 @@ def _side_by_side(a: tuple, b: tuple, rng: np.random.Generator) -> tuple:
             win &= lab2 > 0
             region = labels[y : y + side, x : x + side]
             region[win] = lab2[win] + offsets[k]
-            region[(lab2 == 0) & (s2 < 128)] = 0  # ink
+            region[(lab2 == 0) & ink_of(s2)] = 0  # ink
             if k == 1:
                 names.update({int(v) + offsets[1]: n for v, n in mm.names.items() if n != PAPER_NAME})
         np.minimum(color[y : y + side, x : x + side], c2, out=color[y : y + side, x : x + side])

@@ -25,6 +25,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ..ink import TARGET_LINE_MAX
+
 __all__ = ["simulate_hints", "simulate_material_hints", "recolor_material", "empty_hints", "hints_from_rgba",
            "hints_to_rgba"]
 
@@ -38,7 +40,7 @@ _STROKE_WIDTH = (1, 5)  # stroke width in px at 256 px (inclusive)
 _PATCH_SIZE = (1, 9)  # patch side in px at 256 px (inclusive)
 _STROKE_TOLERANCE = 24  # a stroke keeps the pixels within this (max over RGB) of its start color
 _WHITE_MIN = 235  # pixels with all channels above this are background paper
-_BLACK_MAX = 40  # pixels with all channels below this are lines
+_BLACK_MAX = TARGET_LINE_MAX  # pixels with all channels below this (40) are lines
 _BACKGROUND_WEIGHT = 0.02  # relative chance of starting a hint on paper or line pixels
 
 

@@ -4,7 +4,8 @@ A user who paints one hint on the hair means *the hair*: every strand, across th
 and nothing else. To learn that, training needs to know which pixels belong together. A material map
 is a label image beside each pair, ``SPLIT/materials/NAME.png``:
 
-* label 0 is no material: the ink of the line art (sketch darker than ``INK_BELOW``), or a pixel no
+* label 0 is no material: the ink of the line art (sketch darker than ``INK_BELOW``, which is
+  ``ink.MATERIAL_INK_BELOW``), or a pixel no
   material claimed;
 * labels 1..N are materials. A material is **one source part x one fill color**: the builders of
   ``prepare characters`` and ``prepare openmoji`` draw each character a third time with every part in
@@ -31,6 +32,7 @@ import numpy as np
 from PIL import Image, PngImagePlugin
 
 from ..imageio import ImageError, atomic_write_bytes
+from ..ink import MATERIAL_INK_BELOW
 
 __all__ = ["MATERIALS_DIR", "PART_NAMES", "PAPER", "MaterialMap", "material_path", "write_material_map",
            "read_material_map", "materials_from_parts", "materials_from_colors", "parts_from_key_render",
@@ -39,7 +41,7 @@ __all__ = ["MATERIALS_DIR", "PART_NAMES", "PAPER", "MaterialMap", "material_path
 MATERIALS_DIR = "materials"  # SPLIT/materials/NAME.png, for every layout
 PART_NAMES = ("skin", "hair", "eyes", "clothing", "accessory", "background")
 PAPER = "paper"  # the name given to white paper that touches the border (not a material a user colors)
-INK_BELOW = 128  # sketch gray below this is ink: label 0
+INK_BELOW = MATERIAL_INK_BELOW  # sketch gray below this (128) is ink: label 0
 COLOR_TOLERANCE = 10  # materials_from_colors: neighbours whose colors differ by at most this (max over RGB) join
 PAPER_MIN = 235  # every channel at least this: paper
 _MIN_SHARE = 2e-4  # a material smaller than this share of the image (and 4 px) is merged into its neighbour

@@ -28,11 +28,13 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from ..ink import LINE_INK, coverage
+
 __all__ = ["color_layer", "paper_mask", "fill_from_paper", "flat_color", "upsample", "multiply_lines",
            "line_layer", "composite_layers"]
 
 STRIP_ROWS = 256  # full-resolution work is done this many rows at a time (bounded temporaries)
-INK_THRESHOLD = 0.15  # ink coverage (1 - gray/255) from which a pixel counts as line
+INK_THRESHOLD = LINE_INK  # ink coverage (1 - gray/255) from which a pixel counts as line (``ink.LINE_INK``)
 REACH = 1  # pixels around the ink whose generated color is not trusted (the generator's lines are soft)
 
 
@@ -56,8 +58,7 @@ def color_layer(generated: np.ndarray, small_sketch: np.ndarray, size: tuple[int
 
 def paper_mask(sketch: np.ndarray, threshold: float = INK_THRESHOLD, grow: int = 0) -> np.ndarray:
     """(h, w) bool: paper (ink coverage below ``threshold``), at least ``grow`` pixels away from any line."""
-    ink = 1.0 - sketch.astype(np.float32) / 255.0
-    paper = ink < threshold
+    paper = coverage(sketch) < threshold
     if grow > 0:
         paper = ~_window_any(~paper, grow)  # erode the paper = widen the lines
     return paper

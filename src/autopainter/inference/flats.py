@@ -7,9 +7,10 @@
   ``ΔE(generated color, k) + SPLIT_DISTANCE * (distance to k's nearest hint, % of the diagonal)``, so the
   split follows the borders the model drew where the sketch has no line (a flag's stripes); without a
   model, the nearest hint's color;
-* a region without hints takes the median, in CIELAB, of the generator's colors over it (``colors``: the
-  soft color layer at full size), so stray pixels and soft edges do not tint it; a median close to paper
-  white (L* >= 95, chroma <= 5) is white: the paper stays paper when the generator says so;
+* a region without hints takes the median, in CIELAB (``colorspace``'s 8-bit encoding), of the generator's
+  colors over it (``colors``: the soft color layer at full size), so stray pixels and soft edges do not tint
+  it; a median close to paper white (L* >= 95, chroma <= 5) is white: the paper stays paper when the
+  generator says so;
 * with ``colors=None`` (no generator: ``--model none``) a region without hints stays white, the
   classical hints-only fill.
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from ..colorspace import from_lab8, lab_8bit, to_lab8
 from .regions import Regions, _cv2
 
 __all__ = ["flat_layer", "region_colors", "hints_at", "SAMPLES", "WHITE_L", "WHITE_CHROMA", "NEAR_INK", "AMBIGUOUS",
@@ -64,12 +66,11 @@ def region_colors(regions: Regions, colors: np.ndarray | None) -> np.ndarray:
     n = regions.count + 1
     if colors is None:
         return np.full((n, 3), 255, np.uint8)
-    cv2 = _cv2()
     labels = regions.labels
     H, W = labels.shape
     step = max(1, int(np.sqrt(H * W / SAMPLES)))
     lab_s = labels[::step, ::step].ravel()
-    lab_px = cv2.cvtColor(np.ascontiguousarray(colors[::step, ::step]), cv2.COLOR_RGB2Lab).reshape(-1, 3)
+    lab_px = to_lab8(colors[::step, ::step]).reshape(-1, 3)  # 8-bit CIELAB: a median is a sort of bytes
     med = np.zeros((n, 3), np.uint8)
     have = np.bincount(lab_s, minlength=n) > 0
     for ch in range(3):  # per-region median of each Lab channel: sort by (label, value)
@@ -78,7 +79,7 @@ def region_colors(regions: Regions, colors: np.ndarray | None) -> np.ndarray:
         last = np.searchsorted(key, np.arange(1, n + 1, dtype=np.int64) * 256)
         mid = np.minimum((first + last) // 2, key.size - 1)
         med[have, ch] = (key[mid[have]] % 256).astype(np.uint8)
-    lut = cv2.cvtColor(med[:, None, :], cv2.COLOR_Lab2RGB)[:, 0, :]
+    lut = from_lab8(med[:, None, :])[:, 0, :]
     missing = ~have
     missing[0] = False
     if missing.any():  # regions between the grid points: their mean color over all their pixels
@@ -88,9 +89,9 @@ def region_colors(regions: Regions, colors: np.ndarray | None) -> np.ndarray:
         for ch in range(3):
             sums = np.bincount(lab_m, weights=colors[..., ch][m], minlength=n)
             lut[missing, ch] = np.rint(sums[missing] / np.maximum(counts[missing], 1)).astype(np.uint8)
-    lab = cv2.cvtColor(lut[:, None, :], cv2.COLOR_RGB2Lab)[:, 0, :].astype(np.float32)
-    light = lab[:, 0] * (100.0 / 255.0) >= WHITE_L
-    gray = np.hypot(lab[:, 1] - 128.0, lab[:, 2] - 128.0) <= WHITE_CHROMA
+    lab = lab_8bit(lut[:, None, :])[:, 0, :]
+    light = lab[:, 0] >= WHITE_L
+    gray = np.hypot(lab[:, 1], lab[:, 2]) <= WHITE_CHROMA
     lut[light & gray] = 255
     return lut
 
@@ -195,16 +196,16 @@ def _split_regions(out: np.ndarray, labels: np.ndarray, multi: np.ndarray, rgb: 
         px = hint_px[seeds].astype(np.int64)
         code = (px[:, 0] << 16) | (px[:, 1] << 8) | px[:, 2]
         palette = np.unique(code)
-        gen_lab = _lab_float(colors[y0:y1, x0:x1][inside])  # (n, 3)
+        gen_lab = lab_8bit(colors[y0:y1, x0:x1][inside])  # (n, 3)
         pal_rgb = np.stack([palette >> 16, (palette >> 8) & 255, palette & 255], 1).astype(np.uint8)
-        pal_lab = _lab_float(pal_rgb)
+        pal_lab = lab_8bit(pal_rgb)
         code_map = np.full(inside.shape, -1, np.int64)
         code_map[seeds] = code
         best = np.full(gen_lab.shape[0], np.inf, np.float32)
         choice = np.zeros(gen_lab.shape[0], np.int64)
         if own and int(region) in own:
             pal_rgb = np.vstack([pal_rgb, own[int(region)][None]])
-            best = np.linalg.norm(gen_lab - _lab_float(own[int(region)][None])[0], axis=1).astype(np.float32)
+            best = np.linalg.norm(gen_lab - lab_8bit(own[int(region)][None])[0], axis=1).astype(np.float32)
             choice[:] = len(palette)
         for k, c in enumerate(palette):
             d = cv2.distanceTransform((code_map != c).astype(np.uint8),
@@ -214,11 +215,3 @@ def _split_regions(out: np.ndarray, labels: np.ndarray, multi: np.ndarray, rgb: 
             best[better], choice[better] = cost[better], k
         out[y0:y1, x0:x1][inside] = pal_rgb[choice]
 
-
-def _lab_float(rgb: np.ndarray) -> np.ndarray:
-    """(n, 3) uint8 sRGB -> (n, 3) float32 CIELAB (L 0-100), through OpenCV's 8-bit conversion."""
-    cv2 = _cv2()
-    lab = cv2.cvtColor(np.ascontiguousarray(rgb.reshape(-1, 1, 3)), cv2.COLOR_RGB2Lab).reshape(-1, 3).astype(np.float32)
-    lab[:, 0] *= 100.0 / 255.0
-    lab[:, 1:] -= 128.0
-    return lab

@@ -35,9 +35,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..ink import REGION_INK, ink_mask
+
 __all__ = ["Regions", "segment", "check_gap", "line_width", "default_gap", "encode_png", "encode_runs", "MAX_GAP", "REGION_INK"]
 
-REGION_INK = 0.3  # ink coverage (1 - gray/255) from which a pixel is a wall for the regions
+# REGION_INK (``ink.REGION_INK``, 0.3): ink coverage (1 - gray/255) from which a pixel is a wall for the regions
 MAX_GAP = 32  # the largest gap (px) closed; larger ones cost more and merge real regions
 MAX_LABEL = 2**24 - 1  # what a 24-bit label PNG can hold
 
@@ -114,7 +116,7 @@ def segment(sketch: np.ndarray, gap: int | None = None, threshold: float = REGIO
         raise ValueError(f"sketch must be an (H, W) uint8 gray image, got {sketch.dtype} {sketch.shape}")
     check_gap(gap)
     cv2 = _cv2()
-    ink = sketch < round(255 * (1.0 - threshold))
+    ink = ink_mask(sketch, threshold)  # sketch < round(255 * (1 - threshold))
     width = line_width(ink)
     gap = default_gap(width) if gap is None else int(gap)
     min_area = max(4, round(width * width)) if min_area is None else int(min_area)

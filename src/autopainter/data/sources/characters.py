@@ -40,6 +40,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ...imageio import atomic_write_bytes, flatten_on_white
+from ...ink import COMICGEN_INK_LUMA, luma
 from . import (
     BuildReport,
     DatasetBuildError,
@@ -58,7 +59,7 @@ from . import (
 )
 from ..materials import materials_from_parts, parts_from_key_render
 from .npm import default_cache_dir, run_tool
-from .openmoji import MIN_LINE_PIXELS, MIN_LINE_VISIBLE, _luma, line_visibility
+from .openmoji import MIN_LINE_PIXELS, MIN_LINE_VISIBLE, line_visibility
 
 __all__ = ["SOURCES", "PACKAGES", "build_characters", "install_packages", "draw_svgs", "render_svg"]
 
@@ -68,7 +69,7 @@ SOURCES = {"dicebear": ("dicebear-adventurer", "dicebear-micah"), "bigheads": ("
 # Comicgen characters under CC0 (its README's character credits)
 COMICGEN_CHARACTERS = ("aryan", "ava", "bean", "bill", "dee", "deenuova", "dey", "deynuovo", "ethan", "evan", "priya",
                        "priyanuova", "ringo", "ringonuovo", "sophie")
-INK_LUMA = 70  # Comicgen colors darker than this are ink
+INK_LUMA = COMICGEN_INK_LUMA  # Comicgen colors darker than this (70) are ink
 SCRIPT = Path(__file__).with_name("characters.mjs")
 NPM_TIMEOUT_S = 600
 
@@ -156,7 +157,7 @@ def _whiten(svg: str) -> str:
         h = m.group(1)
         h = "".join(c * 2 for c in h) if len(h) == 3 else h
         r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
-        return m.group(0) if (299 * r + 587 * g + 114 * b) // 1000 < INK_LUMA else "#ffffff"
+        return m.group(0) if int(luma(np.array([r, g, b]))) < INK_LUMA else "#ffffff"
     return _HEX.sub(swap, svg)
 
 
@@ -252,7 +253,7 @@ def _make_pair(job: _Job, out_dir: Path, size: int, layout: str) -> tuple[str, s
         return "dropped", f"empty line art: {share:.2%} of the image is line"
     if visible < MIN_LINE_VISIBLE:
         return "dropped", f"lines hidden in color: {visible:.0%} of line pixels dark (< {MIN_LINE_VISIBLE:.0%})"
-    sketch = _luma(line)
+    sketch = luma(line)
     if parts_rgb is not None and parts_rgb.shape == color.shape:
         parts, names = parts_from_key_render(parts_rgb, dict(job.part_colors))
     else:  # Comicgen names no parts: one material per fill color

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from ...imageio import atomic_write_bytes, flatten_on_white
+from ...ink import RENDER_DARK_BELOW, luma
 from ..materials import materials_from_parts, parts_from_key_render
 from .npm import check_integrity, default_cache_dir, run_tool, safe_extract
 from . import (
@@ -80,7 +81,7 @@ _INTEGRITY = {
 }
 MIN_LINE_VISIBLE = 0.85  # share of the line pixels that must stay dark in the color render
 MIN_LINE_PIXELS = 0.002  # share of the image that must be line in the black render (else: blank sketch)
-_DARK = 128  # luminance below which a pixel counts as line / as dark
+_DARK = RENDER_DARK_BELOW  # luminance below which (128) a pixel counts as line / as dark
 _SKIN_TONES = {"1F3FB", "1F3FC", "1F3FD", "1F3FE", "1F3FF"}
 _JOINERS = {"200D", "FE0F"}  # zero-width joiner, emoji variation selector
 NPM_TIMEOUT_S = 300
@@ -181,11 +182,6 @@ def render_svg(svg: bytes, size: int) -> np.ndarray:
         return np.asarray(flatten_on_white(im))
 
 
-def _luma(rgb: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 -> (H, W) uint8 luminance (ITU-R 601, as Pillow's "L")."""
-    return (rgb @ np.array([299, 587, 114], dtype=np.uint32) // 1000).astype(np.uint8)
-
-
 def line_visibility(color: np.ndarray, black: np.ndarray) -> tuple[float, float]:
     """How much of the line art shows in the color render.
 
@@ -196,12 +192,12 @@ def line_visibility(color: np.ndarray, black: np.ndarray) -> tuple[float, float]
         (line share: fraction of the image that is line in ``black``,
          visible: fraction of those line pixels that are dark in ``color``; 0 when there are none).
     """
-    bl = black if black.ndim == 2 else _luma(black)
+    bl = black if black.ndim == 2 else luma(black)
     line = bl < _DARK  # (H, W) bool
     n = int(line.sum())
     if n == 0:
         return 0.0, 0.0
-    visible = float((_luma(color)[line] < _DARK).mean())
+    visible = float((luma(color)[line] < _DARK).mean())
     return n / line.size, visible
 
 
@@ -269,7 +265,7 @@ def _make_pair(job: _Job, package_dir: Path, out_dir: Path, size: int, layout: s
         return "dropped", f"empty line art: {share:.2%} of the image is line"
     if visible < MIN_LINE_VISIBLE:
         return "dropped", f"lines hidden in color: {visible:.0%} of line pixels dark (< {MIN_LINE_VISIBLE:.0%})"
-    sketch = _luma(black)
+    sketch = luma(black)
     try:
         keyed, key_colors = keyed_parts_svg(color_svg)
         parts, names = parts_from_key_render(render_svg(keyed, size), key_colors)
