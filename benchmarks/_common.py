@@ -99,12 +99,15 @@ def model_digest(model: str) -> str | None:
     return h.hexdigest()
 
 
+INFERENCE = 2  # bumped when the product's inference changes what a model's figures are (2: local hints)
+
+
 def cached_evaluate(model: str, data: str, split: str, style: str, hints: list[int], out: Path,
-                    protocol: str = "strokes", limit: int = 0) -> dict:
+                    protocol: str = "strokes", limit: int = 0, hint_scope: str = "local") -> dict:
     """``autopainter evaluate`` into ``out`` (its metrics.json as a dict), unless ``out`` holds the results of
     the same request already (the model's weights by digest, whichever folder holds them; data, split, style,
     hint counts, protocol, limit: kept in ``out/request.json``). ``model`` 'bundled' is the packaged model.
-    ``protocol`` 'hintauc' takes no hint counts (pass [])."""
+    ``protocol`` 'hintauc' takes no hint counts (pass []). ``hint_scope`` 'global': ``--hint-scope global``."""
     request = {"model": str(Path(model).resolve()) if model not in ("bundled", "none") else model,
                "weights": model_digest(model),
                "data": str(Path(data).resolve()), "split": split, "style": style, "hints": list(hints)}
@@ -112,6 +115,9 @@ def cached_evaluate(model: str, data: str, split: str, style: str, hints: list[i
         request["protocol"] = protocol
     if limit:
         request["limit"] = limit
+    if hint_scope != "local":
+        request["hint_scope"] = hint_scope
+    request["inference"] = INFERENCE  # results from before locality at inference are not reused
     done = out / "request.json"
     def key(r: dict) -> dict:  # the weights decide, not the folder they were read from
         return {k: v for k, v in r.items() if not (k == "model" and r.get("weights"))}
@@ -123,6 +129,8 @@ def cached_evaluate(model: str, data: str, split: str, style: str, hints: list[i
         cmd += ["--protocol", protocol] if protocol != "strokes" else ["--hints", *map(str, hints)]
         if limit:
             cmd += ["--limit", str(limit)]
+        if hint_scope != "local":
+            cmd += ["--hint-scope", hint_scope]
         if model != "bundled":
             cmd += ["--model", model]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
@@ -134,18 +142,27 @@ def cached_evaluate(model: str, data: str, split: str, style: str, hints: list[i
 
 def parse_models(ap, specs: list[str], allow: tuple[str, ...] = ("bundled",)) -> list[tuple[str, str]]:
     """``--model NAME=DIR`` arguments -> [(name, dir)]; DIR a model folder or one of ``allow`` ('bundled': the
-    packaged model, 'none': the hints-only fill). A bad one is ``ap.error``."""
+    packaged model, 'none': the hints-only fill); ``DIR@global`` (kept in the dir; ``split_scope``) colors with
+    ``--hint-scope global``. A bad one is ``ap.error``."""
     models: list[tuple[str, str]] = []
     for spec in specs:
         name, sep, path = spec.partition("=")
+        path, _ = split_scope(path)
         if not sep or not name or not path:
             ap.error(f"--model wants NAME=DIR, got {spec!r}")
         if name in dict(models):
             ap.error(f"--model {name} is given twice")
         if path not in allow and not (Path(path) / "config.json").is_file():
             ap.error(f"--model {name}: {path} is not a model folder (no config.json)")
-        models.append((name, path))
+        models.append((name, spec.partition("=")[2]))
     return models
+
+
+def split_scope(model: str) -> tuple[str, str]:
+    """'DIR@global' -> ('DIR', 'global'); 'DIR' -> ('DIR', 'local')."""
+    if model.endswith("@global"):
+        return model[: -len("@global")], "global"
+    return model, "local"
 
 
 def parse_sets(ap, specs: list[str]) -> list[tuple[str, str, str]]:

@@ -105,16 +105,14 @@ CHROMIUM = os.environ.get("AUTOPAINTER_CHROMIUM", "/usr/bin/chromium")
 
 # Module scope, not session: the server's and the browser's threads must be gone before tests that measure the
 # process (tracemalloc in test_server_guard) run.
-@pytest.fixture(scope="module")
-def live_server(tiny_model_dir, tmp_path_factory):
-    """uvicorn serving the app (tiny model) on a free port in a thread, with the connection rules of
-    ``autopainter serve``: its base URL."""
+def serve_app(settings):
+    """uvicorn serving ``create_app(settings)`` on a free port in a thread, with the connection rules of
+    ``autopainter serve``: a generator yielding its base URL, then stopping it."""
     import uvicorn
 
-    from autopainter.server import ServerSettings, create_app
+    from autopainter.server import create_app
     from autopainter.server.connections import uvicorn_config
 
-    settings = ServerSettings(model_dir=tiny_model_dir, data_dir=tmp_path_factory.mktemp("server-data"))
     app = create_app(settings)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -131,6 +129,14 @@ def live_server(tiny_model_dir, tmp_path_factory):
     server.should_exit = True
     thread.join(10)
     sock.close()
+
+
+@pytest.fixture(scope="module")
+def live_server(tiny_model_dir, tmp_path_factory):
+    """The app serving the tiny model (``serve_app``): its base URL."""
+    from autopainter.server import ServerSettings
+
+    yield from serve_app(ServerSettings(model_dir=tiny_model_dir, data_dir=tmp_path_factory.mktemp("server-data")))
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +179,10 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "i
 
 @pytest.fixture
 def open_page(browser, live_server):
+    yield from page_opener(browser, live_server)
+
+
+def page_opener(browser, live_server):
     """open_page(sketch=None, live=True, init_script=None, **context options) -> a page of the app (in a browser
     context of its own: empty storage), the sketch loaded. ``init_script`` runs before the page's own scripts.
     Script errors on any page fail the test."""

@@ -33,6 +33,11 @@ def test_bundled_model_is_small_fp16_and_documented():
     assert f"{trained['total_steps']:,}" in card  # the card's steps are the model's
 
 
+def bundled_material_dim() -> int:
+
+    return json.loads((bundled_model_dir() / "config.json").read_text())["model"].get("material_dim", 0)
+
+
 def test_init_from_bundled_loads_the_generator_and_its_discriminator():
     """--set train.init_from=bundled: G, its EMA and D start from the packaged model, wherever it is installed."""
     import torch
@@ -41,7 +46,8 @@ def test_init_from_bundled_loads_the_generator_and_its_discriminator():
     from autopainter.config import Config
     from autopainter.training.state import build_models
 
-    models = build_models(Config.load("default", ["train.init_from=bundled"]), torch.device("cpu"))
+    head = [f"model.material_dim={bundled_material_dim()}", "loss.material=2"] if bundled_material_dim() else []
+    models = build_models(Config.load("default", ["train.init_from=bundled", *head]), torch.device("cpu"))
     g = load_file(bundled_model_dir() / "model.safetensors")
     d = load_file(bundled_model_dir() / "discriminator.safetensors")
     for module, saved in ((models.G, g), (models.G_ema, g), (models.D, d)):

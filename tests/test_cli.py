@@ -356,3 +356,19 @@ def test_colorize_styles_and_model_none(trained, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "flat style" in err[0] and "gap" in err[1]
     assert not (tmp_path / "x.png").exists()
+
+
+def test_colorize_hint_scope_matches_the_library(trained, tmp_path):
+    """--hint-scope local (the default) and global color as Colorizer(local=True / False) does."""
+    from autopainter.inference import Colorizer
+
+    _, model = trained
+    sk = _sketch(tmp_path / "s.png", (64, 48))
+    hints = Image.new("RGBA", (64, 48), (0, 0, 0, 0))
+    hints.paste((200, 30, 40, 255), (28, 20, 36, 26))
+    hints.save(tmp_path / "h.png")
+    for scope in ("local", "global"):
+        assert main(["colorize", str(sk), "--hints", str(tmp_path / "h.png"), "-o", str(tmp_path / f"{scope}.png"),
+                     "--model", str(model), "--hint-scope", scope, "-q"]) == 0
+        want = Colorizer.from_pretrained(model, local=scope == "local")(sk, hints)
+        assert np.array_equal(np.asarray(Image.open(tmp_path / f"{scope}.png")), np.asarray(want))

@@ -257,3 +257,45 @@ def test_threads_setting_is_put_back(colorizer):
     assert torch.get_num_threads() == before
     with pytest.raises(ValueError, match="threads"):
         Colorizer(colorizer.generator, {}, threads=0)
+
+
+def _boxes(size=(160, 96)):
+    from PIL import ImageDraw
+
+    img = Image.new("L", size, 255)
+    d = ImageDraw.Draw(img)
+    for i in range(4):
+        d.rectangle((8 + 38 * i, 10, 38 + 38 * i, 80), outline=0, width=2)
+    return img
+
+
+def test_local_hints_change_their_material_and_keep_every_other_region(monkeypatch):
+    """Flat style: each region of a hinted result is either exactly what it is without hints, or the hint's color;
+    the generator runs once for the hinted request after the no-hint one (its colors are kept). A random model
+    colors everything alike, so the grouping is narrowed here to see regions that stay (test_regions has it wide)."""
+    from autopainter.inference import flats
+
+    monkeypatch.setattr(flats, "GROUP_DE", 1.0)
+    torch.manual_seed(1)
+    c = Colorizer(build_generator(GeneratorConfig(ngf=8, depth=4, norm="group", dropout=0.0)), {"image_size": 64})
+    calls = []
+    run = c.runner.__call__
+    c.runner = type("Counting", (), {"generates": True, "__call__": lambda self, x, threads=None: calls.append(1) or run(x, threads)})()
+    sketch = _boxes()
+    plain = np.asarray(c(sketch))
+    assert len(calls) == 1
+    hints = Image.new("RGBA", sketch.size, (0, 0, 0, 0))
+    hints.paste((200, 30, 200, 255), (18, 40, 28, 46))  # inside the first box
+    res = c.colorize(sketch, hints)
+    assert len(calls) == 2  # the hinted run only: the no-hint colors were kept
+    out = np.asarray(res.image)
+    regions = c.regions(sketch)
+    hint_color = np.array([200, 30, 200])
+    changed = 0
+    for r in range(1, regions.count + 1):
+        inside = (regions.labels == r) & (np.asarray(sketch) == 255)
+        same = (out[inside] == plain[inside]).all()
+        painted = (np.asarray(res.color)[inside] == hint_color).all()
+        assert same or painted, f"region {r} is neither its no-hint color nor the hint"
+        changed += not same
+    assert 1 <= changed < regions.count

@@ -94,7 +94,8 @@ def test_colorizer_embedding_and_the_cue(tmp_path):
     assert score.shape == (1,) and -1.0001 <= score[0] <= 1.0001
     same = PairContext(np.array([1]), np.array([1]), sketch, regions, ctx.output, ctx.output_lab, ctx.centroids, 80.0, emb)
     assert material_head_cue(same)[0] == pytest.approx(1.0, abs=1e-5)
-    assert Colorizer.from_pretrained(None).material_embedding(prep) is None  # the bundled model has no head
+    save_pretrained(_gen(0), tmp_path / "plain", image_size=32)  # a model without a head (the bundled one has one now)
+    assert Colorizer.from_pretrained(tmp_path / "plain", size=32).material_embedding(prep) is None
 
 
 def test_resume_with_the_head_is_exact(pairs_dir, tmp_path):

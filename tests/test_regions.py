@@ -177,3 +177,99 @@ def test_a_hint_on_the_open_paper_claims_only_what_the_model_colors_like_it():
     assert (out[5, 5] == 255).all() and (out[110, 150] == 255).all()  # the page stays paper
     alone = flat_layer(r, None, (rgb, mask))
     assert (alone[5, 5] == (225, 175, 145)).all()
+
+
+# ------------------------------------------------------------------------------ local hints (a model's no-hint colors)
+BROWN, SKIN, CLOTH = (120, 70, 40), (230, 180, 150), (90, 110, 200)
+
+
+def boxes_sketch():
+    """Four closed boxes on paper (A, C and D the model colors alike, "hair"; B "skin") and a garment E that runs
+    off the bottom edge: (sketch, probe points, the no-hint colors a model gives)."""
+    im = Image.new("L", (200, 160), 255)
+    d = ImageDraw.Draw(im)
+    boxes = {"A": (10, 10, 50, 50), "B": (60, 10, 100, 50), "C": (110, 10, 150, 50), "D": (160, 10, 195, 50)}
+    for b in boxes.values():
+        d.rectangle(b, outline=0, width=2)
+    d.rectangle((40, 100, 160, 170), outline=0, width=2)  # E: its bottom edge is below the image
+    sk = np.asarray(im)
+    probe = {k: ((b[1] + b[3]) // 2, (b[0] + b[2]) // 2) for k, b in boxes.items()}
+    probe.update(E=(140, 100), paper=(80, 5))
+    plain = np.full((160, 200, 3), 252, np.uint8)
+    r = segment(sk)
+    for k, c in (("A", BROWN), ("B", SKIN), ("C", BROWN), ("D", (124, 72, 44)), ("E", CLOTH)):
+        plain[r.labels == r.labels[probe[k]]] = c
+    return sk, probe, plain
+
+
+def _near(got, want, tol=2):
+    """A region's flat color is the median of the model's colors through 8-bit CIELAB: within a level or two."""
+    return np.abs(np.asarray(got, int) - np.asarray(want, int)).max() <= tol
+
+
+def _stroke(shape, y, x0, x1, color, rgb=None, mask=None):
+    rgb = np.zeros((*shape, 3), np.uint8) if rgb is None else rgb
+    mask = np.zeros(shape, bool) if mask is None else mask
+    rgb[y - 2 : y + 3, x0:x1], mask[y - 2 : y + 3, x0:x1] = color, True
+    return rgb, mask
+
+
+def test_a_local_hint_reaches_its_material_and_nothing_else(monkeypatch):
+    from autopainter.inference import flats
+
+    monkeypatch.setattr(flats, "GROUP_NEAR", 0.0)  # color alone here (hair and skin 60 apart); nearness below
+    monkeypatch.setattr(flats, "GROUP_DE", 20.0)
+    sk, p, plain = boxes_sketch()
+    r = segment(sk)
+    hinted = plain.copy()
+    hinted[r.labels == r.labels[p["B"]]] = (60, 200, 60)  # the hinted run tints other regions: not shown
+    hints = _stroke(sk.shape, p["A"][0], p["A"][1] - 8, p["A"][1] + 8, (30, 160, 60))
+    out = flat_layer(r, hinted, hints, plain=plain)
+    for k in "ACD":  # the model's one material, across its lines
+        assert (out[p[k]] == (30, 160, 60)).all(), k
+    assert _near(out[p["B"]], SKIN) and _near(out[p["E"]], CLOTH)  # other materials keep their no-hint colors
+    assert (out[p["paper"]] == 255).all()
+    # two colors on one material split it: each region follows the nearer hint
+    rgb, mask = _stroke(sk.shape, p["D"][0], p["D"][1] - 8, p["D"][1] + 8, (200, 40, 40), hints[0].copy(), hints[1].copy())
+    out = flat_layer(r, hinted, (rgb, mask), plain=plain)
+    assert (out[p["A"]] == (30, 160, 60)).all() and (out[p["D"]] == (200, 40, 40)).all()
+    assert (out[p["C"]] == (200, 40, 40)).all()  # C is nearer D's hint than A's
+    # without the no-hint colors: the hinted run's colors, as before
+    old = flat_layer(r, hinted, hints)
+    assert not _near(old[p["B"]], SKIN)
+    # nearness counts: far from the hint, a region the model colors a little differently stays as it is
+    monkeypatch.setattr(flats, "GROUP_DE", 20.0)
+    monkeypatch.setattr(flats, "GROUP_NEAR", 0.5)
+    only_a = _stroke(sk.shape, p["A"][0], p["A"][1] - 8, p["A"][1] + 8, (30, 160, 60))
+    out = flat_layer(r, hinted, only_a, plain=plain)
+    assert (out[p["C"]] == (30, 160, 60)).all() and _near(out[p["D"]], (124, 72, 44))
+
+
+def test_a_garment_off_the_edge_fills_and_the_open_paper_stays_paper():
+    sk, p, plain = boxes_sketch()
+    r = segment(sk)
+    hints = _stroke(sk.shape, p["E"][0], p["E"][1] - 10, p["E"][1] + 10, (200, 40, 40))
+    out = flat_layer(r, plain, hints, plain=plain)
+    garment = r.labels == r.labels[p["E"]]
+    assert (out[garment] == (200, 40, 40)).all()  # all of it, though it touches the border
+    assert (out[p["paper"]] == 255).all()
+    from autopainter.inference.flats import open_paper, region_colors
+
+    paper = open_paper(r, region_colors(r, plain))
+    assert r.labels[p["paper"]] in paper and r.labels[p["E"]] not in paper
+    # a picture painted to its edges has no open paper: its border regions are regions like any other
+    full = plain.copy()
+    full[r.labels == r.labels[p["paper"]]] = (200, 220, 240)
+    assert open_paper(r, region_colors(r, full)).size == 0
+
+
+def test_the_part_of_a_sloppy_stroke_outside_its_region_is_not_painted():
+    sk, p, plain = boxes_sketch()
+    r = segment(sk)
+    y, x = p["B"]
+    hints = _stroke(sk.shape, y, x - 12, x + 28, (30, 160, 60))  # most of it in B, its end over B's right wall into the paper
+    out = flat_layer(r, plain, hints, plain=plain)
+    assert (out[p["B"]] == (30, 160, 60)).all()
+    stray = hints[1] & (r.labels == r.labels[p["paper"]]) & ~r.ink
+    assert stray.any() and (out[stray] == 255).all()  # no stripe on the paper
+    assert _near(out[p["C"]], BROWN)

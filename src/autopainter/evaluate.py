@@ -59,6 +59,7 @@ __all__ = ["evaluate", "frechet_distance", "hue_wheel", "EvalError", "METRICS", 
            "register_metric", "resolve_metrics", "default_feature_net", "format_table", "write_report"]
 
 
+HINT_SCOPES = ("local", "global")  # Colorizer(local=True / False)
 PSNR_CAP = 60.0  # dB: an exact result would otherwise make the mean infinite
 FD_BATCH = 32  # images per feature-network call
 
@@ -335,16 +336,20 @@ def _overlay(sketch: Image.Image, rgba: np.ndarray) -> Image.Image:
 
 
 def open_split(model_dir: str | Path | None, data_dir: str | Path, split: str, layout: str, sketch_side: str,
-               device: str, size: int | None, style: str, seed: int = 0):
+               device: str, size: int | None, style: str, seed: int = 0, hint_scope: str = "local"):
     """(the split's ``PairDataset`` in eval mode, the model's ``Colorizer``): what every protocol starts from.
-    Raises EvalError for a missing split."""
+    ``hint_scope``: ``local`` (the product's: a hint changes its material) or ``global`` (``Colorizer(local=
+    False)``: the hinted run's colors everywhere, as before locality at inference). Raises EvalError for a
+    missing split or scope."""
+    if hint_scope not in HINT_SCOPES:
+        raise EvalError(f"unknown hint scope {hint_scope!r}; valid: {', '.join(HINT_SCOPES)}")
     from .inference import Colorizer
 
     if not (Path(data_dir) / split).is_dir():
         raise EvalError(f"{data_dir} has no {split}/ split: evaluate needs held-out pairs in DATA/{split}/ (or --split NAME)")
     cfg = DataConfig(path=str(data_dir), layout=layout, sketch_side=sketch_side)  # checks layout, sketch_side
     ds = PairDataset(cfg, split=split, train=False, seed=seed)
-    return ds, Colorizer.from_pretrained(model_dir, device=device, size=size, style=style)
+    return ds, Colorizer.from_pretrained(model_dir, device=device, size=size, style=style, local=hint_scope == "local")
 
 
 def report_head(protocol: str, model_dir: str | Path | None, colorizer, ds: PairDataset, split: str) -> dict:
@@ -353,6 +358,7 @@ def report_head(protocol: str, model_dir: str | Path | None, colorizer, ds: Pair
         "protocol": protocol,  # which `autopainter evaluate --protocol` made this report (cli/evaluate.py PROTOCOLS)
         "model": str(model_dir) if model_dir is not None else "bundled",
         "style": colorizer.style,
+        "hint_scope": "local" if getattr(colorizer, "local", True) else "global",
         "model_trained": colorizer.info.trained or None,
         "data": str(ds.root),
         "split": split,
@@ -389,6 +395,7 @@ def evaluate(
     device: str = "cpu",
     progress: Callable | None = None,
     style: str = "flat",
+    hint_scope: str = "local",
     metrics: Sequence[str] | None = None,
     feature_net: FeatureNet | None = None,
 ) -> dict:
@@ -408,7 +415,7 @@ def evaluate(
     for m in chosen:
         if m.check is not None:
             m.check()
-    ds, colorizer = open_split(model_dir, data_dir, split, layout, sketch_side, device, size, style, seed)
+    ds, colorizer = open_split(model_dir, data_dir, split, layout, sketch_side, device, size, style, seed, hint_scope)
     n_items = len(ds) if limit <= 0 else min(limit, len(ds))
     if n_items < 2:
         raise EvalError(f"{ds.root} holds {n_items} pair(s): evaluate needs at least 2")

@@ -234,6 +234,7 @@ def evaluate_hintauc(
     device: str = "cpu",
     progress: Callable | None = None,
     style: str = "flat",
+    hint_scope: str = "local",
 ) -> dict:
     """Hint-AUC of a model folder (None: the bundled model; "none": the hints-only baseline) on ``data_dir``'s
     ``split``, colored as ``evaluate`` colors (``Colorizer``, ``style`` flat or soft).
@@ -242,7 +243,7 @@ def evaluate_hintauc(
     sketch, the ratio-1 hints over it, the output at each ratio, target). Needs hintauc (``INSTALL``).
     """
     hintauc = require_hintauc()
-    ds, colorizer = open_split(model_dir, data_dir, split, layout, sketch_side, device, size, style)
+    ds, colorizer = open_split(model_dir, data_dir, split, layout, sketch_side, device, size, style, hint_scope=hint_scope)
     n_items = len(ds) if limit <= 0 else min(limit, len(ds))
     if n_items < 1:
         raise EvalError(f"{ds.root} holds no pairs")

@@ -23,7 +23,11 @@ says which pixels are one material. For every pair of the split (``--limit N``):
 5. **Off-material change**: the share of non-ink pixels outside the material whose output moved by more than
    ``OFF_DE`` (ΔE 10, CIE76 on ``colorspace.lab``) against the no-hint run. Mean over runs, per hint color.
    Goal: 0 (only the hinted material changes).
-6. **Material reach**: the share of the material's pixels within ``REACH_DE`` (ΔE 12) of the hint color.
+6. **Paper kept** (``target_open_paper``): the share of the target's open paper (its white pixels connected to
+   the image's border) whose output stays within ``PAPER_DE`` (ΔE 5) of white, in each hinted run. Mean over the
+   runs of images that have open paper (``paper_runs``). Goal: ``PAPER_GOAL`` (0.95): a hint on the character
+   does not tint the sheet.
+6b. **Material reach**: the share of the material's pixels within ``REACH_DE`` (ΔE 12) of the hint color.
    Mean over runs, per hint color. Goal: 1 (the hint reaches every strand).
 7. **Material AUC**: over pairs of nearby sketch regions (adjacent in the region map, whose line pixels belong
    to the nearest region, so two regions either side of one line are neighbours; or within ``NEAR`` px of each
@@ -78,6 +82,8 @@ STROKE_WIDTH = 3  # px at 256
 NEAR = 3  # px at 256: regions this close over the paper are a pair
 ANGLES = 8  # stroke directions tried (every 22.5 degrees)
 HINT_COLORS = ("median", "turned")
+PAPER_DE = 5.0  # ΔE from white within which the target's open paper counts as kept
+PAPER_GOAL = 0.95
 
 
 # ------------------------------------------------------------------------------ the parts
@@ -107,6 +113,20 @@ def material_ink(sketch: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """(H, W) bool: the protocol's ink, map label 0 or a sketch pixel the product counts as line
     (``compose.paper_mask`` at ``LINE_INK``). sketch: (H, W) uint8, 255 paper; labels: (H, W) int."""
     return (np.asarray(labels) == 0) | ~paper_mask(np.asarray(sketch), LINE_INK)
+
+
+def target_open_paper(target: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the target's open paper, its white (within ``PAPER_DE`` of white) non-ink pixels connected
+    (4-neighbours) to the image's border: what a hint on the character must leave white."""
+    import cv2
+
+    white = colorspace.lab(np.array([255, 255, 255], np.uint8))
+    near = (np.linalg.norm(colorspace.lab(target) - white, axis=-1) <= PAPER_DE) & ~ink
+    n, comp = cv2.connectedComponents(near.view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
+    rim = np.unique(np.concatenate([comp[0], comp[-1], comp[:, 0], comp[:, -1]]))
+    keep = np.zeros(n, bool)
+    keep[rim[rim > 0]] = True
+    return keep[comp]
 
 
 def deepest_point(mask: np.ndarray) -> tuple[int, int]:
@@ -367,7 +387,9 @@ def measure_image(colorize: Colorize, sketch: Image.Image, target: np.ndarray, m
         ctx = PairContext(a, b, gray, regions, base[s], out_med, cen, float(math.hypot(H, W)), base.get("embedding"))
         scores[s] = {name: np.asarray(cue(ctx), np.float64) for name, cue in cues.items()}
 
-    runs = {s: {c: {"off_material": [], "reach": []} for c in HINT_COLORS} for s in styles}
+    runs = {s: {c: {"off_material": [], "reach": [], "paper_kept": []} for c in HINT_COLORS} for s in styles}
+    open_paper_px = target_open_paper(target, ink)
+    white = colorspace.lab(np.array([255, 255, 255], np.uint8))
     length, width = scaled(STROKE_LENGTH * REFERENCE, (H, W), 2), scaled(STROKE_WIDTH, (H, W))
     example = [sketch.convert("RGB"), Image.fromarray(base[styles[0]])]
     for j, mat in enumerate(chosen):
@@ -386,6 +408,9 @@ def measure_image(colorize: Colorize, sketch: Image.Image, target: np.ndarray, m
                 near_hint = np.linalg.norm(o_lab[inside] - want, axis=1) <= REACH_DE
                 runs[s][c]["off_material"].append(float(moved.mean()) if moved.size else 0.0)
                 runs[s][c]["reach"].append(float(near_hint.mean()))
+                if open_paper_px.any():
+                    kept = np.linalg.norm(o_lab[open_paper_px] - white, axis=1) <= PAPER_DE
+                    runs[s][c]["paper_kept"].append(float(kept.mean()))
             if j == 0:
                 example += [_overlay(sketch, rgba), Image.fromarray(outs[styles[0]])]
     example.append(Image.fromarray(target))
@@ -422,6 +447,7 @@ def evaluate_locality(
     device: str = "cpu",
     progress: Callable | None = None,
     style: str = "flat",
+    hint_scope: str = "local",
     styles: Sequence[str] | None = None,
     cues: Mapping[str, Cue] = CUES,
     k: int = K,
@@ -436,7 +462,7 @@ def evaluate_locality(
     styles = tuple(dict.fromkeys([style, *(styles or ())]))  # ``style`` first, each once
     if k < 1:
         raise EvalError(f"k must be >= 1, got {k}")
-    ds, colorizer = open_split(model_dir, data_dir, split, layout, sketch_side, device, size, style)
+    ds, colorizer = open_split(model_dir, data_dir, split, layout, sketch_side, device, size, style, hint_scope=hint_scope)
     if colorizer.generator is None and styles != ("flat",):
         raise EvalError("without a model (--model none) only the flat style exists")
     colorize = _colorize_with(colorizer, styles)
@@ -446,7 +472,7 @@ def evaluate_locality(
     if n_items < 1:
         raise EvalError(f"{ds.root} holds no pairs")
 
-    runs = {s: {c: {"off_material": [], "reach": []} for c in HINT_COLORS} for s in styles}
+    runs = {s: {c: {"off_material": [], "reach": [], "paper_kept": []} for c in HINT_COLORS} for s in styles}
     same: list[np.ndarray] = []
     scores = {s: {name: [] for name in cues} for s in styles}
     left = {"paper": 0, "single_region": 0, "beyond_k": 0}
@@ -467,7 +493,7 @@ def evaluate_locality(
         sources[mm.source] = sources.get(mm.source, 0) + 1
         for s in styles:
             for c in HINT_COLORS:
-                for key in ("off_material", "reach"):
+                for key in ("off_material", "reach", "paper_kept"):
                     runs[s][c][key] += res.runs[s][c][key]
             for name in cues:
                 scores[s][name].append(res.scores[s][name])
@@ -500,6 +526,9 @@ def evaluate_locality(
         results[s] = {
             "off_material": {c: mean(runs[s][c]["off_material"]) for c in HINT_COLORS},
             "reach": {c: mean(runs[s][c]["reach"]) for c in HINT_COLORS},
+            # over the hinted runs of images whose target has open paper (paper_runs of them)
+            "paper_kept": {c: mean(runs[s][c]["paper_kept"]) for c in HINT_COLORS},
+            "paper_runs": len(runs[s][HINT_COLORS[0]]["paper_kept"]),
             "material_auc": {name: roc_auc(np.concatenate(scores[s][name]), same_all) for name in cues},
         }
     report = {
@@ -520,7 +549,8 @@ def evaluate_locality(
         "settings": {"k": k, "off_de": OFF_DE, "reach_de": REACH_DE, "different_de": DIFFERENT_DE,
                      "hue_turn": HUE_TURN, "stroke_length": f"{STROKE_LENGTH:g} of the shorter side",
                      "stroke_width_at_256": STROKE_WIDTH, "near_at_256": NEAR, "ink_threshold": LINE_INK,
-                     "auc_goal": AUC_GOAL, "cues": list(cues)},
+                     "auc_goal": AUC_GOAL, "cues": list(cues),
+                     "paper_de": PAPER_DE, "paper_goal": PAPER_GOAL},
         "results": results,
         "per_image": per_image,
     }
@@ -536,14 +566,16 @@ def format_locality(report: Mapping) -> str:
 
     cues = report["settings"]["cues"]
     lines = [
-        "| style | off-material ↓ median | off-material ↓ 120° | reach ↑ median | reach ↑ 120° | "
-        + " | ".join(f"material AUC ↑ {c}" for c in cues) + " |",
-        "|---|---:|---:|---:|---:|" + "---:|" * len(cues),
+        "| style | off-material ↓ median | off-material ↓ 120° | reach ↑ median | reach ↑ 120° | paper kept ↑ median "
+        "| paper kept ↑ 120° | " + " | ".join(f"material AUC ↑ {c}" for c in cues) + " |",
+        "|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(cues),
     ]
     for s in report["styles"]:
         r = report["results"][s]
+        kept = r.get("paper_kept", {})
         lines.append(f"| {s} | {f(r['off_material']['median'])} | {f(r['off_material']['turned'])} "
-                     f"| {f(r['reach']['median'])} | {f(r['reach']['turned'])} | "
+                     f"| {f(r['reach']['median'])} | {f(r['reach']['turned'])} "
+                     f"| {f(kept.get('median'))} | {f(kept.get('turned'))} | "
                      + " | ".join(f(r["material_auc"][c]) for c in cues) + " |")
     lo, p = report["materials_left_out"], report["pairs"]
     lines.append(f"{report['images']} images, {report['materials']} materials hinted "

@@ -69,7 +69,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
             _warn(f"no hints for {f} in {hints_dir} (looked for {names}): colored without hints")
 
     options = {"backend": args.backend, "precision": args.precision, "threads": args.threads,
-               "style": args.style, "gap": args.gap}
+               "style": args.style, "gap": args.gap, "local": args.hint_scope == "local"}
     if args.max_pixels is not None:
         options["max_pixels"] = args.max_pixels
     colorizer = Colorizer.from_pretrained(args.model, device=args.device, size=args.size, **options)
@@ -135,6 +135,9 @@ def add_colorize_command(sub) -> None:
         f"NAME{layer_suffix(x.name)}.png ({x.description.lower()})" for x in exported_layers()) + " next to each output")
     c.add_argument("--style", default="flat", choices=("flat", "soft"),
                    help="flat (default): one color per closed region, hints fill their region; soft: the model's colors as they vary")
+    c.add_argument("--hint-scope", default="local", choices=("local", "global"),
+                   help="local (default): a hint colors its material (the regions the model colors alike) and nothing else; "
+                        "global: every region takes the colors of the model's run with the hints")
     c.add_argument("--gap", type=int, metavar="PX", help="widest gap in a line (px) that still closes a region "
                    "(default: twice the measured line width; 0: no gap closing)")
     c.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx"),

@@ -48,7 +48,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         report = run(
             args.model, args.data, split=args.split, layout=args.layout, sketch_side=args.sketch_side,
             out_dir=args.output, limit=args.limit, size=args.size, device=args.device, progress=progress,
-            style=args.style,
+            style=args.style, hint_scope=args.hint_scope,
         )
         table = fmt(report)
     else:
@@ -56,7 +56,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             args.model, args.data, hints=args.hints if args.hints is not None else [0], split=args.split,
             layout=args.layout, sketch_side=args.sketch_side, out_dir=args.output,
             seed=args.seed if args.seed is not None else 0, limit=args.limit, size=args.size, device=args.device,
-            progress=progress, style=args.style,
+            progress=progress, style=args.style, hint_scope=args.hint_scope,
         )
         table = format_table(report)
     print(f"{report['model']} ({report['style']}) on {report['data']}: {report['images']} pairs, "
@@ -84,6 +84,9 @@ def add_eval_command(sub) -> None:
                         "change that material only (off-material change, material reach, material AUC; docs/data.md)")
     v.add_argument("--model", metavar="DIR", help="model folder (default, or 'bundled': the bundled model); 'none': the hints-only baseline")
     v.add_argument("--style", default="flat", choices=("flat", "soft"), help="flat (one color per region) or soft (default: flat)")
+    v.add_argument("--hint-scope", default="local", choices=("local", "global"),
+                   help="local (default, the product's): a hint changes its material, the rest keeps its no-hint colors; "
+                        "global: the hinted run's colors everywhere (as before locality at inference), to compare")
     v.add_argument("--data", required=True, metavar="DIR", help="dataset folder (its SPLIT/ subfolder is used)")
     v.add_argument("--split", default="test", help="subfolder to evaluate (default: test)")
     v.add_argument("--hints", type=int, nargs="+", metavar="N", help="simulated hint strokes per image; several counts allowed (default: 0)")

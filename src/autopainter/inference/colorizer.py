@@ -24,6 +24,9 @@ and ``onnx`` (ONNX Runtime; the ``onnx`` extra). ``auto`` is ``torch``.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -41,7 +44,7 @@ from ..models.inputs import encode_inputs
 from ..models.io import ModelFileError, ModelInfo, bundled_model_dir, load_generator
 from ..models.unet import UNetGenerator
 from . import compose
-from .flats import flat_layer, hints_at
+from .flats import flat_layer, hints_at, local_soft
 from .regions import Regions, check_gap, segment
 from .layers import exported_layers, ora_stack
 from .runners import BACKENDS, PRECISIONS, HintsOnlyRunner, Runner, default_threads, make_runner
@@ -49,6 +52,7 @@ from .runners import BACKENDS, PRECISIONS, HintsOnlyRunner, Runner, default_thre
 ImageLike = Union[str, Path, Image.Image, np.ndarray]
 STYLES = ("flat", "soft")  # flat: one color per region of the sketch; soft: the generated colors as they are
 DEFAULT_STYLE = "flat"
+PLAIN_CACHE = 8  # sketches whose no-hint generator colors a colorizer keeps
 
 
 def _as_pil(img: ImageLike, what: str, max_pixels: int) -> Image.Image:
@@ -176,12 +180,15 @@ class Colorizer:
         style: ``flat`` (one color per region) or ``soft`` (the generated colors); each call may override it.
         gap: the widest gap in a line (px, full resolution) that still closes a region (``regions.segment``);
             None: twice the measured line width.
+        local: hints stay local (default): a hint changes the regions the model groups with the hinted one
+            (its material), every other region keeps its no-hint color (``flats.flat_layer``'s ``plain``);
+            False: the hinted run's colors everywhere, as before.
     """
 
     def __init__(self, generator: UNetGenerator | None, info: ModelInfo | Mapping[str, Any] | None = None,
                  device: str | torch.device = "cpu", size: int | None = None, backend: str = "auto",
                  precision: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS, model_dir: str | Path | None = None,
-                 threads: int | None = None, style: str = DEFAULT_STYLE, gap: int | None = None):
+                 threads: int | None = None, style: str = DEFAULT_STYLE, gap: int | None = None, local: bool = True):
         self.style = _check_style(style)
         self.gap = check_gap(gap)
         self.generator = generator.to(device).eval() if generator is not None else None
@@ -214,6 +221,9 @@ class Colorizer:
         else:
             self.runner = make_runner(self.generator, self.backend, self.precision, self.device, self.threads, model_dir)
         self.in_channels = self.generator.cfg.in_channels if self.generator is not None else 0  # 0: no generator input
+        self.local = bool(local)
+        self._plain: OrderedDict[bytes, np.ndarray] = OrderedDict()  # no-hint generator colors by sketch
+        self._plain_lock = threading.Lock()
         if not self.runner.generates:
             self._check_without_model(self.style)
 
@@ -302,14 +312,56 @@ class Colorizer:
         H, W = prep.sketch.shape
         # (H, W, 3): the generated colors without their lines, full size (None: hints only)
         soft = compose.color_layer(generated, prep.small, (W, H)) if generated is not None else None
+        hints = hints_at(prep.hints, (W, H))
+        if prep.hints is None and generated is not None and self.local:
+            self._keep_plain(prep, generated)  # this run is the no-hint run a later hinted one needs
+        # hints stay local: the same sketch without hints, the colors every unhinted material keeps
+        plain = compose.color_layer(self.plain_colors(prep), prep.small, (W, H)) if self.local and hints is not None and soft is not None else None
+        found: list[Regions] = []
+
+        def regions() -> Regions:
+            if not found:
+                found.append(segment(prep.sketch, gap=self.gap))
+            return found[0]
 
         def make_flats() -> np.ndarray:
-            return flat_layer(segment(prep.sketch, gap=self.gap), soft, hints_at(prep.hints, (W, H)))
+            return flat_layer(regions(), soft, hints, plain=plain)
 
-        color = make_flats() if style == "flat" else soft
+        if style == "flat":
+            color = make_flats()
+        elif plain is not None:  # soft: the hinted run's colors on the hinted materials, the no-hint run's elsewhere
+            color = local_soft(regions(), soft, plain, hints)
+        else:
+            color = soft
         image = compose.multiply_lines(color, prep.sketch)
         return ColorizeResult(image=Image.fromarray(image), color=Image.fromarray(color), sketch=prep.sketch,
                               style=style, hints=prep.hints, make_flats=make_flats)
+
+    def plain_colors(self, prep: Prepared) -> np.ndarray | None:
+        """The generator's colors (h, w, 3) uint8 for ``prep``'s sketch without hints (None without a model):
+        what every material a hint does not reach keeps. Kept for the last ``PLAIN_CACHE`` sketches, so a page
+        painting stroke after stroke runs the generator once per stroke."""
+        if not self.runner.generates:
+            return None
+        with self._plain_lock:
+            hit = self._plain.get(self._plain_key(prep))
+            if hit is not None:
+                self._plain.move_to_end(self._plain_key(prep))
+                return hit
+        out = self.generate(encode_inputs(prep.small, None, None, self.in_channels)[None])
+        self._keep_plain(prep, out)
+        return out
+
+    @staticmethod
+    def _plain_key(prep: Prepared) -> bytes:
+        return hashlib.blake2b(prep.small.tobytes(), digest_size=16, key=str(prep.small.shape).encode()).digest()
+
+    def _keep_plain(self, prep: Prepared, generated: np.ndarray) -> None:
+        with self._plain_lock:
+            self._plain[self._plain_key(prep)] = generated.copy()
+            self._plain.move_to_end(self._plain_key(prep))
+            while len(self._plain) > PLAIN_CACHE:
+                self._plain.popitem(last=False)
 
     def material_embedding(self, prep: Prepared) -> np.ndarray | None:
         """The material head's embedding of ``prep`` (a model with ``model.material_dim``), at the sketch's

@@ -14,7 +14,22 @@
 * with ``colors=None`` (no generator: ``--model none``) a region without hints stays white, the
   classical hints-only fill.
 
-The open paper, a region touching the image's border, is shared by everything drawn with an open
+**Local hints** (``plain=``: the model's colors for the same sketch without hints; what ``Colorizer`` does by
+default): a hint changes its material and nothing else. The regions holding a hint take it; every other region
+joins a hint's material when the model colors the two alike without hints, nearer regions more easily: the ΔE
+between their no-hint flat colors plus ``GROUP_NEAR`` per % of the image diagonal between their centroids is at
+most ``GROUP_DE`` (paper-white regions join only a white material). A region near two hint colors follows the
+nearer hint (a material hinted twice is split), and takes that hint's color; all other regions keep their
+no-hint colors exactly.
+A stroke belongs to the region holding most of it (``stroke_regions``): the part of a sloppy stroke that
+strays over a line neither colors the neighbour nor shows there. The open paper (``open_paper``) is the
+border-touching regions the model leaves paper white, and only when they hold ``PAPER_BORDER`` (80 %) of the
+border: it never joins a material, so it stays paper unless a hint is painted on it; any other region touching
+the border (a garment running off the bottom edge) is a region like any other. The thresholds were chosen on
+the val splits of the characters and the foreign Wesnoth sets (docs/RESULTS.md, "Locality at inference").
+
+Without ``plain`` (``Colorizer(local=False)``) the hinted run's colors fill the unhinted regions, and the open
+paper, a region touching the image's border, is shared by everything drawn with an open
 outline (an ear drawn as a "C", a gap wider than the gap closing): there a hint does not flood the whole
 page. With a model, its own color for the region competes with the hints at no distance
 (``SHARED_PAPER``), so a hint claims only the part the model colors like it.
@@ -35,7 +50,7 @@ from PIL import Image
 from ..colorspace import from_lab8, lab_8bit, to_lab8
 from .regions import Regions, _cv2
 
-__all__ = ["flat_layer", "region_colors", "hints_at", "SAMPLES", "WHITE_L", "WHITE_CHROMA", "NEAR_INK", "AMBIGUOUS",
+__all__ = ["flat_layer", "region_colors", "hints_at", "open_paper", "stroke_regions", "material_of_hints", "SAMPLES", "WHITE_L", "WHITE_CHROMA", "NEAR_INK", "AMBIGUOUS",
            "SPLIT_DISTANCE"]
 
 SAMPLES = 200_000  # about this many pixels (a regular grid) give each region's median color
@@ -44,6 +59,12 @@ NEAR_INK = 1  # hint pixels this close to a line do not choose colors
 AMBIGUOUS = 0.25  # a hint mark with this share of its pixels on or next to a line does not choose colors
 SPLIT_DISTANCE = 0.5  # ΔE per % of the image diagonal: how much nearness to a hint counts in a split
 SHARED_PAPER = True  # a region touching the image's border (the open paper) takes a hint only where the model agrees
+# Locality (with a model; ``flat_layer(..., plain=...)``): a hint changes only its material, the regions the
+# model's grouping assigns to it, and every other region keeps its no-hint color.
+GROUP_DE = 45.0  # ΔE (plus nearness, below) within which two regions' no-hint colors make them one material
+GROUP_NEAR = 1.1  # ΔE added per % of the image diagonal between two regions' centroids (far regions join less)
+STRAY = 0.3  # a mark's part in another region under this share of its largest part is the stray end of a stroke
+PAPER_BORDER = 0.8  # white border regions are the open paper only when they hold this share of the border
 
 
 def hints_at(hints: Image.Image | None, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -96,25 +117,121 @@ def region_colors(regions: Regions, colors: np.ndarray | None) -> np.ndarray:
     return lut
 
 
+def open_paper(regions: Regions, lut: np.ndarray) -> np.ndarray:
+    """The regions that are the open paper: those touching the image's border whose color in ``lut`` (the
+    no-hint flat colors, (count + 1, 3) uint8) is paper white, when together they hold at least
+    ``PAPER_BORDER`` of the border's non-ink pixels; else none (a picture painted to its edges has no open
+    paper: a garment running off the bottom edge is a region like any other). Sorted region ids."""
+    labels, ink = regions.labels, regions.ink
+    rim_labels = np.concatenate([labels[0], labels[-1], labels[1:-1, 0], labels[1:-1, -1]])
+    rim_ink = np.concatenate([ink[0], ink[-1], ink[1:-1, 0], ink[1:-1, -1]])
+    rim = rim_labels[~rim_ink]
+    if rim.size == 0:
+        return np.zeros(0, np.int64)
+    white = (lut == 255).all(1)
+    on_white = white[rim]
+    if on_white.mean() < PAPER_BORDER:
+        return np.zeros(0, np.int64)
+    return np.unique(rim[on_white]).astype(np.int64)
+
+
+def stroke_regions(regions: Regions, mask: np.ndarray, vote: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the hint pixels that lie where their mark (a connected painted area of one color) was meant
+    for. A mark's part in a region is a stray when it is under ``STRAY`` of the mark's largest part and covers
+    under half of that region: the end of a sloppy stroke that crossed a line. Strays neither color their region
+    nor show there; a mark that fills several regions keeps every part, and marks that vote for nothing keep
+    their pixels."""
+    if not vote.any():
+        return mask
+    cv2 = _cv2()
+    labels = regions.labels
+    n_regions = regions.count + 1
+    n, marks = cv2.connectedComponents(mask.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+    px = rgb[mask].astype(np.int64)
+    code = (px[:, 0] << 16) | (px[:, 1] << 8) | px[:, 2]
+    _, color_idx = np.unique(code, return_inverse=True)
+    unit = np.zeros(labels.shape, np.int64)
+    unit[mask] = marks[mask].astype(np.int64) * (int(color_idx.max()) + 1) + color_idx.ravel()  # (mark, color)
+    key = unit[vote] * n_regions + labels[vote]
+    parts, counts = np.unique(key, return_counts=True)
+    part_unit, part_region = parts // n_regions, parts % n_regions
+    biggest = np.zeros(int(part_unit.max()) + 1, np.int64)
+    np.maximum.at(biggest, part_unit, counts)
+    area = np.bincount(labels.ravel(), minlength=n_regions)
+    stray = (counts < STRAY * biggest[part_unit]) & (counts < 0.5 * area[part_region])
+    if not stray.any():
+        return mask
+    return mask & ~np.isin(unit * n_regions + labels, parts[stray])
+
+
+def material_of_hints(regions: Regions, plain: np.ndarray, seeds: dict[int, list[int]],
+                      paper: np.ndarray) -> dict[int, int]:
+    """Which hint color each unhinted region takes: {region: color code}, for the regions the model colors as
+    one material with a hinted region: ``ΔE(no-hint flat colors) + GROUP_NEAR * centroid distance (% of the
+    diagonal) <= GROUP_DE`` (``plain``: (count + 1, 3) uint8 no-hint flat colors; a paper-white region joins only
+    a white hinted region). ``seeds``: color code -> the regions holding it. A region that two hint colors could
+    claim follows the nearer hint (region centroids). The open ``paper`` never joins a material."""
+    if not seeds:
+        return {}
+    count = regions.count
+    lab_plain = lab_8bit(plain).astype(np.float32)
+    labels = regions.labels
+    H, W = labels.shape
+    n = count + 1
+    area = np.bincount(labels.ravel(), minlength=n).astype(np.float64)
+    yy, xx = np.mgrid[:H, :W]
+    cy = np.bincount(labels.ravel(), weights=yy.ravel(), minlength=n) / np.maximum(area, 1)
+    cx = np.bincount(labels.ravel(), weights=xx.ravel(), minlength=n) / np.maximum(area, 1)
+    white = (plain == 255).all(1)  # regions the model leaves paper white (region_colors snaps them)
+    free = np.ones(n, bool)
+    free[0] = False
+    free[paper] = False
+    for regs in seeds.values():
+        free[regs] = False
+    cand = np.flatnonzero(free)
+    if cand.size == 0:
+        return {}
+    per_percent = 100.0 / float(np.hypot(H, W))
+    best_d = np.full(cand.size, np.inf)
+    best_code = np.full(cand.size, -1, np.int64)
+    for code, regs in seeds.items():
+        regs = np.asarray(regs)
+        de = np.linalg.norm(lab_plain[cand][:, None, :] - lab_plain[regs][None, :, :], axis=2)  # (cand, seeds)
+        dist = np.hypot(cy[cand][:, None] - cy[regs][None], cx[cand][:, None] - cx[regs][None])
+        same = de + GROUP_NEAR * per_percent * dist <= GROUP_DE
+        same &= ~white[cand][:, None] | white[regs][None, :]  # paper-white joins only a white material
+        dist = np.where(same, dist, np.inf).min(1)
+        better = dist < best_d
+        best_d[better], best_code[better] = dist[better], code
+    return {int(r): int(c) for r, c in zip(cand, best_code) if c >= 0}
+
+
 def flat_layer(regions: Regions, colors: np.ndarray | None,
-               hints: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+               hints: tuple[np.ndarray, np.ndarray] | None = None, plain: np.ndarray | None = None) -> np.ndarray:
     """(H, W, 3) uint8, one color per region (hinted regions in their hints' colors; see the module doc).
 
     Args:
         regions: the sketch's regions (full resolution).
         colors: (H, W, 3) uint8, the generator's colors at the same size, or None (hints only).
         hints: (hint_rgb (H, W, 3) uint8, hint_mask (H, W) bool) at the same size, or None.
+        plain: (H, W, 3) uint8, the generator's colors for the same sketch without hints: with it, hints are
+            local (``material_of_hints``): the regions the model groups with a hinted one take its hint, every
+            other region keeps its no-hint color, and the open paper (``open_paper``) stays paper.
     """
     labels = regions.labels
-    lut = region_colors(regions, colors)
+    local = plain is not None and colors is not None and hints is not None
+    lut = region_colors(regions, plain if local else colors)
     base = lut.copy()  # each region's own color from the model, before hints
     multi = np.zeros(0, np.int64)
     shared = np.zeros(0, np.int64)
     if hints is not None:
         rgb, mask = hints
-        mask = _voting(mask, _near_ink(regions.ink, NEAR_INK))
-        lab_h = labels[mask].astype(np.int64)
-        px = rgb[mask].astype(np.int64)
+        vote = _voting(mask, _near_ink(regions.ink, NEAR_INK))
+        if local:
+            mask = stroke_regions(regions, mask, vote, rgb)
+            vote &= mask
+        lab_h = labels[vote].astype(np.int64)
+        px = rgb[vote].astype(np.int64)
         code = (px[:, 0] << 16) | (px[:, 1] << 8) | px[:, 2]
         pairs = np.unique(lab_h << 24 | code)  # each (region, hint color) once
         lab_u, code_u = pairs >> 24, pairs & 0xFFFFFF
@@ -122,7 +239,15 @@ def flat_layer(regions: Regions, colors: np.ndarray | None,
         single = n_colors[lab_u] == 1
         lut[lab_u[single]] = np.stack([code_u[single] >> 16, (code_u[single] >> 8) & 255, code_u[single] & 255], 1)
         multi = np.flatnonzero(n_colors > 1)
-        if colors is not None and SHARED_PAPER:
+        if local:
+            paper = open_paper(regions, base)
+            shared = np.intersect1d(np.unique(lab_u), paper)
+            seeds: dict[int, list[int]] = {}
+            for r, c in zip(lab_u.tolist(), code_u.tolist()):
+                seeds.setdefault(c, []).append(r)
+            for r, c in material_of_hints(regions, base, seeds, paper).items():
+                lut[r] = (c >> 16, (c >> 8) & 255, c & 255)
+        elif colors is not None and SHARED_PAPER:
             ink = regions.ink
             rim = [(labels[0], ink[0]), (labels[-1], ink[-1]), (labels[:, 0], ink[:, 0]), (labels[:, -1], ink[:, -1])]
             edge = np.unique(np.concatenate([lab[~on_ink] for lab, on_ink in rim]))  # paper at the border
@@ -130,10 +255,34 @@ def flat_layer(regions: Regions, colors: np.ndarray | None,
     out = lut[labels]
     split = np.union1d(multi, shared)
     if split.size:
-        _split_regions(out, labels, split, rgb, mask, colors, {int(r): base[r] for r in shared})
+        _split_regions(out, labels, split, rgb, vote, plain if local else colors, {int(r): base[r] for r in shared})
     if hints is not None:
-        painted = hints[1] & ~regions.ink  # what was painted off the lines shows as painted
+        painted = mask & ~regions.ink  # what was painted off the lines shows as painted (in its own region)
         out[painted] = rgb[painted]
+    return out
+
+
+def local_soft(regions: Regions, colors: np.ndarray, plain: np.ndarray,
+               hints: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The soft style with local hints: (H, W, 3) uint8, the hinted run's ``colors`` over the regions that hold
+    a hint or join one (``material_of_hints``, as ``flat_layer``), the no-hint run's ``plain`` colors elsewhere."""
+    labels = regions.labels
+    base = region_colors(regions, plain)
+    rgb, mask = hints
+    vote = _voting(mask, _near_ink(regions.ink, NEAR_INK))
+    vote &= stroke_regions(regions, mask, vote, rgb)
+    lab_h = labels[vote].astype(np.int64)
+    px = rgb[vote].astype(np.int64)
+    code = (px[:, 0] << 16) | (px[:, 1] << 8) | px[:, 2]
+    seeds: dict[int, list[int]] = {}
+    for r, c in np.unique(np.stack([lab_h, code], 1), axis=0).tolist() if lab_h.size else []:
+        seeds.setdefault(c, []).append(r)
+    joined = material_of_hints(regions, base, seeds, open_paper(regions, base))
+    hinted = np.zeros(regions.count + 1, bool)
+    hinted[[r for regs in seeds.values() for r in regs] + list(joined)] = True
+    out = plain.copy()
+    take = hinted[labels]
+    out[take] = colors[take]
     return out
 
 
