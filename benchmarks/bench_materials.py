@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             hauc = (cached_evaluate(path, data, split, "flat", [], Path(f"{work / name / key}-hintauc{hlimit or ''}"),
                                     "hintauc", hlimit, hint_scope=scope) if has_hintauc else None)
             table.setdefault(name, {})[key] = {
-                **row[args.styles[0]], "styles": row,
+                **row["flat" if "flat" in row else args.styles[0]], "styles": row,
                 "hint_auc": None if hauc is None else {"psnr": hauc["hint_auc"]["psnr"], "ssim": hauc["hint_auc"]["ssim"],
                                                        "images": hauc["images"], "backend": hauc.get("hintauc")},
             }

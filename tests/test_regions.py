@@ -238,8 +238,8 @@ def test_a_local_hint_reaches_its_material_and_nothing_else(monkeypatch):
     old = flat_layer(r, hinted, hints)
     assert not _near(old[p["B"]], SKIN)
     # nearness counts: far from the hint, a region the model colors a little differently stays as it is
-    monkeypatch.setattr(flats, "GROUP_DE", 20.0)
-    monkeypatch.setattr(flats, "GROUP_NEAR", 0.5)
+    # (C: ΔE 0, 39 % of the diagonal away, cost 15.6; D: ΔE 2.7, 59 % away, cost 26.3; the bar 20)
+    monkeypatch.setattr(flats, "GROUP_NEAR", 0.4)
     only_a = _stroke(sk.shape, p["A"][0], p["A"][1] - 8, p["A"][1] + 8, (30, 160, 60))
     out = flat_layer(r, hinted, only_a, plain=plain)
     assert (out[p["C"]] == (30, 160, 60)).all() and _near(out[p["D"]], (124, 72, 44))
@@ -273,3 +273,43 @@ def test_the_part_of_a_sloppy_stroke_outside_its_region_is_not_painted():
     stray = hints[1] & (r.labels == r.labels[p["paper"]]) & ~r.ink
     assert stray.any() and (out[stray] == 255).all()  # no stripe on the paper
     assert _near(out[p["C"]], BROWN)
+
+
+def test_a_hint_on_the_open_paper_stays_on_the_paper_in_both_styles():
+    """A stroke on the open paper is no material: no white region joins it (the eyes' whites, a white shirt), and
+    the paper takes it only where the hinted run paints it, in the flat style as in the soft one."""
+    from autopainter.inference.flats import local_soft
+
+    sk, p, plain = boxes_sketch()
+    r = segment(sk)
+    plain[r.labels == r.labels[p["B"]]] = 255  # B is white without hints, as the paper is
+    y, x = p["paper"]
+    hints = _stroke(sk.shape, y, 60, 140, (40, 90, 220))  # across the top margin
+    hinted = plain.copy()
+    paper = r.labels == r.labels[p["paper"]]
+    hinted[paper & (np.arange(200)[None, :] < 100)] = (40, 90, 220)  # the hinted run paints the left half of the page
+    flat = flat_layer(r, hinted, hints, plain=plain)
+    soft = local_soft(r, hinted, plain, hints)
+    for out in (flat, soft):
+        assert (out[p["B"]] == 255).all()  # the untouched white box stays white
+        assert (out[150, 10] == (40, 90, 220)).all() and (out[150, 190] >= 250).all()  # where the model painted it
+    assert _near(flat[p["C"]], BROWN) and _near(soft[p["C"]], BROWN)
+
+
+def test_local_soft_takes_the_hinted_run_on_the_material_only(monkeypatch):
+    from autopainter.inference import flats
+    from autopainter.inference.flats import local_soft
+
+    monkeypatch.setattr(flats, "GROUP_NEAR", 0.0)
+    monkeypatch.setattr(flats, "GROUP_DE", 20.0)
+    sk, p, plain = boxes_sketch()
+    r = segment(sk)
+    hinted = np.roll(plain, 1, axis=2)  # the hinted run changes every color
+    hints = _stroke(sk.shape, p["A"][0], p["A"][1] - 8, p["A"][1] + 8, (30, 160, 60))
+    out = local_soft(r, hinted, plain, hints)
+    for k in "ACD":
+        inside = r.labels == r.labels[p[k]]
+        assert np.array_equal(out[inside], hinted[inside]), k
+    for k in ("B", "E", "paper"):
+        inside = r.labels == r.labels[p[k]]
+        assert np.array_equal(out[inside], plain[inside]), k

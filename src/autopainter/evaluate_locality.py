@@ -23,11 +23,7 @@ says which pixels are one material. For every pair of the split (``--limit N``):
 5. **Off-material change**: the share of non-ink pixels outside the material whose output moved by more than
    ``OFF_DE`` (ΔE 10, CIE76 on ``colorspace.lab``) against the no-hint run. Mean over runs, per hint color.
    Goal: 0 (only the hinted material changes).
-6. **Paper kept** (``target_open_paper``): the share of the target's open paper (its white pixels connected to
-   the image's border) whose output stays within ``PAPER_DE`` (ΔE 5) of white, in each hinted run. Mean over the
-   runs of images that have open paper (``paper_runs``). Goal: ``PAPER_GOAL`` (0.95): a hint on the character
-   does not tint the sheet.
-6b. **Material reach**: the share of the material's pixels within ``REACH_DE`` (ΔE 12) of the hint color.
+6. **Material reach**: the share of the material's pixels within ``REACH_DE`` (ΔE 12) of the hint color.
    Mean over runs, per hint color. Goal: 1 (the hint reaches every strand).
 7. **Material AUC**: over pairs of nearby sketch regions (adjacent in the region map, whose line pixels belong
    to the nearest region, so two regions either side of one line are neighbours; or within ``NEAR`` px of each
@@ -40,7 +36,12 @@ says which pixels are one material. For every pair of the split (``--limit N``):
    Mann-Whitney U statistic). Goal: 0.85. A cue is a function of ``PairContext``, so a future material head
    plugs in as one more entry.
 
-``measure_image`` does 1-7 for one image with any ``colorize`` function (tests pass fakes);
+8. **Paper kept** (``target_open_paper``): the share of the target's open paper (its white pixels connected to
+   the image's border) whose output stays within ``PAPER_DE`` (ΔE 5) of white, in each hinted run. Mean over the
+   runs of images that have open paper (``paper_runs``). Goal: ``PAPER_GOAL`` (0.95): a hint on the character
+   does not tint the sheet.
+
+``measure_image`` does 1-8 for one image with any ``colorize`` function (tests pass fakes);
 ``evaluate_locality`` runs it over a split with a ``Colorizer`` and writes ``metrics.json`` and
 ``examples.png`` (sketch, no-hint output, the largest material's median stroke and output, turned stroke and
 output, target).

@@ -52,7 +52,7 @@ from .runners import BACKENDS, PRECISIONS, HintsOnlyRunner, Runner, default_thre
 ImageLike = Union[str, Path, Image.Image, np.ndarray]
 STYLES = ("flat", "soft")  # flat: one color per region of the sketch; soft: the generated colors as they are
 DEFAULT_STYLE = "flat"
-PLAIN_CACHE = 8  # sketches whose no-hint generator colors a colorizer keeps
+PLAIN_CACHE = 64  # sketches whose no-hint generator colors a colorizer keeps (about 200 KB each at 256 px)
 
 
 def _as_pil(img: ImageLike, what: str, max_pixels: int) -> Image.Image:
@@ -261,7 +261,7 @@ class Colorizer:
                  threads: int | None = None) -> ColorizeResult:
         """The whole pipeline: ``finish(prepare(sketch, hints), generate(...))``: the image and its layers."""
         prep = self.prepare(sketch, hints)
-        return self.finish(prep, self.generate(prep.x, threads), style=style)
+        return self.finish(prep, self.generate(prep.x, threads), style=style, threads=threads)
 
     def regions(self, sketch: ImageLike, gap: int | None = None) -> Regions:
         """The sketch's closed regions at its full size (``regions.segment`` with ``gap``, default this
@@ -302,9 +302,11 @@ class Colorizer:
         return None if y is None else from_unit(y[0].transpose(1, 2, 0))  # (h, w, 3)
 
     def finish(self, prep: Prepared, generated: np.ndarray | None, layers: bool = True,
-               style: str | None = None) -> ColorizeResult:
+               style: str | None = None, threads: int | None = None) -> ColorizeResult:
         """Bring the generator's colors (``generate``'s (h, w, 3) uint8; None from the hints-only runner) to the
-        sketch's full resolution in ``style`` (default: the colorizer's): the result with its layers.
+        sketch's full resolution in ``style`` (default: the colorizer's): the result with its layers. With hints
+        and ``local``, it also needs the sketch's no-hint colors (``plain_colors``: kept per sketch, else one more
+        generator run).
         (``layers`` is kept for callers of earlier versions: every result now has its layers, made on demand.)"""
         style = self.style if style is None else _check_style(style)
         if generated is None:
@@ -316,7 +318,8 @@ class Colorizer:
         if prep.hints is None and generated is not None and self.local:
             self._keep_plain(prep, generated)  # this run is the no-hint run a later hinted one needs
         # hints stay local: the same sketch without hints, the colors every unhinted material keeps
-        plain = compose.color_layer(self.plain_colors(prep), prep.small, (W, H)) if self.local and hints is not None and soft is not None else None
+        plain = (compose.color_layer(self.plain_colors(prep, threads), prep.small, (W, H))
+                 if self.local and hints is not None and soft is not None else None)
         found: list[Regions] = []
 
         def regions() -> Regions:
@@ -337,10 +340,11 @@ class Colorizer:
         return ColorizeResult(image=Image.fromarray(image), color=Image.fromarray(color), sketch=prep.sketch,
                               style=style, hints=prep.hints, make_flats=make_flats)
 
-    def plain_colors(self, prep: Prepared) -> np.ndarray | None:
-        """The generator's colors (h, w, 3) uint8 for ``prep``'s sketch without hints (None without a model):
-        what every material a hint does not reach keeps. Kept for the last ``PLAIN_CACHE`` sketches, so a page
-        painting stroke after stroke runs the generator once per stroke."""
+    def plain_colors(self, prep: Prepared, threads: int | None = None) -> np.ndarray | None:
+        """The generator's colors (h, w, 3) uint8 (read-only) for ``prep``'s sketch without hints (None without a
+        model): what every material a hint does not reach keeps. Kept for the last ``PLAIN_CACHE`` sketches (a
+        no-hint ``colorize`` keeps its own run too), so a page painting stroke after stroke runs the generator
+        once per stroke."""
         if not self.runner.generates:
             return None
         with self._plain_lock:
@@ -348,20 +352,22 @@ class Colorizer:
             if hit is not None:
                 self._plain.move_to_end(self._plain_key(prep))
                 return hit
-        out = self.generate(encode_inputs(prep.small, None, None, self.in_channels)[None])
-        self._keep_plain(prep, out)
-        return out
+        out = self.generate(encode_inputs(prep.small, None, None, self.in_channels)[None], threads)
+        return self._keep_plain(prep, out)
 
     @staticmethod
     def _plain_key(prep: Prepared) -> bytes:
         return hashlib.blake2b(prep.small.tobytes(), digest_size=16, key=str(prep.small.shape).encode()).digest()
 
-    def _keep_plain(self, prep: Prepared, generated: np.ndarray) -> None:
+    def _keep_plain(self, prep: Prepared, generated: np.ndarray) -> np.ndarray:
+        kept = generated.copy()
+        kept.flags.writeable = False  # shared by every later request for this sketch
         with self._plain_lock:
-            self._plain[self._plain_key(prep)] = generated.copy()
+            self._plain[self._plain_key(prep)] = kept
             self._plain.move_to_end(self._plain_key(prep))
             while len(self._plain) > PLAIN_CACHE:
                 self._plain.popitem(last=False)
+        return kept
 
     def material_embedding(self, prep: Prepared) -> np.ndarray | None:
         """The material head's embedding of ``prep`` (a model with ``model.material_dim``), at the sketch's

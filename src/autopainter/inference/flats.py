@@ -64,6 +64,7 @@ SHARED_PAPER = True  # a region touching the image's border (the open paper) tak
 GROUP_DE = 45.0  # ΔE (plus nearness, below) within which two regions' no-hint colors make them one material
 GROUP_NEAR = 1.1  # ΔE added per % of the image diagonal between two regions' centroids (far regions join less)
 STRAY = 0.3  # a mark's part in another region under this share of its largest part is the stray end of a stroke
+PAIR_BLOCK = 1 << 20  # (candidate, seed) region pairs compared at once
 PAPER_BORDER = 0.8  # white border regions are the open paper only when they hold this share of the border
 
 
@@ -149,19 +150,23 @@ def stroke_regions(regions: Regions, mask: np.ndarray, vote: np.ndarray, rgb: np
     n, marks = cv2.connectedComponents(mask.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
     px = rgb[mask].astype(np.int64)
     code = (px[:, 0] << 16) | (px[:, 1] << 8) | px[:, 2]
-    _, color_idx = np.unique(code, return_inverse=True)
-    unit = np.zeros(labels.shape, np.int64)
-    unit[mask] = marks[mask].astype(np.int64) * (int(color_idx.max()) + 1) + color_idx.ravel()  # (mark, color)
-    key = unit[vote] * n_regions + labels[vote]
-    parts, counts = np.unique(key, return_counts=True)
+    # (mark, color) units, numbered 0..U-1 over the painted pixels only: memory follows the hints, not their ids
+    _, unit = np.unique(marks[mask].astype(np.int64) << 24 | code, return_inverse=True)
+    unit = unit.ravel().astype(np.int64)
+    region = labels[mask].astype(np.int64)
+    votes = vote[mask]
+    key = unit * n_regions + region  # (painted pixels,)
+    parts, counts = np.unique(key[votes], return_counts=True)
     part_unit, part_region = parts // n_regions, parts % n_regions
-    biggest = np.zeros(int(part_unit.max()) + 1, np.int64)
+    biggest = np.zeros(int(unit.max()) + 1, np.int64)
     np.maximum.at(biggest, part_unit, counts)
     area = np.bincount(labels.ravel(), minlength=n_regions)
     stray = (counts < STRAY * biggest[part_unit]) & (counts < 0.5 * area[part_region])
     if not stray.any():
         return mask
-    return mask & ~np.isin(unit * n_regions + labels, parts[stray])
+    out = mask.copy()
+    out[mask] = ~np.isin(key, parts[stray])
+    return out
 
 
 def material_of_hints(regions: Regions, plain: np.ndarray, seeds: dict[int, list[int]],
@@ -178,10 +183,7 @@ def material_of_hints(regions: Regions, plain: np.ndarray, seeds: dict[int, list
     labels = regions.labels
     H, W = labels.shape
     n = count + 1
-    area = np.bincount(labels.ravel(), minlength=n).astype(np.float64)
-    yy, xx = np.mgrid[:H, :W]
-    cy = np.bincount(labels.ravel(), weights=yy.ravel(), minlength=n) / np.maximum(area, 1)
-    cx = np.bincount(labels.ravel(), weights=xx.ravel(), minlength=n) / np.maximum(area, 1)
+    cy, cx = _centroids(labels, n)
     white = (plain == 255).all(1)  # regions the model leaves paper white (region_colors snaps them)
     free = np.ones(n, bool)
     free[0] = False
@@ -196,14 +198,33 @@ def material_of_hints(regions: Regions, plain: np.ndarray, seeds: dict[int, list
     best_code = np.full(cand.size, -1, np.int64)
     for code, regs in seeds.items():
         regs = np.asarray(regs)
-        de = np.linalg.norm(lab_plain[cand][:, None, :] - lab_plain[regs][None, :, :], axis=2)  # (cand, seeds)
-        dist = np.hypot(cy[cand][:, None] - cy[regs][None], cx[cand][:, None] - cx[regs][None])
-        same = de + GROUP_NEAR * per_percent * dist <= GROUP_DE
-        same &= ~white[cand][:, None] | white[regs][None, :]  # paper-white joins only a white material
-        dist = np.where(same, dist, np.inf).min(1)
-        better = dist < best_d
-        best_d[better], best_code[better] = dist[better], code
+        step = max(1, PAIR_BLOCK // regs.size)  # (candidates x seeds) in blocks: memory stays bounded
+        for b0 in range(0, cand.size, step):
+            c = cand[b0 : b0 + step]
+            de = np.linalg.norm(lab_plain[c][:, None, :] - lab_plain[regs][None, :, :], axis=2)  # (block, seeds)
+            dist = np.hypot(cy[c][:, None] - cy[regs][None], cx[c][:, None] - cx[regs][None])
+            same = de + GROUP_NEAR * per_percent * dist <= GROUP_DE
+            same &= ~white[c][:, None] | white[regs][None, :]  # paper-white joins only a white material
+            d = np.where(same, dist, np.inf).min(1)
+            better = d < best_d[b0 : b0 + step]
+            best_d[b0 : b0 + step][better] = d[better]
+            best_code[b0 : b0 + step][better] = code
     return {int(r): int(c) for r, c in zip(cand, best_code) if c >= 0}
+
+
+def _centroids(labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(cy, cx): each region's centroid, (n,) float64, summed a band of rows at a time (no full-size grids)."""
+    H, W = labels.shape
+    sy, sx, area = np.zeros(n), np.zeros(n), np.zeros(n)
+    rows = max(1, (1 << 20) // max(W, 1))
+    xs = np.arange(W, dtype=np.float64)
+    for y0 in range(0, H, rows):
+        band = labels[y0 : y0 + rows]
+        flat = band.ravel()
+        area += np.bincount(flat, minlength=n)
+        sy += np.bincount(flat, weights=np.repeat(np.arange(y0, y0 + band.shape[0], dtype=np.float64), W), minlength=n)
+        sx += np.bincount(flat, weights=np.tile(xs, band.shape[0]), minlength=n)
+    return sy / np.maximum(area, 1), sx / np.maximum(area, 1)
 
 
 def flat_layer(regions: Regions, colors: np.ndarray | None,
@@ -243,8 +264,10 @@ def flat_layer(regions: Regions, colors: np.ndarray | None,
             paper = open_paper(regions, base)
             shared = np.intersect1d(np.unique(lab_u), paper)
             seeds: dict[int, list[int]] = {}
+            on_paper = set(paper.tolist())
             for r, c in zip(lab_u.tolist(), code_u.tolist()):
-                seeds.setdefault(c, []).append(r)
+                if r not in on_paper:  # a hint on the open paper colors the paper, not a material
+                    seeds.setdefault(c, []).append(r)
             for r, c in material_of_hints(regions, base, seeds, paper).items():
                 lut[r] = (c >> 16, (c >> 8) & 255, c & 255)
         elif colors is not None and SHARED_PAPER:
@@ -255,7 +278,9 @@ def flat_layer(regions: Regions, colors: np.ndarray | None,
     out = lut[labels]
     split = np.union1d(multi, shared)
     if split.size:
-        _split_regions(out, labels, split, rgb, vote, plain if local else colors, {int(r): base[r] for r in shared})
+        # the hinted run decides the splits: where the model draws a hint's color on the paper, how a region of two
+        # hint colors divides
+        _split_regions(out, labels, split, rgb, vote, colors, {int(r): base[r] for r in shared})
     if hints is not None:
         painted = mask & ~regions.ink  # what was painted off the lines shows as painted (in its own region)
         out[painted] = rgb[painted]
@@ -274,12 +299,18 @@ def local_soft(regions: Regions, colors: np.ndarray, plain: np.ndarray,
     lab_h = labels[vote].astype(np.int64)
     px = rgb[vote].astype(np.int64)
     code = (px[:, 0] << 16) | (px[:, 1] << 8) | px[:, 2]
+    paper = open_paper(regions, base)
     seeds: dict[int, list[int]] = {}
+    painted_paper = []
+    on_paper = set(paper.tolist())
     for r, c in np.unique(np.stack([lab_h, code], 1), axis=0).tolist() if lab_h.size else []:
-        seeds.setdefault(c, []).append(r)
-    joined = material_of_hints(regions, base, seeds, open_paper(regions, base))
+        if r in on_paper:  # a hint on the open paper: the paper takes the hinted run's colors, no material joins it
+            painted_paper.append(r)
+        else:
+            seeds.setdefault(c, []).append(r)
+    joined = material_of_hints(regions, base, seeds, paper)
     hinted = np.zeros(regions.count + 1, bool)
-    hinted[[r for regs in seeds.values() for r in regs] + list(joined)] = True
+    hinted[[r for regs in seeds.values() for r in regs] + list(joined) + painted_paper] = True
     out = plain.copy()
     take = hinted[labels]
     out[take] = colors[take]
