@@ -43,6 +43,8 @@ def _sketch(size):
     return img
 
 
+# slow: each alone exports the ONNX model first (the module fixture, about 5 s)
+@pytest.mark.slow
 @pytest.mark.parametrize("hw", [(40, 72), (97, 61), (5, 9)])  # non-square; 97x61 is no multiple of 16; 5x9 < the padding
 def test_parity_with_pytorch(onnx_model_dir, hw):
     gen, _ = load_generator(onnx_model_dir)
@@ -55,7 +57,8 @@ def test_parity_with_pytorch(onnx_model_dir, hw):
     assert got.shape == ref.shape == (1, 3, *hw)
     assert np.abs(got - ref).max() <= TOL
 
-
+# slow: each alone exports the ONNX model first (the module fixture, about 5 s)
+@pytest.mark.slow
 def test_colorizer_onnx_equals_torch_fp32(onnx_model_dir, tmp_path):
     torch_c = Colorizer.from_pretrained(onnx_model_dir, backend="torch", precision="fp32")
     onnx_c = Colorizer.from_pretrained(onnx_model_dir, backend="onnx")
@@ -69,7 +72,8 @@ def test_colorizer_onnx_equals_torch_fp32(onnx_model_dir, tmp_path):
         assert a.shape == b.shape == (size[1], size[0], 3)
         assert np.abs(a - b).max() <= 1
 
-
+# slow: each alone exports the ONNX model first (the module fixture, about 5 s)
+@pytest.mark.slow
 def test_export_is_cached_by_fingerprint(onnx_model_dir, tmp_path, monkeypatch):
     import shutil
 
@@ -89,7 +93,8 @@ def test_export_is_cached_by_fingerprint(onnx_model_dir, tmp_path, monkeypatch):
         gen.downs[0].conv.bias.add_(1.0)
     assert fingerprint(gen)[:32] != cached.stem  # other weights, another file
 
-
+# slow: each alone exports the ONNX model first (the module fixture, about 5 s)
+@pytest.mark.slow
 def test_stale_or_broken_onnx_files_are_replaced(onnx_model_dir, tmp_path, monkeypatch):
     import autopainter.inference.onnx as ob
 
@@ -128,7 +133,8 @@ def test_onnx_backend_options(tiny_model_dir):
     with pytest.raises(ValueError, match="unknown backend"):
         Colorizer.from_pretrained(tiny_model_dir, backend="tensorrt")
 
-
+# slow: each alone exports the ONNX model first (the module fixture, about 5 s)
+@pytest.mark.slow
 def test_cli_colorize_backend_onnx(onnx_model_dir, capsys):
     _sketch((90, 50)).save("s.png")
     assert main(["colorize", "s.png", "-o", "a.png", "--model", str(onnx_model_dir), "--backend", "onnx", "-q"]) == 0
