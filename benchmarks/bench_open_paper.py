@@ -36,12 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         prep = c.prepare(sketch)
         soft = compose.color_layer(c.generate(prep.x), prep.small, sketch.size)
         r = c.regions(sketch)
-        lut = flats.region_colors(r, soft)
-        labels, ink = r.labels, r.ink
-        rim = np.concatenate([labels[0], labels[-1], labels[1:-1, 0], labels[1:-1, -1]])
-        off_ink = ~np.concatenate([ink[0], ink[-1], ink[1:-1, 0], ink[1:-1, -1]])
-        rim = rim[off_ink]
-        shares.append(float((lut[rim] == 255).all(1).mean()) if rim.size else 0.0)
+        shares.append(flats.white_border_share(r, flats.region_colors(r, soft)))
     s = np.array(shares)
     fired = int((s >= flats.PAPER_BORDER).sum())
     print(f"{args.data} {args.split}: {len(s)} images; white share of the border without hints: median {np.median(s):.3f}, "

@@ -50,7 +50,7 @@ from PIL import Image
 from ..colorspace import from_lab8, lab_8bit, to_lab8
 from .regions import Regions, _cv2
 
-__all__ = ["flat_layer", "region_colors", "hints_at", "open_paper", "stroke_regions", "material_of_hints", "SAMPLES", "WHITE_L", "WHITE_CHROMA", "NEAR_INK", "AMBIGUOUS",
+__all__ = ["flat_layer", "region_colors", "hints_at", "open_paper", "white_border_share", "border_labels", "stroke_regions", "material_of_hints", "SAMPLES", "WHITE_L", "WHITE_CHROMA", "NEAR_INK", "AMBIGUOUS",
            "SPLIT_DISTANCE"]
 
 SAMPLES = 200_000  # about this many pixels (a regular grid) give each region's median color
@@ -118,22 +118,51 @@ def region_colors(regions: Regions, colors: np.ndarray | None) -> np.ndarray:
     return lut
 
 
+def border_labels(regions: Regions) -> np.ndarray:
+    """The region of every non-ink pixel on the image's border (each border pixel once), (N,) int32."""
+    labels, ink = regions.labels, regions.ink
+    rim_labels = np.concatenate([labels[0], labels[-1], labels[1:-1, 0], labels[1:-1, -1]]) if labels.shape[0] > 1 else labels[0]
+    rim_ink = np.concatenate([ink[0], ink[-1], ink[1:-1, 0], ink[1:-1, -1]]) if ink.shape[0] > 1 else ink[0]
+    return rim_labels[~rim_ink]
+
+
+def white_border_share(regions: Regions, lut: np.ndarray) -> float:
+    """The share of the border's non-ink pixels in regions whose color in ``lut`` ((count + 1, 3) uint8) is
+    paper white (0 for a border all ink): what ``open_paper`` compares with ``PAPER_BORDER``."""
+    rim = border_labels(regions)
+    return float((lut[rim] == 255).all(1).mean()) if rim.size else 0.0
+
+
 def open_paper(regions: Regions, lut: np.ndarray) -> np.ndarray:
     """The regions that are the open paper: those touching the image's border whose color in ``lut`` (the
     no-hint flat colors, (count + 1, 3) uint8) is paper white, when together they hold at least
-    ``PAPER_BORDER`` of the border's non-ink pixels; else none (a picture painted to its edges has no open
-    paper: a garment running off the bottom edge is a region like any other). Sorted region ids."""
-    labels, ink = regions.labels, regions.ink
-    rim_labels = np.concatenate([labels[0], labels[-1], labels[1:-1, 0], labels[1:-1, -1]])
-    rim_ink = np.concatenate([ink[0], ink[-1], ink[1:-1, 0], ink[1:-1, -1]])
-    rim = rim_labels[~rim_ink]
-    if rim.size == 0:
+    ``PAPER_BORDER`` of the border's non-ink pixels (``white_border_share``); else none (a picture painted to its
+    edges has no open paper: a garment running off the bottom edge is a region like any other). Sorted ids."""
+    if white_border_share(regions, lut) < PAPER_BORDER:
         return np.zeros(0, np.int64)
-    white = (lut == 255).all(1)
-    on_white = white[rim]
-    if on_white.mean() < PAPER_BORDER:
-        return np.zeros(0, np.int64)
-    return np.unique(rim[on_white]).astype(np.int64)
+    rim = border_labels(regions)
+    return np.unique(rim[(lut[rim] == 255).all(1)]).astype(np.int64)
+
+
+def _local_hints(regions: Regions, hints: tuple[np.ndarray, np.ndarray], base: np.ndarray):
+    """What local hints (``flat_layer`` with ``plain``, ``local_soft``) start from: the painted ``mask`` without
+    stray stroke ends, the voting pixels, each (region, hint color) once, the open paper, the seeds (color code ->
+    hinted regions off the paper) and the regions that join them (``material_of_hints``)."""
+    rgb, mask = hints
+    vote = _voting(mask, _near_ink(regions.ink, NEAR_INK))
+    mask = stroke_regions(regions, mask, vote, rgb)
+    vote &= mask
+    px = rgb[vote].astype(np.int64)
+    code = (px[:, 0] << 16) | (px[:, 1] << 8) | px[:, 2]
+    pairs = np.unique(regions.labels[vote].astype(np.int64) << 24 | code)  # each (region, hint color) once
+    lab_u, code_u = pairs >> 24, pairs & 0xFFFFFF
+    paper = open_paper(regions, base)
+    on_paper = set(paper.tolist())
+    seeds: dict[int, list[int]] = {}
+    for r, c in zip(lab_u.tolist(), code_u.tolist()):
+        if r not in on_paper:  # a hint on the open paper colors the paper, not a material
+            seeds.setdefault(c, []).append(r)
+    return mask, vote, lab_u, code_u, paper, seeds, material_of_hints(regions, base, seeds, paper)
 
 
 def stroke_regions(regions: Regions, mask: np.ndarray, vote: np.ndarray, rgb: np.ndarray) -> np.ndarray:
@@ -247,34 +276,24 @@ def flat_layer(regions: Regions, colors: np.ndarray | None,
     shared = np.zeros(0, np.int64)
     if hints is not None:
         rgb, mask = hints
-        vote = _voting(mask, _near_ink(regions.ink, NEAR_INK))
         if local:
-            mask = stroke_regions(regions, mask, vote, rgb)
-            vote &= mask
-        lab_h = labels[vote].astype(np.int64)
-        px = rgb[vote].astype(np.int64)
-        code = (px[:, 0] << 16) | (px[:, 1] << 8) | px[:, 2]
-        pairs = np.unique(lab_h << 24 | code)  # each (region, hint color) once
-        lab_u, code_u = pairs >> 24, pairs & 0xFFFFFF
+            mask, vote, lab_u, code_u, paper, _, joined = _local_hints(regions, hints, base)
+        else:
+            vote = _voting(mask, _near_ink(regions.ink, NEAR_INK))
+            px = rgb[vote].astype(np.int64)
+            code = (px[:, 0] << 16) | (px[:, 1] << 8) | px[:, 2]
+            pairs = np.unique(labels[vote].astype(np.int64) << 24 | code)  # each (region, hint color) once
+            lab_u, code_u = pairs >> 24, pairs & 0xFFFFFF
         n_colors = np.bincount(lab_u, minlength=regions.count + 1)
         single = n_colors[lab_u] == 1
         lut[lab_u[single]] = np.stack([code_u[single] >> 16, (code_u[single] >> 8) & 255, code_u[single] & 255], 1)
         multi = np.flatnonzero(n_colors > 1)
         if local:
-            paper = open_paper(regions, base)
             shared = np.intersect1d(np.unique(lab_u), paper)
-            seeds: dict[int, list[int]] = {}
-            on_paper = set(paper.tolist())
-            for r, c in zip(lab_u.tolist(), code_u.tolist()):
-                if r not in on_paper:  # a hint on the open paper colors the paper, not a material
-                    seeds.setdefault(c, []).append(r)
-            for r, c in material_of_hints(regions, base, seeds, paper).items():
+            for r, c in joined.items():
                 lut[r] = (c >> 16, (c >> 8) & 255, c & 255)
         elif colors is not None and SHARED_PAPER:
-            ink = regions.ink
-            rim = [(labels[0], ink[0]), (labels[-1], ink[-1]), (labels[:, 0], ink[:, 0]), (labels[:, -1], ink[:, -1])]
-            edge = np.unique(np.concatenate([lab[~on_ink] for lab, on_ink in rim]))  # paper at the border
-            shared = np.intersect1d(np.unique(lab_u), edge)
+            shared = np.intersect1d(np.unique(lab_u), np.unique(border_labels(regions)))  # paper at the border
     out = lut[labels]
     split = np.union1d(multi, shared)
     if split.size:
@@ -291,28 +310,13 @@ def local_soft(regions: Regions, colors: np.ndarray, plain: np.ndarray,
                hints: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """The soft style with local hints: (H, W, 3) uint8, the hinted run's ``colors`` over the regions that hold
     a hint or join one (``material_of_hints``, as ``flat_layer``), the no-hint run's ``plain`` colors elsewhere."""
-    labels = regions.labels
     base = region_colors(regions, plain)
-    rgb, mask = hints
-    vote = _voting(mask, _near_ink(regions.ink, NEAR_INK))
-    vote &= stroke_regions(regions, mask, vote, rgb)
-    lab_h = labels[vote].astype(np.int64)
-    px = rgb[vote].astype(np.int64)
-    code = (px[:, 0] << 16) | (px[:, 1] << 8) | px[:, 2]
-    paper = open_paper(regions, base)
-    seeds: dict[int, list[int]] = {}
-    painted_paper = []
-    on_paper = set(paper.tolist())
-    for r, c in np.unique(np.stack([lab_h, code], 1), axis=0).tolist() if lab_h.size else []:
-        if r in on_paper:  # a hint on the open paper: the paper takes the hinted run's colors, no material joins it
-            painted_paper.append(r)
-        else:
-            seeds.setdefault(c, []).append(r)
-    joined = material_of_hints(regions, base, seeds, paper)
+    _, _, lab_u, _, paper, seeds, joined = _local_hints(regions, hints, base)
     hinted = np.zeros(regions.count + 1, bool)
-    hinted[[r for regs in seeds.values() for r in regs] + list(joined) + painted_paper] = True
+    # the hinted regions (on the open paper too: there the paper takes the hinted run's colors) and their materials
+    hinted[np.concatenate([lab_u, np.fromiter(joined, np.int64, len(joined))])] = True
     out = plain.copy()
-    take = hinted[labels]
+    take = hinted[regions.labels]
     out[take] = colors[take]
     return out
 
