@@ -425,9 +425,7 @@ def _colorize_with(colorizer, styles: Sequence[str]) -> Colorize:
     def colorize(sketch: Image.Image, hints: np.ndarray | None) -> dict[str, np.ndarray]:
         prep = colorizer.prepare(sketch, Image.fromarray(hints, "RGBA") if hints is not None else None)
         generated = colorizer.generate(prep.x)  # (h, w, 3) uint8, or None without a generator
-        # a copy per style: finish may write into the array it is given
-        out = {s: np.asarray(colorizer.finish(prep, None if generated is None else generated.copy(),
-                                              style=s).image) for s in styles}
+        out = {s: np.asarray(colorizer.finish(prep, generated, style=s).image) for s in styles}
         if hints is None and (emb := colorizer.material_embedding(prep)) is not None:
             out["embedding"] = emb  # (H, W, D), for the material_head cue
         return out
