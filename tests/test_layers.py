@@ -32,7 +32,7 @@ def dummy_layer():
 
 def test_the_default_layers_in_order():
     assert L.layer_names() == ["color", "lines", "flats"]
-    assert L.layer_names(all_layers=True) == ["color", "lines", "flats", "hints"]
+    assert L.layer_names(all_layers=True) == ["color", "lines", "flats", "hints", "closing", "empty"]
     with pytest.raises(ValueError, match="exists"):
         L.register_layer(L.Layer("color", "x", "x", "x", lambda r: r.color))
     with pytest.raises(ValueError, match="lowercase"):

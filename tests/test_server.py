@@ -442,12 +442,12 @@ class _BlockingColorizer:
 
     style = "flat"
 
-    def colorize(self, sketch, hints=None, style=None):
+    def colorize(self, sketch, hints=None, style=None, **region_inputs):
         self.started.set()
         assert self.release.wait(10)
         return plain_result(Image.new("RGB", sketch.size, (1, 2, 3)))
 
-    def regions(self, sketch, gap=None):
+    def regions(self, sketch, gap=None, closing=None):
         raise AssertionError("not used")
 
 
@@ -476,10 +476,10 @@ class _BrokenColorizer:
     size = 32
     style = "flat"
 
-    def colorize(self, sketch, hints=None, style=None):
+    def colorize(self, sketch, hints=None, style=None, **region_inputs):
         raise RuntimeError("secret internals")
 
-    def regions(self, sketch, gap=None):
+    def regions(self, sketch, gap=None, closing=None):
         raise RuntimeError("secret internals")
 
 

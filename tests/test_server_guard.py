@@ -30,10 +30,10 @@ class _Fake:
     size = 32
     style = "flat"
 
-    def colorize(self, sketch, hints=None, style=None):
+    def colorize(self, sketch, hints=None, style=None, **region_inputs):
         return plain_result(Image.new("RGB", sketch.size, (1, 2, 3)))
 
-    def regions(self, sketch, gap=None):
+    def regions(self, sketch, gap=None, closing=None):
         from autopainter.inference.regions import segment
 
         return segment(np.asarray(sketch.convert("L")), gap=gap)

@@ -204,6 +204,11 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise
 
 
+def is_temp_name(name: str) -> bool:
+    """Whether ``name`` is that of a temporary file ``atomic_write_bytes`` makes (left behind if killed)."""
+    return bool(_TEMP_NAME.match(name))
+
+
 def remove_stale_temps(folder: str | Path, names: tuple[str, ...] | None = None) -> list[Path]:
     """Delete the temporary files that ``atomic_write_bytes`` left in ``folder`` when its process was killed
     mid-write (for the target file names ``names``; None: any). Returns what was removed.
@@ -276,8 +281,9 @@ class OraLayer:
     opacity: float = 1.0
 
 
-def ora_bytes(layers: list[OraLayer], merged: Image.Image) -> bytes:
-    """An OpenRaster file holding ``layers`` (top first) over a ``merged`` image of the same size.
+def ora_bytes(layers: list[OraLayer], merged: Image.Image, attrs: dict[str, str] | None = None) -> bytes:
+    """An OpenRaster file holding ``layers`` (top first) over a ``merged`` image of the same size; ``attrs``:
+    extra attributes of its ``<image>`` element (names other programs ignore).
 
     ``merged`` is stored as it is (``mergedimage.png``), so it should be what the visible layers give
     when blended by the spec; every layer must have its size. Raises ValueError otherwise."""
@@ -287,7 +293,7 @@ def ora_bytes(layers: list[OraLayer], merged: Image.Image) -> bytes:
     if not layers:
         raise ValueError("an OpenRaster file needs at least one layer")
     w, h = merged.size
-    image = ET.Element("image", version=ORA_VERSION, w=str(w), h=str(h))
+    image = ET.Element("image", {**(attrs or {}), "version": ORA_VERSION, "w": str(w), "h": str(h)})
     stack = ET.SubElement(image, "stack")
     files = []
     for i, layer in enumerate(layers):

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..inference.regions import MAX_GAP, check_gap
 from .outputs import (EXIT_BAD_INPUT, OUTPUT_SUFFIXES, OVERWRITE_HELP, CLIError, collect_inputs, image_error_text,
                       names_one_file, output_help, plan_outputs, require_positive)
 
@@ -20,17 +21,18 @@ def _warn(msg: str) -> None:
     print(f"autopainter: warning: {msg}", file=sys.stderr)
 
 
-def _find_hints(files: list[Path], hints: str | None) -> tuple[dict[Path, Path | None], Path | None]:
-    """The hints file of each sketch (None: none) and the hints folder, if --hints named one."""
+def _find_hints(files: list[Path], hints: str | None, what: str = "hints") -> tuple[dict[Path, Path | None], Path | None]:
+    """The hints file of each sketch (None: none) and the hints folder, if --hints named one (``what``: the
+    option's name; --closing and --empty are found the same way)."""
     if not hints:
         return {f: None for f in files}, None
     hp = Path(hints)
     if hp.is_file():
         if len(files) != 1:
-            raise CLIError("--hints FILE goes with a single sketch; for several, give a folder of hints named like the sketches")
+            raise CLIError(f"--{what} FILE goes with a single sketch; for several, give a folder of {what} files named like the sketches")
         return {files[0]: hp}, None
     if not hp.is_dir():
-        raise CLIError(f"hints not found: {hp}")
+        raise CLIError(f"{what} not found: {hp}")
     found: dict[Path, Path | None] = {}
     for f in files:
         cand = [hp / f"{f.stem}{ext}" for ext in HINT_SUFFIXES]
@@ -57,10 +59,17 @@ def cmd_colorize(args: argparse.Namespace) -> int:
 
     files = collect_inputs(args.inputs)
     require_positive(args, "size", "max_pixels", "jobs", "threads")
+    try:
+        check_gap(args.gap)
+    except ValueError as e:
+        raise CLIError(f"--{e}") from None
     hints, hints_dir = _find_hints(files, args.hints)
+    closing, _ = _find_hints(files, args.closing, "closing")  # a sketch without one in a folder simply has none
+    empty, _ = _find_hints(files, args.empty, "empty")
     out = Path(args.output)
+    side = [h for found in (hints, closing, empty) for h in found.values() if h is not None]
     targets = plan_outputs(files, out, extras=layer_suffixes() if args.layers else (),
-                           inputs=[h for h in hints.values() if h is not None], overwrite=args.overwrite,
+                           inputs=side, overwrite=args.overwrite,
                            suffixes=COLORIZE_SUFFIXES, folder_suffix=_folder_suffix(out, args.format))
 
     for f, h in hints.items():
@@ -75,7 +84,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     colorizer = Colorizer.from_pretrained(args.model, device=args.device, size=args.size, **options)
     jobs = []
     for f, dest in targets.items():
-        jobs.append(FileJob(f, dest, hints[f], layer_paths(dest) if args.layers else {}))  # layers: PNGs next to dest
+        jobs.append(FileJob(f, dest, hints[f], layer_paths(dest) if args.layers else {},  # layers: PNGs next to dest
+                            closing=closing[f], empty=empty[f]))
     unhinted = sum(1 for h in hints.values() if h is None) if hints_dir is not None else 0
 
     if len(jobs) == 1:  # one file: its error is the command's error
@@ -138,8 +148,12 @@ def add_colorize_command(sub) -> None:
     c.add_argument("--hint-scope", default="local", choices=("local", "global"),
                    help="local (default): a hint colors its material (the regions the model colors alike) and nothing else; "
                         "global: every region takes the colors of the model's run with the hints")
-    c.add_argument("--gap", type=int, metavar="PX", help="widest gap in a line (px) that still closes a region "
-                   "(default: twice the measured line width; 0: no gap closing)")
+    c.add_argument("--gap", type=int, metavar="PX", help=f"widest gap in a line (px) that still closes a region, 0-{MAX_GAP} "
+                   "(default: chosen from the drawing's lines; 0: no gap closing)")
+    c.add_argument("--closing", metavar="FILE", help="RGBA image of closing lines (or a folder of them named like the sketches): "
+                   "its non-transparent pixels close regions like ink where an outline is missing, and never show")
+    c.add_argument("--empty", metavar="FILE", help="RGBA image of leave-empty marks (or a folder of them named like the sketches): "
+                   "every region holding a non-transparent pixel stays paper white")
     c.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx"),
                    help="auto (= torch), torch, or onnx: ONNX Runtime, needs pip install 'autopainter[onnx]' (default: auto)")
     c.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),

@@ -44,14 +44,15 @@ from ..models.inputs import encode_inputs
 from ..models.io import ModelFileError, ModelInfo, bundled_model_dir, load_generator
 from ..models.unet import UNetGenerator
 from . import compose
-from .flats import flat_layer, hints_at, local_soft
-from .regions import Regions, check_gap, segment
+from .flats import flat_layer, hints_at, leave_empty, local_soft
+from .regions import REGION_CACHE_BYTES, RegionCache, Regions, check_gap
 from .layers import exported_layers, ora_stack
 from .runners import BACKENDS, PRECISIONS, HintsOnlyRunner, Runner, default_threads, make_runner
 
 ImageLike = Union[str, Path, Image.Image, np.ndarray]
 STYLES = ("flat", "soft")  # flat: one color per region of the sketch; soft: the generated colors as they are
 DEFAULT_STYLE = "flat"
+ORA_GAP, ORA_GAP_USED = "autopainter-gap", "autopainter-gap-used"  # the .ora's <image> attributes for the gap
 PLAIN_CACHE = 64  # sketches whose no-hint generator colors a colorizer keeps (about 200 KB each at 256 px)
 
 
@@ -97,6 +98,15 @@ class ColorizeResult:
     style: str = DEFAULT_STYLE  # the style ``color`` was made in
     hints: Optional[Image.Image] = field(default=None, repr=False)  # the RGBA hints as given, at their own size
     make_flats: Optional[Callable[[], np.ndarray]] = field(default=None, repr=False)  # the soft style's flats, on demand
+    closing: Optional[np.ndarray] = field(default=None, repr=False)  # (H, W) bool closing lines given, or None
+    empty: Optional[np.ndarray] = field(default=None, repr=False)  # (H, W) bool leave-empty marks given, or None
+    gap: Optional[int] = None  # the gap asked for (None: automatic)
+    make_regions: Optional[Callable[[], Regions]] = field(default=None, repr=False)  # the sketch's regions, on demand
+
+    @property
+    def gap_used(self) -> Optional[int]:
+        """The gap the regions were made with (the automatic one when ``gap`` is None); None without regions."""
+        return None if self.make_regions is None else int(self.make_regions().gap)
 
     @cached_property
     def lines(self) -> Image.Image:
@@ -136,8 +146,13 @@ class ColorizeResult:
         return out
 
     def to_ora(self) -> bytes:
-        """The result as an OpenRaster file (``.ora``: Krita, GIMP, MyPaint): ``ora_layers()`` over ``image``."""
-        return ora_bytes(self.ora_layers(), self.image)
+        """The result as an OpenRaster file (``.ora``: Krita, GIMP, MyPaint): ``ora_layers()`` over ``image``. The
+        gap asked for (``auto`` or px) and the one used are attributes of its ``<image>`` (``ORA_GAP``), so a
+        page or ``--gap`` can take them back; other programs ignore them."""
+        attrs = {ORA_GAP: "auto" if self.gap is None else str(int(self.gap))}
+        if self.gap_used is not None:
+            attrs[ORA_GAP_USED] = str(int(self.gap_used))
+        return ora_bytes(self.ora_layers(), self.image, attrs=attrs)
 
     def save_ora(self, path: str | Path) -> None:
         """Write ``to_ora()`` to ``path`` atomically."""
@@ -152,6 +167,9 @@ class Prepared:
     small: np.ndarray  # (h, w) uint8 gray, the sketch as the generator sees it
     x: np.ndarray  # (1, C, h, w) float32 in [-1, 1], the generator's input
     hints: Optional[Image.Image] = field(default=None, repr=False)  # the RGBA hint image at its own size (flats)
+    closing: Optional[np.ndarray] = field(default=None, repr=False)  # (H, W) bool closing lines (walls for the regions)
+    empty: Optional[np.ndarray] = field(default=None, repr=False)  # (H, W) bool leave-empty marks
+    gap: Optional[int] = None  # the gap for this sketch's regions (None: the colorizer's)
 
 
 class Colorizer:
@@ -183,12 +201,19 @@ class Colorizer:
         local: hints stay local (default): a hint changes the regions the model groups with the hinted one
             (its material), every other region keeps its no-hint color (``flats.flat_layer``'s ``plain``);
             False: the hinted run's colors everywhere, as before.
+        region_cache_bytes: how much the cache of regions (by sketch content, gap and closing lines) may hold:
+            a re-color of the same sketch with other hints does not segment it again.
+
+    Besides hints, ``colorize`` takes ``closing`` lines (walls for the regions that never show) and ``empty``
+    marks (the regions holding one stay paper white), both RGBA images whose non-transparent pixels count,
+    and ``gap`` for this call.
     """
 
     def __init__(self, generator: UNetGenerator | None, info: ModelInfo | Mapping[str, Any] | None = None,
                  device: str | torch.device = "cpu", size: int | None = None, backend: str = "auto",
                  precision: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS, model_dir: str | Path | None = None,
-                 threads: int | None = None, style: str = DEFAULT_STYLE, gap: int | None = None, local: bool = True):
+                 threads: int | None = None, style: str = DEFAULT_STYLE, gap: int | None = None, local: bool = True,
+                 region_cache_bytes: int = REGION_CACHE_BYTES):
         self.style = _check_style(style)
         self.gap = check_gap(gap)
         self.generator = generator.to(device).eval() if generator is not None else None
@@ -222,6 +247,7 @@ class Colorizer:
             self.runner = make_runner(self.generator, self.backend, self.precision, self.device, self.threads, model_dir)
         self.in_channels = self.generator.cfg.in_channels if self.generator is not None else 0  # 0: no generator input
         self.local = bool(local)
+        self.region_cache = RegionCache(region_cache_bytes)  # regions by sketch, gap and closing lines
         self._plain: OrderedDict[bytes, np.ndarray] = OrderedDict()  # no-hint generator colors by sketch
         self._plain_lock = threading.Lock()
         if not self.runner.generates:
@@ -250,31 +276,59 @@ class Colorizer:
         return cls(gen, info, device, size, model_dir=model_dir, **kwargs)
 
     # ------------------------------------------------------------------------------ public calls
-    def __call__(self, sketch: ImageLike, hints: ImageLike | None = None, style: str | None = None) -> Image.Image:
+    def __call__(self, sketch: ImageLike, hints: ImageLike | None = None, style: str | None = None, **kwargs) -> Image.Image:
         """Color ``sketch`` (any size up to ``max_pixels``; transparency is composited on white).
         ``hints``: an RGBA image, transparent except where a color is given, at any size (it is
-        stretched over the sketch). ``style``: ``flat`` or ``soft`` (default: the colorizer's).
-        Returns an RGB PIL image of the sketch's exact size: ``colorize(...).image``."""
-        return self.colorize(sketch, hints, style).image
+        stretched over the sketch). ``style``: ``flat`` or ``soft`` (default: the colorizer's); ``kwargs``:
+        ``colorize``'s (gap, closing, empty). Returns an RGB PIL image of the sketch's exact size:
+        ``colorize(...).image``."""
+        return self.colorize(sketch, hints, style, **kwargs).image
 
     def colorize(self, sketch: ImageLike, hints: ImageLike | None = None, style: str | None = None,
-                 threads: int | None = None) -> ColorizeResult:
-        """The whole pipeline: ``finish(prepare(sketch, hints), generate(...))``: the image and its layers."""
-        prep = self.prepare(sketch, hints)
+                 threads: int | None = None, gap: int | None = None, closing: ImageLike | None = None,
+                 empty: ImageLike | None = None) -> ColorizeResult:
+        """The whole pipeline: ``finish(prepare(sketch, hints, ...), generate(...))``: the image and its layers.
+        ``gap``: this call's gap (default the colorizer's); ``closing``, ``empty``: see ``prepare``."""
+        prep = self.prepare(sketch, hints, gap=gap, closing=closing, empty=empty)
         return self.finish(prep, self.generate(prep.x, threads), style=style, threads=threads)
 
-    def regions(self, sketch: ImageLike, gap: int | None = None) -> Regions:
+    def regions(self, sketch: ImageLike, gap: int | None = None, closing: ImageLike | None = None) -> Regions:
         """The sketch's closed regions at its full size (``regions.segment`` with ``gap``, default this
-        colorizer's): ``.labels`` (H, W) int32 in 1..``.count``."""
-        sk = flatten_on_white(_as_pil(sketch, "sketch", self.max_pixels)).convert("L")
-        return segment(np.asarray(sk), gap=self.gap if gap is None else check_gap(gap))
+        colorizer's, and the ``closing`` lines, an RGBA image like ``prepare``'s), from the region cache when
+        this sketch was segmented before: ``.labels`` (H, W) int32 in 1..``.count`` (read-only)."""
+        sk = np.asarray(flatten_on_white(_as_pil(sketch, "sketch", self.max_pixels)).convert("L"))
+        walls = self._marks(closing, "closing", sk.shape)
+        return self.region_cache.segment(sk, self.gap if gap is None else check_gap(gap), walls)
+
+    def _marks(self, img: ImageLike | None, what: str, shape: tuple[int, int]) -> np.ndarray | None:
+        """An RGBA image of marks (closing lines, leave-empty marks) stretched over a sketch of ``shape``
+        (nearest): (H, W) bool, True where it is not transparent; None for None or no marks."""
+        if img is None:
+            return None
+        pil = _as_pil(img, what, self.max_pixels)
+        if pil.mode not in ("RGBA", "LA", "PA") and "transparency" not in pil.info:
+            raise ImageError(f"{what}: expected an RGBA image, transparent except where marks are drawn "
+                             "(this one has no transparency, so every pixel would be a mark)")
+        alpha = pil.convert("RGBA").getchannel("A")
+        H, W = shape
+        if alpha.size != (W, H):
+            alpha = alpha.resize((W, H), Image.Resampling.NEAREST)
+        marks = np.asarray(alpha) > 0
+        return marks if marks.any() else None
 
     # ------------------------------------------------------------------------------ the three stages
-    def prepare(self, sketch: ImageLike, hints: ImageLike | None = None) -> Prepared:
+    def prepare(self, sketch: ImageLike, hints: ImageLike | None = None, gap: int | None = None,
+                closing: ImageLike | None = None, empty: ImageLike | None = None) -> Prepared:
         """Read the sketch (and hints), bring them to the working resolution and encode them.
+
+        ``gap``: the gap for this sketch's regions (default the colorizer's). ``closing``: an RGBA image
+        (any size, stretched over the sketch) whose non-transparent pixels are *closing lines*: walls for the
+        regions, never shown (``regions.segment``'s ``closing``). ``empty``: an RGBA image whose
+        non-transparent pixels mark regions that stay paper white (the leave-empty key).
 
         Returns a ``Prepared`` whose ``x`` is the generator's input (1, C, h, w) float32 in [-1, 1]
         (C = 0 for the hints-only baseline)."""
+        check_gap(gap)
         sk = flatten_on_white(_as_pil(sketch, "sketch", self.max_pixels)).convert("L")
         W, H = sk.size
         h, w = working_size(H, W, self.size)
@@ -291,7 +345,9 @@ class Colorizer:
                 rgb, m = hints_from_rgba(np.asarray(rgba.resize((w, h), Image.Resampling.NEAREST)))
         # numpy, not torch: this runs beside other work, where small multi-threaded torch ops stall
         x = encode_inputs(small_a, rgb, m, self.in_channels)[None] if self.in_channels else np.zeros((1, 0, h, w), np.float32)
-        return Prepared(sketch=np.asarray(sk), small=small_a, x=x, hints=rgba)  # x: (1, C, h, w)
+        full = np.asarray(sk)
+        return Prepared(sketch=full, small=small_a, x=x, hints=rgba, gap=gap,  # x: (1, C, h, w)
+                        closing=self._marks(closing, "closing", full.shape), empty=self._marks(empty, "empty", full.shape))
 
     def generate(self, x: np.ndarray, threads: int | None = None) -> np.ndarray | None:
         """(1, C, h, w) float32 in [-1, 1] -> (h, w, 3) uint8: one generator run on this colorizer's runner
@@ -321,24 +377,29 @@ class Colorizer:
         plain = (compose.color_layer(self.plain_colors(prep, threads), prep.small, (W, H))
                  if self.local and hints is not None and soft is not None else None)
         found: list[Regions] = []
+        gap = self.gap if prep.gap is None else prep.gap
 
         def regions() -> Regions:
             if not found:
-                found.append(segment(prep.sketch, gap=self.gap))
+                found.append(self.region_cache.segment(prep.sketch, gap, prep.closing))
             return found[0]
 
         def make_flats() -> np.ndarray:
-            return flat_layer(regions(), soft, hints, plain=plain)
+            return leave_empty(regions(), flat_layer(regions(), soft, hints, plain=plain), prep.empty)
 
         if style == "flat":
             color = make_flats()
-        elif plain is not None:  # soft: the hinted run's colors on the hinted materials, the no-hint run's elsewhere
-            color = local_soft(regions(), soft, plain, hints)
         else:
-            color = soft
+            if plain is not None:  # soft: the hinted run's colors on the hinted materials, the no-hint run's elsewhere
+                color = local_soft(regions(), soft, plain, hints)
+            else:
+                color = soft
+            if prep.empty is not None:
+                color = leave_empty(regions(), color.copy() if color is soft else color, prep.empty)
         image = compose.multiply_lines(color, prep.sketch)
         return ColorizeResult(image=Image.fromarray(image), color=Image.fromarray(color), sketch=prep.sketch,
-                              style=style, hints=prep.hints, make_flats=make_flats)
+                              style=style, hints=prep.hints, make_flats=make_flats, closing=prep.closing,
+                              empty=prep.empty, gap=gap, make_regions=regions)
 
     def plain_colors(self, prep: Prepared, threads: int | None = None) -> np.ndarray | None:
         """The generator's colors (h, w, 3) uint8 (read-only) for ``prep``'s sketch without hints (None without a

@@ -30,6 +30,8 @@ class FileJob:
     dest: Path
     hints: Optional[Path] = None
     layers: dict[str, Path] = field(default_factory=dict)
+    closing: Optional[Path] = None  # RGBA closing lines (``Colorizer.prepare``)
+    empty: Optional[Path] = None  # RGBA leave-empty marks
 
 
 def layer_suffixes() -> tuple[str, ...]:
@@ -67,7 +69,7 @@ def colorize_files(colorizer: Colorizer, jobs: Iterable[FileJob], workers: int |
 
     def one(job: FileJob) -> Optional[ImageError]:
         try:
-            res = colorizer.colorize(job.sketch, job.hints, threads=per_run)
+            res = colorizer.colorize(job.sketch, job.hints, threads=per_run, closing=job.closing, empty=job.empty)
         except ImageError as e:
             return e
         if job.dest.suffix.lower() == ORA_SUFFIX:

@@ -50,7 +50,7 @@ from PIL import Image
 from ..colorspace import from_lab8, lab_8bit, to_lab8
 from .regions import Regions, _cv2
 
-__all__ = ["flat_layer", "region_colors", "hints_at", "open_paper", "white_border_share", "border_labels", "stroke_regions", "material_of_hints", "SAMPLES", "WHITE_L", "WHITE_CHROMA", "NEAR_INK", "AMBIGUOUS",
+__all__ = ["flat_layer", "leave_empty", "region_colors", "hints_at", "open_paper", "white_border_share", "border_labels", "stroke_regions", "material_of_hints", "SAMPLES", "WHITE_L", "WHITE_CHROMA", "NEAR_INK", "AMBIGUOUS",
            "SPLIT_DISTANCE"]
 
 SAMPLES = 200_000  # about this many pixels (a regular grid) give each region's median color
@@ -304,6 +304,20 @@ def flat_layer(regions: Regions, colors: np.ndarray | None,
         painted = mask & ~regions.ink  # what was painted off the lines shows as painted (in its own region)
         out[painted] = rgb[painted]
     return out
+
+
+def leave_empty(regions: Regions, layer: np.ndarray, empty: np.ndarray | None) -> np.ndarray:
+    """``layer`` ((H, W, 3) uint8, changed in place and returned) with every region holding a leave-empty mark
+    (``empty``: (H, W) bool) made paper white: the leave-empty key wins over hints and the model. Marks on a
+    line count for the regions beside them only when the mark lies on nothing but lines."""
+    if empty is None or not empty.any():
+        return layer
+    off_line = empty & ~regions.ink
+    ids = np.unique(regions.labels[off_line if off_line.any() else empty])
+    chosen = np.zeros(regions.count + 1, bool)
+    chosen[ids] = True
+    layer[chosen[regions.labels]] = 255
+    return layer
 
 
 def local_soft(regions: Regions, colors: np.ndarray, plain: np.ndarray,

@@ -59,6 +59,21 @@ def _hints_layer(result: "ColorizeResult") -> Optional[Image.Image]:
     return hints if hints.size == result.image.size else hints.resize(result.image.size, Image.Resampling.NEAREST)
 
 
+CLOSING_RGB, EMPTY_RGB = (0, 170, 255), (255, 0, 170)  # how the closing lines and the leave-empty marks are drawn
+
+
+def _marks_layer(marks, rgb) -> Optional[Image.Image]:
+    """(H, W) bool marks as an RGBA image: ``rgb`` where marked, transparent elsewhere (a file --closing or
+    --empty takes back); None without marks."""
+    if marks is None:
+        return None
+    import numpy as np
+
+    out = np.zeros((*marks.shape, 4), np.uint8)
+    out[marks] = (*rgb, 255)
+    return Image.fromarray(out, "RGBA")
+
+
 # Top first, as a colorist stacks them; the exported ones in the order the CLI and the API list them.
 LAYERS: list[Layer] = [
     Layer("color", "Color layer", "the color layer", "The colors under the lines", lambda r: r.color, ora_name="Color", ora_order=2,
@@ -67,6 +82,12 @@ LAYERS: list[Layer] = [
     Layer("flats", "Flats layer", "the flats", "One color per closed region, in either style", lambda r: r.flats, ora_name="Flats", ora_order=1, ora_visible=lambda r: r.style == "flat"),
     Layer("hints", "Hints", "the hints", "The hints as painted, stretched over the sketch", _hints_layer, exported=False, ora_name="Hints", ora_order=3,
           ora_visible=lambda r: False),
+    Layer("closing", "Closing lines", "the closing lines", "Lines that close regions for the fills and never show",
+          lambda r: _marks_layer(r.closing, CLOSING_RGB), exported=False, ora_name="Closing lines", ora_order=4,
+          ora_visible=lambda r: False if r.closing is not None else None),
+    Layer("empty", "Leave empty", "the leave-empty marks", "Marks on the regions that stay paper",
+          lambda r: _marks_layer(r.empty, EMPTY_RGB), exported=False, ora_name="Leave empty", ora_order=5,
+          ora_visible=lambda r: False if r.empty is not None else None),
 ]
 
 

@@ -29,18 +29,24 @@ a PNG (``encode_png``: label = R + 256 G + 65536 B) or as run lengths (``encode_
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..ink import REGION_INK, ink_mask
 
-__all__ = ["Regions", "segment", "check_gap", "line_width", "default_gap", "encode_png", "encode_runs", "MAX_GAP", "REGION_INK"]
+__all__ = ["Regions", "RegionCache", "segment", "check_gap", "line_width", "default_gap", "encode_png", "encode_runs",
+           "MAX_GAP", "REGION_INK", "REGION_CACHE_BYTES"]
 
 # REGION_INK (``ink.REGION_INK``, 0.3): ink coverage (1 - gray/255) from which a pixel is a wall for the regions
-MAX_GAP = 32  # the largest gap (px) closed; larger ones cost more and merge real regions
+MAX_GAP = 40  # the largest gap (px) closed; larger ones cost more and merge real regions
+REGION_CACHE_BYTES = 256 << 20  # what a colorizer's region cache holds at most (labels and ink: 5 bytes a pixel)
+WIDTH_REACH, WIDTH_CAP = 8, 32  # line_width counts ink this close (px) to the paper, and tops out here
 MAX_LABEL = 2**24 - 1  # what a 24-bit label PNG can hold
 
 
@@ -72,16 +78,16 @@ def _cv2():
 def line_width(ink: np.ndarray) -> float:
     """The typical width (px) of the lines in an (H, W) bool ink mask: ink area over half the count of its
     rim pixels (a stroke of width w and length L has area w L and a rim of 2 L), counting only ink within
-    ``MAX_GAP / 4`` px of the paper, so that a few filled black areas do not inflate it. 0 without ink."""
+    ``WIDTH_REACH`` px of the paper, so that a few filled black areas do not inflate it. 0 without ink."""
     if not ink.any():
         return 0.0
     if ink.all():
-        return float(MAX_GAP)
+        return float(WIDTH_CAP)
     cv2 = _cv2()
     d = cv2.distanceTransform(np.ascontiguousarray(ink, np.uint8), cv2.DIST_L2, 3)  # 1 on the rim
-    area = int(np.count_nonzero(d <= MAX_GAP / 4) - np.count_nonzero(~ink))
+    area = int(np.count_nonzero(d <= WIDTH_REACH) - np.count_nonzero(~ink))
     rim = int(np.count_nonzero((d > 0) & (d < 1.2)))  # 4-neighbours of the paper
-    return float(min(MAX_GAP, max(1.0, 2.0 * area / max(rim, 1))))
+    return float(min(WIDTH_CAP, max(1.0, 2.0 * area / max(rim, 1))))
 
 
 def default_gap(width: float) -> int:
@@ -97,7 +103,7 @@ def check_gap(gap: int | None) -> int | None:
 
 
 def segment(sketch: np.ndarray, gap: int | None = None, threshold: float = REGION_INK,
-            min_area: int | None = None) -> Regions:
+            min_area: int | None = None, closing: np.ndarray | None = None) -> Regions:
     """Closed regions of a gray sketch, leak-proof up to ``gap`` pixels (see the module doc).
 
     Args:
@@ -107,6 +113,9 @@ def segment(sketch: np.ndarray, gap: int | None = None, threshold: float = REGIO
         threshold: ink coverage from which a pixel is a line.
         min_area: regions with fewer pixels are dissolved into their neighbours; None: the line width
             squared (at least 4).
+        closing: (H, W) bool, *closing lines*: pixels that are walls for the regions as if they were ink
+            (a user's stroke where an outline is missing) but are no part of the drawing: they never show
+            in a result, and the line width is measured without them. They are in ``Regions.ink``.
 
     Returns:
         ``Regions``; an all-ink or empty sketch gives one region covering everything.
@@ -118,6 +127,11 @@ def segment(sketch: np.ndarray, gap: int | None = None, threshold: float = REGIO
     cv2 = _cv2()
     ink = ink_mask(sketch, threshold)  # sketch < round(255 * (1 - threshold))
     width = line_width(ink)
+    if closing is not None:
+        closing = np.asarray(closing, bool)
+        if closing.shape != ink.shape:
+            raise ValueError(f"closing lines must have the sketch's shape {ink.shape}, got {closing.shape}")
+        ink = ink | closing
     gap = default_gap(width) if gap is None else int(gap)
     min_area = max(4, round(width * width)) if min_area is None else int(min_area)
     free = ~ink
@@ -164,6 +178,60 @@ def segment(sketch: np.ndarray, gap: int | None = None, threshold: float = REGIO
     if unlabelled.any():
         labels = _nearest(~unlabelled, labels, cv2)[1]
     return Regions(labels, count, ink, gap, width)
+
+
+class RegionCache:
+    """The regions of the last sketches segmented, by content (the sketch's pixels, the gap asked for, the
+    closing lines), bounded in bytes (``max_bytes``; each entry costs its labels and ink, 5 bytes a pixel): a
+    new hint re-runs the generator and the coloring, never the segmentation. Thread-safe; the cached
+    ``Regions`` are read-only (shared by every later request for that sketch). ``max_bytes=0`` keeps nothing."""
+
+    def __init__(self, max_bytes: int = REGION_CACHE_BYTES):
+        if int(max_bytes) < 0:
+            raise ValueError(f"max_bytes must be >= 0, got {max_bytes}")
+        self.max_bytes = int(max_bytes)
+        self.bytes = 0
+        self.hits = self.misses = 0
+        self._entries: OrderedDict[bytes, Regions] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(sketch: np.ndarray, gap: int | None, closing: np.ndarray | None) -> bytes:
+        h = hashlib.blake2b(digest_size=20)
+        h.update(repr((sketch.shape, gap, None if closing is None else closing.shape)).encode())
+        h.update(np.ascontiguousarray(sketch).data)
+        if closing is not None:
+            h.update(np.packbits(closing).data)
+        return h.digest()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def segment(self, sketch: np.ndarray, gap: int | None = None, closing: np.ndarray | None = None) -> Regions:
+        """``segment(sketch, gap, closing=closing)``, from the cache when this content was segmented before."""
+        if closing is not None and not closing.any():
+            closing = None
+        key = self.key(sketch, gap, closing)
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return hit
+            self.misses += 1
+        found = segment(sketch, gap=gap, closing=closing)
+        found.labels.flags.writeable = False
+        found.ink.flags.writeable = False
+        size = found.labels.nbytes + found.ink.nbytes
+        if size <= self.max_bytes:
+            with self._lock:
+                if key not in self._entries:
+                    self._entries[key] = found
+                    self.bytes += size
+                while self.bytes > self.max_bytes:
+                    _, old = self._entries.popitem(last=False)
+                    self.bytes -= old.labels.nbytes + old.ink.nbytes
+        return found
 
 
 def _nearest(known: np.ndarray, labels: np.ndarray, cv2) -> tuple[np.ndarray, np.ndarray]:

@@ -53,10 +53,11 @@ class ColoringService(Protocol):
     size: int  # working resolution, long side in px (health reports it)
     style: str  # the default style: flat or soft
 
-    def colorize(self, sketch: Image.Image, hints: Image.Image | None = None,
-                 style: str | None = None) -> ColorizeResult: ...
+    def colorize(self, sketch: Image.Image, hints: Image.Image | None = None, style: str | None = None, *,
+                 gap: int | None = None, closing: Image.Image | None = None,
+                 empty: Image.Image | None = None) -> ColorizeResult: ...
 
-    def regions(self, sketch: Image.Image, gap: int | None = None) -> Regions: ...
+    def regions(self, sketch: Image.Image, gap: int | None = None, closing: Image.Image | None = None) -> Regions: ...
 
 
 def check_service(service: Any) -> ColoringService:
@@ -125,11 +126,21 @@ class ImageAPI:
     @contextmanager
     def decoded(self, *sources: tuple[BinaryIO | None, str]) -> Iterator[list[Image.Image | None]]:
         """The images of ``sources`` (None stays None), decoded once their pixels fit in the pixel budget,
-        which they hold until the block ends (the work on them included)."""
+        which they hold until the block ends (the work on them included). The first is the sketch; the others
+        (hints, closing lines, leave-empty marks) are stretched over it, so each holds at least its pixels."""
         sizes = [image_pixels(fp) or 0 if fp is not None else 0 for fp, _ in sources]
-        with self.budget.hold(sum(n for n in sizes if n <= self.settings.max_pixels)):  # over the cap: decoding refuses it
+        sizes = [n if n <= self.settings.max_pixels else 0 for n in sizes]  # over the cap: decoding refuses it
+        sizes = sizes[:1] + [max(n, sizes[0]) if fp is not None else 0 for n, (fp, _) in zip(sizes[1:], sources[1:])]
+        with self.budget.hold(sum(sizes)):
             yield [decode_image(fp, name=name, max_pixels=self.settings.max_pixels) if fp is not None else None
                    for fp, name in sources]
+
+    @staticmethod
+    def valid_gap(gap: int | None) -> None:
+        try:
+            check_gap(gap)
+        except ValueError as e:
+            raise APIError(422, str(e)) from None
 
     def one_source(self, data: BinaryIO | None, url: str | None, what: str) -> None:
         if data is not None and url:
@@ -148,6 +159,7 @@ class ImageAPI:
             "output_layers": describe_layers(),  # name, label, title, description, file suffix: the page's menu
             "formats": list(COLORIZE_FORMATS),  # format=ora: an OpenRaster file of the layers
             "styles": list(STYLES), "default_style": self.service.style,
+            "gap": {"max": MAX_GAP, "default": "auto"},  # gap= on colorize and regions; closing= and empty= files too
             "in_flight": self.gate.count,
             "max_in_flight": self.gate.limit,
             "limits": {"max_upload_bytes": self.settings.max_upload_bytes, "max_pixels": self.settings.max_pixels,
@@ -181,6 +193,12 @@ class ImageAPI:
         layers: bool = Form(False, description="with format=json: also the color layer, the transparent line layer and the flats "
                                                "(format=ora always holds them)"),
         style: str | None = Form(None, description="flat (one color per region; the default) or soft (the model's colors as they vary)"),
+        gap: int | None = Form(None, description=f"widest gap in a line (px) that still closes a region, 0-{MAX_GAP} "
+                                                 "(default: chosen from the drawing)"),
+        closing: UploadFile | None = File(None, description="optional RGBA PNG of closing lines: its non-transparent pixels "
+                                                            "close regions like ink and never show; any size (stretched)"),
+        empty: UploadFile | None = File(None, description="optional RGBA PNG of leave-empty marks: every region holding a "
+                                                          "non-transparent pixel stays paper white; any size (stretched)"),
     ):
         """Color a sketch. The result has the sketch's exact size."""
         fmt = chosen_format(request, format, COLORIZE_FORMATS)
@@ -188,13 +206,16 @@ class ImageAPI:
             raise APIError(422, "layers come as JSON or in an OpenRaster file: add format=json or format=ora")
         if style is not None and style not in STYLES:
             raise APIError(422, f"style must be one of: {', '.join(STYLES)}; got {clip(style)}")
+        self.valid_gap(gap)
         sketch_data = read_upload(sketch, "sketch")
         hints_data = read_upload(hints, "hints")
+        closing_data, empty_data = read_upload(closing, "closing"), read_upload(empty, "empty")
         self.one_source(sketch_data, url, "sketch")
 
         def job() -> dict[str, Any]:
-            with self.decoded(self.source(sketch_data, url, "sketch"), (hints_data, "hints")) as (sk, hint):
-                res = self.service.colorize(sk, hints=hint, style=style)
+            with self.decoded(self.source(sketch_data, url, "sketch"), (hints_data, "hints"), (closing_data, "closing"),
+                              (empty_data, "empty")) as (sk, hint, walls, marks):
+                res = self.service.colorize(sk, hints=hint, style=style, gap=gap, closing=walls, empty=marks)
                 if fmt == "ora":
                     return {"size": res.image.size, "ora": res.to_ora()}
                 images = {"image": res.image, **(res.layers if layers else {})}
@@ -210,21 +231,21 @@ class ImageAPI:
         url: str | None = Form(None, description="http(s) URL of the sketch, instead of the file"),
         format: str | None = Form(None, description="png (default: label = R + 256 G + 65536 B) or json (run lengths)"),
         gap: int | None = Form(None, description=f"widest gap in a line (px) that still closes a region, 0-{MAX_GAP} "
-                                                 "(default: twice the line width)"),
+                                                 "(default: chosen from the drawing)"),
+        closing: UploadFile | None = File(None, description="optional RGBA PNG of closing lines (non-transparent pixels "
+                                                            "close regions like ink); any size (stretched)"),
     ):
         """The sketch's closed regions at its full size, as the flat style and a fill tool use them: every
         pixel's region number (1..count; line pixels belong to the nearest region)."""
         as_json = wants_json(request, format)
-        try:
-            check_gap(gap)
-        except ValueError as e:
-            raise APIError(422, str(e)) from None
+        self.valid_gap(gap)
         data = read_upload(sketch, "sketch")
+        closing_data = read_upload(closing, "closing")
         self.one_source(data, url, "sketch")
 
         def job() -> Any:
-            with self.decoded(self.source(data, url, "sketch")) as (img,):
-                found = self.service.regions(img, gap=gap)
+            with self.decoded(self.source(data, url, "sketch"), (closing_data, "closing")) as (img, walls):
+                found = self.service.regions(img, gap=gap, closing=walls)
                 return encode_runs(found) if as_json else (encode_png(found), found)
 
         out = await self.run_gated(request, job)
