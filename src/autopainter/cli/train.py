@@ -41,48 +41,60 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export_run(run_dir: str, out_dir: str) -> Path:
+def _export_run(run_dir: str, out_dir: str, finish=None) -> Path:
     from ..training.export import export
 
-    return export(run_dir, out_dir)
+    return export(run_dir, out_dir, finish)
+
+
+def _write_onnx(folder: Path) -> None:
+    """model.onnx into a model folder, from its saved fp16 weights (so the ONNX file matches it exactly)."""
+    from ..inference.onnx import ONNX_NAME, export_onnx
+    from ..models.io import load_generator
+
+    gen, _ = load_generator(folder)
+    export_onnx(gen, folder / ONNX_NAME)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     src = Path(args.run_dir)
+    # model.onnx is written into the new folder before it takes the output's place: one swap for both
+    finish = _write_onnx if args.onnx else None
     if (src / "config.json").is_file() and not (src / "checkpoints").is_dir():
         # already a model folder: only the ONNX file is new
         if not args.onnx:
             raise CLIError(f"{src} is already a model folder; add --onnx to write its model.onnx")
-        out = _copy_model_folder(src, Path(args.output))
+        out = _copy_model_folder(src, Path(args.output), finish)
     else:
-        out = _export_run(args.run_dir, args.output)
+        out = _export_run(args.run_dir, args.output, finish)
     print(f"model: {out}")
     if args.onnx:
-        from ..models.io import load_generator
-        from ..inference.onnx import ONNX_NAME, export_onnx
+        from ..inference.onnx import ONNX_NAME
 
-        gen, _ = load_generator(out)  # the saved fp16 weights, so the ONNX file matches the folder exactly
-        print(f"onnx: {export_onnx(gen, out / ONNX_NAME)}")
+        print(f"onnx: {out / ONNX_NAME}")
     return 0
 
 
-def _copy_model_folder(src: Path, out: Path) -> Path:
+def _copy_model_folder(src: Path, out: Path, finish=None) -> Path:
     """Copy a model folder's config.json, model.safetensors and discriminator.safetensors (when it has one)
-    into ``out`` (a new, empty or model folder); a discriminator ``out`` held before is removed otherwise."""
-    from ..imageio import atomic_write_bytes
-    from ..models.io import CONFIG_NAME, DISCRIMINATOR_NAME, WEIGHTS_NAME, ModelFileError, check_output_dir, read_model_config
+    into ``out`` (a new, empty or model folder), replacing it as a whole (``models.io.replacing_model_dir``);
+    a discriminator ``out`` held before is dropped otherwise. The source is loaded (checked) first, and the
+    files are streamed, never read whole into memory. ``finish(folder)`` adds to the new folder (model.onnx)."""
+    import shutil
 
-    read_model_config(src)
+    from ..models.io import CONFIG_NAME, DISCRIMINATOR_NAME, WEIGHTS_NAME, load_discriminator, load_generator, replacing_model_dir
+
+    load_generator(src)  # a broken model is refused before anything is written
+    has_d = load_discriminator(src) is not None
     if out.resolve() == src.resolve():
+        if finish is not None:
+            finish(out)  # only model.onnx is new, and it is written atomically
         return out
-    check_output_dir(out)  # the same rule as save_pretrained: never write into a folder that holds something else
-    if not (src / WEIGHTS_NAME).is_file():
-        raise ModelFileError(f"{src} has no {WEIGHTS_NAME}")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / DISCRIMINATOR_NAME).unlink(missing_ok=True)  # never another model's discriminator beside this one
-    names = [WEIGHTS_NAME] + ([DISCRIMINATOR_NAME] if (src / DISCRIMINATOR_NAME).is_file() else []) + [CONFIG_NAME]
-    for name in names:  # config last: a folder with a config.json is complete
-        atomic_write_bytes(out / name, (src / name).read_bytes())
+    with replacing_model_dir(out) as staged:
+        for name in [WEIGHTS_NAME] + ([DISCRIMINATOR_NAME] if has_d else []) + [CONFIG_NAME]:
+            shutil.copyfile(src / name, staged / name)
+        if finish is not None:
+            finish(staged)
     return out
 
 

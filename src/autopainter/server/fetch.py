@@ -248,13 +248,17 @@ def fetch_bytes(url: str, policy: FetchPolicy, resolve: Resolver | None = None) 
                             u = _parse(str(u.join(r.headers["location"])))
                         except FetchError as e:
                             raise FetchError(f"redirect: {e}") from None
+                        except (httpx.InvalidURL, ValueError, TypeError):  # join: e.g. "http:x", "http:\\host/"
+                            raise FetchError("redirect: not a valid URL") from None
                         continue
                     if r.status_code != 200:
                         raise FetchError(f"the server answered {r.status_code} {r.reason_phrase}".rstrip())
                     return _read_capped(r, policy, deadline), str(u)
             except httpx.TimeoutException:
                 raise FetchError(timed_out) from None
-            except httpx.HTTPError as e:  # connection refused, TLS failure, protocol errors ...
+            except httpx.InvalidURL:  # httpx reads a redirect's Location as it answers, even unfollowed: "http:\\host/"
+                raise FetchError("redirect: not a valid URL") from None
+            except (httpx.HTTPError, httpx.StreamError) as e:  # connection refused, TLS failure, protocol errors ...
                 detail = str(e).splitlines()[0] if str(e) else type(e).__name__
                 raise FetchError(f"could not fetch the URL ({detail})") from None
     raise AssertionError("unreachable")

@@ -8,6 +8,7 @@ same batches; the torch RNG (dropout) is restored from the checkpoint.
 
 from __future__ import annotations
 
+import math
 import signal
 import sys
 import time
@@ -31,9 +32,18 @@ from .schedule import Schedule, Tick
 from .signals import Interrupt, Interrupted, StopNow, ignore_signals_in_worker
 from .step import train_step
 
-__all__ = ["train", "resume_config", "build_models", "train_step", "EpochBatchSampler", "EXPORT_DIR"]
+__all__ = ["train", "resume_config", "build_models", "train_step", "EpochBatchSampler", "EXPORT_DIR", "TrainingDiverged"]
 
 EXPORT_DIR = "export"  # RUN/export: the release model that train.export_every keeps up to date
+
+
+class TrainingDiverged(ValueError):
+    """The weights went NaN or Inf: training stops rather than go on with NaN losses (nothing more is saved)."""
+
+
+def _weights_finite(models: RunState) -> bool:
+    """Whether every weight of G and its EMA is finite (one device sync: called only when it matters)."""
+    return all(bool(torch.isfinite(p).all()) for m in (unwrap(models.G), models.G_ema) for p in m.parameters())
 
 
 def train(cfg: Config, resume: str | Path | None = None, progress: bool = True) -> Path:
@@ -162,7 +172,14 @@ def _train(cfg: Config, resume: str | Path | None, progress: bool) -> Path:
     start_time, speed = time.perf_counter(), Throughput()
     last: dict[str, float] = {}  # the losses last brought to the host
 
+    def diverged(why: str) -> TrainingDiverged:
+        return TrainingDiverged(
+            f"training stopped at step {pos.step}: {why}; nothing of it was saved (the last checkpoint, if any, is "
+            "intact). Check train.init_from's model, or lower train.lr_g / train.lr_d")
+
     def checkpoint() -> None:
+        if not _weights_finite(models):  # never a state (or a release model) with NaN weights
+            raise diverged("the generator's weights are not finite (NaN or Inf)")
         if is_main:
             log.flush()
             save_state(run_dir, models_state(models, pos, cfg) | {"elapsed": pos.elapsed + time.perf_counter() - start_time})
@@ -172,6 +189,11 @@ def _train(cfg: Config, resume: str | Path | None, progress: bool) -> Path:
         nonlocal last
         if tick.read:
             last = {k: float(v) for k, v in losses.items()}  # float() waits for the device
+            bad = [k for k, v in last.items() if not math.isfinite(v)]
+            # an fp16 step that overflowed has an Inf loss but finite weights (the scaler skips it): go on
+            if bad and not _weights_finite(models):
+                raise diverged(f"the losses are not finite ({', '.join(f'{k}={last[k]}' for k in bad[:3])}) and "
+                               "neither are the generator's weights")
         if tick.log and log is not None:
             ips = speed.rate()
             decay = {"lr_scale": round(sched.lr_scale(pos.step - 1), 6)} if sched.lr_decay_steps else {}
