@@ -1,16 +1,19 @@
 // Auto-Painter page: load a sketch, paint color hints on a layer of the sketch's own size, and see the result
 // follow through the REST API. Plain JavaScript modules, no build step, nothing from a CDN:
-//   hints.js   the hint layer (the model of the hints: edits, undo, as a PNG) and the region map for Fill
+//   hints.js   the hint layer (the model of the hints: edits, undo, as a PNG), the region map for Fill, and one
+//              undo order over the hint, closing-line and leave-empty layers
+//   regions.js what the page draws from the region map: the gap preview, the region under the pointer, marks
 //   view.js    zoom and pan shared by both panels, and the pointer gestures
 //   recolor.js live re-color: debounced, one request in flight, stale answers dropped, results cached
 //   api.js     requests, errors as one line, waiting out a busy server
-//   saved.js   the sketch and its hints kept in the browser (IndexedDB) across reloads
+//   saved.js   the sketch and its work kept in the browser (IndexedDB) across reloads; the work in a hints PNG
 // This file wires them to the page: loading, tools, downloads, keys, messages.
 
 import { Aborted, errorOf, getJSON, post } from "./api.js";
-import { HINT_ALPHA, HintLayer, RegionMap, readPixels } from "./hints.js";
+import { HINT_ALPHA, HintLayer, History, RegionMap, readPixels } from "./hints.js";
 import { Recolorer } from "./recolor.js";
-import { Autosave } from "./saved.js";
+import { closingLines, markCenters, outline, paperMask } from "./regions.js";
+import { Autosave, pngWithWork, workOfPNG } from "./saved.js";
 import { SharedView } from "./view.js";
 
 const $ = (id) => document.getElementById(id);
@@ -31,10 +34,17 @@ const els = {
   error: $("error"), errorText: $("error-text"), errorClose: $("error-close"),
   keysDialog: $("keys-dialog"), keysBtn: $("keys-btn"), keysClose: $("keys-close"),
   examples: $("example-list"), visitors: $("visitors"),
+  gap: $("gap"), gapValue: $("gap-value"), regionsToggle: $("regions-toggle"), clearMarks: $("clear-marks-btn"),
+  closingCanvas: $("closing-canvas"), emptyCanvas: $("empty-canvas"), gapCanvas: $("gap-canvas"),
+  outlineCanvas: $("outline-canvas"), marks: $("empty-marks"),
 };
 const SWATCHES = ["#e4572e", "#f3a712", "#ffd23f", "#76b041", "#2e933c", "#17bebb", "#2d7dd2", "#3a3db0",
                   "#8e44ad", "#f06ca8", "#8b5a2b", "#f2d0a4", "#9e9e9e", "#222222"];
 const PAINT_TOOLS = ["brush", "fill"]; // the eyedropper goes back to the last of these
+const LINE_TOOLS = ["closing", "unmark"]; // these have their own size (thin lines), the others the brush's
+const REGION_TOOLS = ["fill", "empty"]; // these take a whole region: it is outlined under the pointer
+const CLOSING_RGB = [0, 200, 255], EMPTY_RGB = [194, 24, 91];
+const HOLD_MS = 400; // a press this long on a touch screen shows the region instead of filling it
 const PHONE = window.matchMedia("(max-width: 899px)");
 
 const state = {
@@ -52,10 +62,23 @@ const state = {
   scrollToResult: false,
   resultInView: true,
   limits: null,
+  sizes: { paint: 14, lines: 3 }, // the brush's size, and the closing line's
+  gap: "auto", // the gap closing: "auto" (the server picks it) or px
+  maxGap: 40,
+  maps: new Map(), // region map key -> {key, promise of RegionMap, ready}; the few last ones
+  paper: null, // {version, mask}: the sketch's paper, for the gap preview
+  stroke: null, // the layers a drag paints into and how
+  press: null, // a touch press with a region tool: {p, start, held, timer}
+  hovered: 0, // the label outlined under the pointer
 };
 
 const layer = new HintLayer(els.canvas);
-const autosave = new Autosave({ hints: { png: () => layer.toPNG(), pngNow: () => layer.toPNGNow() }, limits: () => state.limits });
+const closing = new HintLayer(els.closingCanvas); // alpha 255: a closing line (ink for the regions only)
+const empty = new HintLayer(els.emptyCanvas); // alpha 255: a leave-empty mark
+const history = new History([layer, closing, empty]);
+const asPart = (l) => ({ png: () => l.toPNG(), pngNow: () => l.toPNGNow() });
+const autosave = new Autosave({ parts: { hints: asPart(layer), closing: asPart(closing), empty: asPart(empty),
+                                         settings: { value: () => ({ gap: state.gap }) } }, limits: () => state.limits });
 const view = new SharedView();
 view.addStage(els.stage, els.sketchView);
 view.addStage(els.resultStage, els.resultView);
@@ -104,8 +127,8 @@ function loadImage(url) {
   });
 }
 
-/** Show a new sketch (a blank hint layer); `saved` is the work kept in the browser, {sketch, hints}, when
- * restoring it. Resolves with whether the sketch is on show. */
+/** Show a new sketch (a blank hint layer); `saved` is the work kept in the browser, {sketch, hints, closing,
+ * empty, settings}, when restoring it. Resolves with whether the sketch is on show. */
 async function loadSketch(blob, name, saved = null) {
   clearError();
   if (!blob) return false;
@@ -136,18 +159,25 @@ async function loadSketch(blob, name, saved = null) {
                          sketchUrl: url, version, regions: null });
   els.sketchImg.src = els.beforeImg.src = url;
   layer.reset(w, h); // the hint layer has the sketch's own pixel size
-  if (saved && saved.hints) {
+  closing.reset(w, h); // and so have the closing lines and the leave-empty marks
+  empty.reset(w, h);
+  forgetRegions();
+  setGap(saved && saved.settings ? saved.settings.gap : "auto", false);
+  for (const [part, l] of saved ? [["hints", layer], ["closing", closing], ["empty", empty]] : []) {
+    if (!saved[part]) continue;
     try {
-      await layer.fromPNG(saved.hints, { history: false });
+      await l.fromPNG(saved[part], { history: false });
     } catch (e) {
-      news(`The saved hints could not be read (${e.message}); the sketch is back without them`);
+      news(`The saved ${part === "hints" ? "hints" : part === "closing" ? "closing lines" : "leave-empty marks"} could not be read (${e.message}); the sketch is back without them`);
     }
     if (version !== state.version) return false; // another sketch came meanwhile
   }
   if (saved) autosave.restored(saved.sketch);
   else autosave.sketch(blob, state.name, w, h);
   setTool("brush"); // an eraser left on from the last picture would silently paint nothing
-  if (!state.sizeTouched) setSize(Math.round(Math.max(w, h) / 40)); // about the same on screen for any size
+  if (!state.sizeTouched) state.sizes.paint = Math.round(Math.max(w, h) / 40); // about the same on screen for any size
+  state.sizes.lines = Math.max(2, Math.round(Math.max(w, h) / 300)); // a closing line: about a line's width
+  setSize(sizeOf(state.tool));
   els.sketchView.hidden = false;
   els.placeholder.hidden = true;
   els.stage.classList.remove("empty");
@@ -155,7 +185,7 @@ async function loadSketch(blob, name, saved = null) {
   for (const s of [els.stage, els.resultStage]) s.style.setProperty("--sketch-ratio", `${w} / ${h}`); // no empty bands
   view.setImage(w, h);
   for (const b of [els.colorize, els.extractBtn, els.startOver]) b.disabled = false;
-  els.saveHints.disabled = !layer.hasHints();
+  workChanged();
   setStatus(`${w}×${h}`);
   if (els.live.checked) recolor.now(); else recolor.changed(); // live: the first result without waiting
   return true;
@@ -250,9 +280,13 @@ function setTool(tool) {
   if (PAINT_TOOLS.includes(tool)) state.paintTool = tool;
   for (const b of els.tools) b.setAttribute("aria-pressed", String(b.dataset.tool === tool));
   els.stage.dataset.tool = els.resultStage.dataset.tool = tool;
-  if (tool === "fill" && state.sketch) regionMap().catch(() => {}); // ready by the first click
-  if (tool !== "brush" && tool !== "eraser") els.cursor.hidden = true;
+  if (REGION_TOOLS.includes(tool) && state.sketch) regionMap().catch(() => {}); // ready by the first click
+  if (!hasCursor(tool)) els.cursor.hidden = true;
+  if (!REGION_TOOLS.includes(tool)) hideOutline();
+  setSize(sizeOf(tool));
 }
+const hasCursor = (tool) => ["brush", "eraser", ...LINE_TOOLS].includes(tool);
+const sizeOf = (tool) => state.sizes[LINE_TOOLS.includes(tool) ? "lines" : "paint"];
 for (const b of els.tools) b.addEventListener("click", () => setTool(b.dataset.tool));
 
 for (const color of SWATCHES) {
@@ -277,20 +311,32 @@ selectColor(els.picker.value);
 const rgbOf = (hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
 const hexOf = (rgb) => `#${rgb.slice(0, 3).map((v) => v.toString(16).padStart(2, "0")).join("")}`;
 
+/** The size of the tool on show (the brush's, or the closing line's), in sketch pixels. */
 function setSize(px) {
   els.size.value = String(Math.min(Number(els.size.max), Math.max(Number(els.size.min), Math.round(px))));
   els.sizeValue.textContent = `${els.size.value} px`;
+  state.sizes[LINE_TOOLS.includes(state.tool) ? "lines" : "paint"] = Number(els.size.value);
 }
-els.size.addEventListener("input", () => { state.sizeTouched = true; setSize(Number(els.size.value)); });
+const touchSize = () => { if (!LINE_TOOLS.includes(state.tool)) state.sizeTouched = true; };
+els.size.addEventListener("input", () => { touchSize(); setSize(Number(els.size.value)); });
 function stepSize(direction) {
   const now = Number(els.size.value);
-  state.sizeTouched = true;
+  touchSize();
   setSize(now + direction * Math.max(1, Math.round(now * 0.15)));
 }
 
 // ------------------------------------------------------------------ painting on the hint stage
+// A drag paints into the layers of `state.stroke`: the brush and the eraser into the hints, the closing line
+// into its own layer, the line eraser out of the closing lines and the leave-empty marks (one undo step).
+function strokeFor(tool) {
+  if (tool === "closing") return { layers: [closing], color: CLOSING_RGB };
+  if (tool === "unmark") return { layers: [closing, empty], color: null };
+  return { layers: [layer], color: tool === "eraser" ? null : rgbOf(els.picker.value) };
+}
+
 function paint(p) {
-  layer.line(state.last.x, state.last.y, p.x, p.y, Number(els.size.value), state.tool === "eraser" ? null : rgbOf(els.picker.value));
+  const { layers, color } = state.stroke, size = Number(els.size.value);
+  for (const l of layers) l.line(state.last.x, state.last.y, p.x, p.y, size, color);
   state.last = p;
 }
 
@@ -298,22 +344,63 @@ const hintTool = {
   down(e, p) {
     if (!state.sketch) return false;
     if (e.altKey || state.tool === "picker") { pickColor(p, true); return false; }
-    if (state.tool === "fill") { fillAt(p); return false; }
-    layer.begin();
+    if (REGION_TOOLS.includes(state.tool)) {
+      if (e.pointerType !== "touch") { regionClick(p); return false; }
+      // a finger: a tap takes the region when it lifts (a second finger makes it a pinch, which takes nothing);
+      // held still, it shows the region instead
+      const press = { p, start: p, held: false, moved: false };
+      press.timer = setTimeout(() => { press.held = true; showOutlineAt(press.p); }, HOLD_MS);
+      state.press = press;
+      return true;
+    }
+    state.stroke = strokeFor(state.tool);
+    history.begin();
+    for (const l of state.stroke.layers) l.begin();
     state.last = p;
     paint(p);
     return true;
   },
-  move(e, p) { paint(p); this.hover(e, p); },
-  up() { layer.commit(); },
-  cancel() { layer.cancel(); },
-  hover(e, p) { // the brush's outline at its size in sketch pixels, at the current zoom
-    if (e.pointerType === "touch" || !(state.tool === "brush" || state.tool === "eraser") || !state.sketch) return;
+  move(e, p) {
+    const press = state.press;
+    if (press) {
+      press.p = p;
+      if (press.held) showOutlineAt(p);
+      else if (Math.hypot(p.x - press.start.x, p.y - press.start.y) * view.scale > 12) { press.moved = true; clearTimeout(press.timer); }
+      return;
+    }
+    paint(p);
+    this.hover(e, p);
+  },
+  up() {
+    const press = state.press;
+    if (press) {
+      state.press = null;
+      clearTimeout(press.timer);
+      if (press.held) setTimeout(() => { if (!state.press) hideOutline(); }, 1500); // a moment to see it
+      else if (!press.moved) regionClick(press.start);
+      return;
+    }
+    for (const l of state.stroke.layers) l.commit();
+    history.end();
+    state.stroke = null;
+  },
+  cancel() {
+    if (state.press) { clearTimeout(state.press.timer); state.press = null; hideOutline(); return; }
+    if (!state.stroke) return;
+    for (const l of state.stroke.layers) l.cancel();
+    history.end();
+    state.stroke = null;
+  },
+  hover(e, p) {
+    if (e.pointerType === "touch" || !state.sketch) return;
+    if (REGION_TOOLS.includes(state.tool) && !e.altKey) { showOutlineAt(p); return; }
+    if (!hasCursor(state.tool)) return;
+    // the brush's outline at its size in sketch pixels, at the current zoom
     const d = Number(els.size.value) * view.scale, at = view.toStage(els.stage, p.x, p.y);
     Object.assign(els.cursor.style, { width: `${d}px`, height: `${d}px`, transform: `translate(${at.x - d / 2}px, ${at.y - d / 2}px)` });
     els.cursor.hidden = false;
   },
-  leave() { els.cursor.hidden = true; },
+  leave() { els.cursor.hidden = true; hideOutline(); },
 };
 view.attach(els.stage, hintTool, () => state.space);
 
@@ -328,46 +415,108 @@ for (const s of [els.stage, els.resultStage]) {
   s.addEventListener("pointerleave", () => { state.overStage = false; });
 }
 
-layer.addEventListener("change", hintsChanged);
-function hintsChanged() {
-  els.undo.disabled = !layer.canUndo();
-  els.redo.disabled = !layer.canRedo();
+/** After any change of the work (hints, closing lines, marks, gap): the buttons, the result, the autosave. */
+function workChanged() {
+  els.undo.disabled = !history.canUndo();
+  els.redo.disabled = !history.canRedo();
   els.clear.disabled = !state.sketch;
-  els.saveHints.disabled = !state.sketch || !layer.hasHints();
-  recolor.changed();
-  autosave.hintsChanged();
+  els.clearMarks.disabled = !state.sketch || !(closing.hasPixels() || empty.hasPixels());
+  els.saveHints.disabled = !state.sketch || !(layer.hasHints() || closing.hasPixels() || empty.hasPixels() || state.gap !== "auto");
 }
-layer.addEventListener("reset", () => {
-  els.undo.disabled = els.redo.disabled = els.saveHints.disabled = true;
-  els.clear.disabled = !state.sketch;
+layer.addEventListener("change", () => { workChanged(); recolor.changed(); autosave.changed("hints"); });
+closing.addEventListener("change", () => { // new walls: new regions
+  workChanged(); recolor.changed(); autosave.changed("closing");
+  regionsChanged();
 });
-els.undo.addEventListener("click", () => layer.undo());
-els.redo.addEventListener("click", () => layer.redo());
+empty.addEventListener("change", () => { workChanged(); recolor.changed(); autosave.changed("empty"); showMarks(); });
+for (const l of [layer, closing, empty]) l.addEventListener("reset", workChanged);
+history.addEventListener("change", workChanged);
+els.undo.addEventListener("click", () => history.undo());
+els.redo.addEventListener("click", () => history.redo());
 els.clear.addEventListener("click", () => layer.clear());
+els.clearMarks.addEventListener("click", () => {
+  history.begin();
+  closing.clear();
+  empty.clear();
+  history.end();
+});
 
-// ------------------------------------------------------------------ fill: the clicked region of the region map
+// ------------------------------------------------------------------ regions: the map for Fill, the gap, the previews
+/** The region map asked for now: this sketch, at this gap, with these closing lines. */
+const regionKey = () => `${state.version}:${state.gap}:${closing.hasPixels() ? closing.revision : "none"}`;
+
+/** The region map of the current sketch, gap and closing lines (asked for once per key; the last few kept). */
 function regionMap() {
-  if (!state.regions || state.regions.version !== state.version) {
+  const key = regionKey();
+  if (!state.maps.has(key)) {
     const form = new FormData();
     form.append("sketch", state.sketch, `${state.name}.png`);
-    const { width, height } = state;
-    const promise = post("/api/v1/regions", form, { what: "fill", onBusy: busyNotice })
-      .then((r) => r.blob()).then(RegionMap.fromPNG).then((map) => {
-        if (map.width !== width || map.height !== height) throw new Error(`fill: the region map is ${map.width}×${map.height}, not ${width}×${height}`);
-        return map;
-      });
-    const entry = { version: state.version, promise, ready: false };
-    promise.then(() => { entry.ready = true; },
-                 () => { if (state.regions === entry) state.regions = null; }); // the next click tries again
-    state.regions = entry;
+    if (state.gap !== "auto") form.append("gap", String(state.gap));
+    const { width, height } = state, lines = closing.hasPixels() ? closing.toPNG() : null;
+    const promise = Promise.resolve(lines).then((png) => {
+      if (png) form.append("closing", png, "closing.png");
+      return post("/api/v1/regions", form, { what: "regions", onBusy: busyNotice });
+    }).then(async (r) => {
+      const map = await RegionMap.fromPNG(await r.blob());
+      if (map.width !== width || map.height !== height) throw new Error(`fill: the region map is ${map.width}×${map.height}, not ${width}×${height}`);
+      const used = parseInt(r.headers.get("X-Region-Gap"), 10);
+      map.gap = Number.isFinite(used) ? used : null; // the gap the server used (auto: what it picked)
+      map.key = key;
+      map.outlines = new Map(); // `${label}:${thickness}` -> a canvas of the region's box
+      return map;
+    });
+    const entry = { key, version: state.version, promise, ready: false };
+    promise.then((map) => { entry.ready = true; entry.map = map; regionsArrived(map); },
+                 () => { if (state.maps.get(key) === entry) state.maps.delete(key); }); // the next click tries again
+    state.maps.set(key, entry);
+    while (state.maps.size > 3) state.maps.delete(state.maps.keys().next().value); // ~4 bytes a pixel each
   }
-  return state.regions.promise;
+  const entry = state.maps.get(key);
+  state.regions = entry;
+  return entry.promise;
 }
 
-async function fillAt(p) {
-  const version = state.version, color = rgbOf(els.picker.value);
+/** The newest region map at hand without waiting: the current one, else the last one of this sketch. */
+function mapAtHand() {
+  const entry = state.maps.get(regionKey());
+  if (entry && entry.ready) return entry.map;
+  const ready = [...state.maps.values()].filter((e) => e.ready && e.version === state.version);
+  return ready.length ? ready.at(-1).map : null;
+}
+
+function forgetRegions() {
+  clearTimeout(state.regionsTimer);
+  state.maps.clear();
+  state.regions = null;
+  state.paper = null;
+  state.usedGap = null;
+  state.hovered = 0;
+  hideOutline();
+  els.gapCanvas.hidden = true;
+  els.gapCanvas.dataset.key = "";
+  showMarks();
+}
+
+/** The gap or the closing lines changed: ask for the new regions after a pause (a slider drag costs one). */
+function regionsChanged() {
+  clearTimeout(state.regionsTimer);
+  state.hovered = 0;
+  if (!state.sketch) return;
+  const wanted = previewOn() || REGION_TOOLS.includes(state.tool);
+  if (wanted) state.regionsTimer = setTimeout(() => regionMap().catch(reportError), 250);
+}
+
+function regionsArrived(map) {
+  if (map.key !== regionKey()) return;
+  showGapValue();
+  if (previewOn()) showGapPreview();
+  if (state.hoverAt) showOutlineAt(state.hoverAt);
+}
+
+async function regionClick(p) {
+  const version = state.version, tool = state.tool, color = rgbOf(els.picker.value);
   let regions;
-  const waiting = !(state.regions && state.regions.version === state.version && state.regions.ready);
+  const current = state.maps.get(regionKey()), waiting = !(current && current.ready);
   if (waiting) notice("Finding the sketch's closed regions…", 0);
   try {
     regions = await regionMap();
@@ -378,9 +527,131 @@ async function fillAt(p) {
   if (version !== state.version) return;
   const label = regions.labelAt(p.x, p.y);
   if (!label) return;
+  if (tool === "empty") return toggleEmpty(regions, label, p);
   layer.begin();
   layer.fillRegion(regions, label, color);
   layer.commit();
+}
+
+/** A leave-empty click: a mark (3×3 px, inside the region) on a region without one; on one with marks, they go. */
+function toggleEmpty(regions, label, p) {
+  empty.begin();
+  if (!empty.clearRegion(regions, label)) {
+    const x = Math.floor(p.x), y = Math.floor(p.y);
+    empty.fillRegion(regions, label, EMPTY_RGB, [x - 1, y - 1, x + 1, y + 1]);
+  }
+  empty.commit();
+}
+
+/** A crossed marker over each leave-empty mark, at a constant size on screen. */
+function showMarks() {
+  const centers = state.sketch && empty.hasPixels() ? markCenters(empty.data, empty.width) : [];
+  els.marks.replaceChildren(...centers.map(({ x, y }) => {
+    const m = document.createElement("div");
+    m.className = "empty-mark";
+    Object.assign(m.style, { left: `${x}px`, top: `${y}px` });
+    return m;
+  }));
+}
+
+// the gap: "auto" (the slider's left end, -1) or 0..max px
+function setGap(gap, changed = true) {
+  gap = gap === "auto" || gap === null || gap === undefined || gap < 0 ? "auto" : Math.min(state.maxGap, Math.max(0, Math.round(Number(gap))));
+  if (Number.isNaN(gap)) gap = "auto";
+  const same = gap === state.gap;
+  state.gap = gap;
+  els.gap.value = String(gap === "auto" ? -1 : gap);
+  els.gap.setAttribute("aria-valuetext", gap === "auto" ? "auto" : `${gap} px`);
+  showGapValue();
+  if (!changed || same) return;
+  workChanged();
+  recolor.changed();
+  autosave.changed("settings");
+  regionsChanged();
+}
+
+function showGapValue() {
+  if (state.gap !== "auto") { els.gapValue.textContent = `${state.gap} px`; return; }
+  const entry = state.maps.get(regionKey());
+  const used = entry && entry.ready ? entry.map.gap : state.usedGap;
+  els.gapValue.textContent = used === null || used === undefined ? "auto" : `auto: ${used} px`;
+}
+
+els.gap.addEventListener("input", () => {
+  peekGap();
+  setGap(Number(els.gap.value));
+});
+els.gap.addEventListener("pointerdown", () => { state.gapHeld = true; peekGap(); });
+for (const t of ["pointerup", "pointercancel", "change"]) els.gap.addEventListener(t, () => { state.gapHeld = false; peekGap(); });
+
+/** While the gap slider moves (and a moment after), the preview shows. */
+function peekGap() {
+  clearTimeout(state.peekTimer);
+  state.peeking = true;
+  if (state.sketch) { regionMap().catch(reportError); showGapPreview(); }
+  if (!state.gapHeld) state.peekTimer = setTimeout(() => { state.peeking = false; showGapPreview(); }, 1500);
+}
+
+const previewOn = () => Boolean(state.sketch) && (els.regionsToggle.checked || state.peeking);
+els.regionsToggle.addEventListener("change", () => {
+  if (els.regionsToggle.checked && state.sketch) regionMap().catch(reportError);
+  showGapPreview();
+});
+
+/** Draw (or hide) the gap preview: the borders of the regions at hand that run through paper. */
+function showGapPreview() {
+  const map = previewOn() ? mapAtHand() : null;
+  if (!map) { els.gapCanvas.hidden = true; return; }
+  if (!state.paper || state.paper.version !== state.version) state.paper = { version: state.version, mask: paperMask(els.sketchImg) };
+  const radius = Math.max(0, Math.min(8, Math.round(0.7 / view.scale - 0.5))); // about 1.5 screen px wide at any zoom
+  const key = `${map.key}:${closing.revision}:${radius}`;
+  if (els.gapCanvas.dataset.key !== key) {
+    const { image, count } = closingLines(map, state.paper.mask, closing.hasPixels() ? closing.data : null, radius);
+    els.gapCanvas.width = map.width;
+    els.gapCanvas.height = map.height;
+    els.gapCanvas.getContext("2d").putImageData(image, 0, 0);
+    els.gapCanvas.dataset.key = key;
+    els.gapCanvas.dataset.count = String(count);
+  }
+  els.gapCanvas.hidden = false;
+}
+
+/** Outline the region under sketch point p (the one a click takes), from the map at hand. */
+function showOutlineAt(p) {
+  state.hoverAt = p;
+  const map = mapAtHand();
+  if (!map) { if (state.sketch && REGION_TOOLS.includes(state.tool)) regionMap().catch(() => {}); return; }
+  const label = map.labelAt(p.x, p.y);
+  const thickness = Math.max(1, Math.min(12, Math.round(1.5 / view.scale)));
+  const key = `${label}:${thickness}`;
+  if (!label) return hideOutline();
+  if (state.hovered === label && els.outlineCanvas.dataset.key === `${map.key}|${key}` && !els.outlineCanvas.hidden) return;
+  let c = map.outlines.get(key);
+  if (!c) {
+    const o = outline(map, label, thickness);
+    if (!o) return hideOutline();
+    c = document.createElement("canvas");
+    c.width = o.image.width; c.height = o.image.height;
+    c.getContext("2d").putImageData(o.image, 0, 0);
+    c.box = o.box;
+    map.outlines.set(key, c);
+    let bytes = 0; // keep up to ~64 MB of outlines per map, the newest
+    for (const [k, v] of [...map.outlines].reverse()) { bytes += v.width * v.height * 4; if (bytes > 64e6) map.outlines.delete(k); }
+  }
+  const [left, top] = c.box, o = els.outlineCanvas;
+  o.width = c.width; o.height = c.height;
+  o.getContext("2d").drawImage(c, 0, 0);
+  Object.assign(o.style, { left: `${left}px`, top: `${top}px`, width: `${c.width}px`, height: `${c.height}px` });
+  o.dataset.key = `${map.key}|${key}`;
+  o.dataset.label = String(label);
+  o.hidden = false;
+  state.hovered = label;
+}
+
+function hideOutline() {
+  state.hovered = 0;
+  state.hoverAt = null;
+  els.outlineCanvas.hidden = true;
 }
 
 // ------------------------------------------------------------------ eyedropper
@@ -409,6 +680,12 @@ view.addEventListener("change", () => {
   els.zoomLevel.textContent = `${Math.round(view.scale * 100)}%`;
   placeCompareLine();
   els.cursor.hidden = true;
+  els.sketchView.style.setProperty("--unscale", String(1 / view.scale)); // the markers keep their size on screen
+  clearTimeout(state.zoomTimer); // the previews' line widths follow the zoom, once it settles
+  state.zoomTimer = setTimeout(() => {
+    if (!els.gapCanvas.hidden) showGapPreview();
+    if (!els.outlineCanvas.hidden && state.hoverAt) { const p = state.hoverAt; state.hovered = 0; showOutlineAt(p); }
+  }, 200);
 });
 els.zoomIn.addEventListener("click", () => view.zoomBy(1.25));
 els.zoomOut.addEventListener("click", () => view.zoomBy(0.8));
@@ -422,18 +699,21 @@ const recolor = new Recolorer({
   describe() {
     if (!state.sketch) return null;
     const useHints = els.hintsToggle.checked && layer.hasHints();
-    const style = currentStyle();
-    return { key: `${state.version}:${useHints ? layer.revision : "none"}:${style}`, useHints, style };
+    const style = currentStyle(), gap = state.gap;
+    const useClosing = closing.hasPixels(), useEmpty = empty.hasPixels();
+    // the key of a sketch without regions work stays as it was: `${version}:${hints}:${style}`
+    const work = (gap !== "auto" ? `:g${gap}` : "") + (useClosing ? `:c${closing.revision}` : "") + (useEmpty ? `:e${empty.revision}` : "");
+    return { key: `${state.version}:${useHints ? layer.revision : "none"}:${style}${work}`, useHints, style, gap, useClosing, useEmpty };
   },
   async request(job, signal) {
-    const hints = job.useHints ? layer.toPNG() : null; // the layer as it is now, at the sketch's size
-    const form = new FormData();
-    form.append("sketch", state.sketch, `${state.name}.png`);
-    const sentHints = hints ? await hints : null;
-    if (sentHints) form.append("hints", sentHints, "hints.png");
-    form.append("style", job.style);
-    remember(sent, job.key, { hints: sentHints, style: job.style }, 48); // for the downloads of this result
-    const response = await post("/api/v1/colorize", form, { what: "colorize", signal, onBusy: busyNotice });
+    // the layers as they are now, at the sketch's size
+    const pngs = [job.useHints && layer.toPNG(), job.useClosing && closing.toPNG(), job.useEmpty && empty.toPNG()];
+    const [hints, lines, marks] = await Promise.all(pngs.map((p) => p || null));
+    const what = { hints, closing: lines, empty: marks, style: job.style, gap: job.gap };
+    remember(sent, job.key, what, 48); // for the downloads of this result
+    const response = await post("/api/v1/colorize", workForm(what), { what: "colorize", signal, onBusy: busyNotice });
+    const used = parseInt(response.headers.get("X-Region-Gap"), 10); // where the server says which gap it used
+    if (Number.isFinite(used) && job.gap === "auto") { state.usedGap = used; showGapValue(); }
     return response.blob();
   },
   show(job, url) {
@@ -524,7 +804,7 @@ els.compare.addEventListener("input", placeCompareLine);
 // Every download is of the result on show: the layers and the .ora are asked for with the hints and style that
 // result was made from (a stale result gives its own layers, not those of hints painted since). The result PNG
 // is the one already here; the layers come in one request for the three, the .ora in one; both are kept.
-const sent = new Map(); // result key -> {hints: Blob | null, style}: what its request carried
+const sent = new Map(); // result key -> {hints, closing, empty: Blob | null, style, gap}: what its request carried
 const extras = new Map(); // `${key}|${format}` -> Promise of the layers {color, lines, flats} or the .ora Blob
 
 /** Keep `value` under `key` in `map`, the oldest dropped beyond `size`. */
@@ -532,6 +812,18 @@ function remember(map, key, value, size) {
   map.delete(key);
   map.set(key, value);
   while (map.size > size) map.delete(map.keys().next().value);
+}
+
+/** The colorize form of a result: the sketch, and the hints, style, gap, closing lines and marks it was made with. */
+function workForm({ hints, closing: lines, empty: marks, style, gap }) {
+  const form = new FormData();
+  form.append("sketch", state.sketch, `${state.name}.png`);
+  if (hints) form.append("hints", hints, "hints.png");
+  form.append("style", style);
+  if (gap !== undefined && gap !== "auto") form.append("gap", String(gap));
+  if (lines) form.append("closing", lines, "closing.png");
+  if (marks) form.append("empty", marks, "empty.png");
+  return form;
 }
 
 function forgetDownloads() {
@@ -581,11 +873,7 @@ const blobOf64 = (b64) => new Blob([Uint8Array.from(atob(b64), (c) => c.charCode
 function extraFor(key, format) {
   const id = `${key}|${format}`;
   if (!extras.has(id)) {
-    const { hints, style } = sent.get(key);
-    const form = new FormData();
-    form.append("sketch", state.sketch, `${state.name}.png`);
-    if (hints) form.append("hints", hints, "hints.png");
-    form.append("style", style);
+    const form = workForm(sent.get(key));
     form.append("format", format);
     if (format === "json") form.append("layers", "true");
     const what = format === "ora" ? "OpenRaster" : "layers";
@@ -631,11 +919,33 @@ document.addEventListener("pointerdown", (e) => { // a click elsewhere closes th
 els.saveHints.addEventListener("click", async () => {
   if (!state.sketch) return;
   try {
-    saveFile(await layer.toPNG(), downloadName("hints"));
+    saveFile(await workPNG(), downloadName("hints"));
   } catch (e) {
     showError(e.message);
   }
 });
+
+/** The hint layer as a PNG; with closing lines, leave-empty marks or a chosen gap, those ride along in it
+ * (saved.js pngWithWork: chunks that every other reader skips, so the file stays the CLI's --hints). */
+async function workPNG() {
+  const hints = await layer.toPNG();
+  if (!closing.hasPixels() && !empty.hasPixels() && state.gap === "auto") return hints;
+  return pngWithWork(hints, { closing: closing.hasPixels() ? await closing.toPNG() : null,
+                              empty: empty.hasPixels() ? await empty.toPNG() : null, gap: state.gap });
+}
+
+/** Load the regions work a hints file carries (null: a plain hint layer, the rest stays as it is), as part
+ * of the open history step. Returns what came, for the message. */
+async function loadWork(work) {
+  if (!work) return [];
+  const came = [];
+  for (const [l, blob, what] of [[closing, work.closing, "closing lines"], [empty, work.empty, "leave-empty marks"]]) {
+    if (blob) { await l.fromPNG(blob, { stretch: true }); came.push(what); } else if (l.hasPixels()) l.clear();
+  }
+  if (work.gap !== state.gap) setGap(work.gap);
+  if (work.gap !== "auto") came.push(`gap ${state.gap} px`);
+  return came;
+}
 
 els.hintsInput.addEventListener("change", async () => {
   const f = els.hintsInput.files[0];
@@ -647,9 +957,18 @@ els.hintsInput.addEventListener("change", async () => {
   try {
     const size = await imageSize(f);
     if (version !== state.version) return;
-    await layer.fromPNG(f, { stretch: true, requireTransparent: true }); // one step: Undo takes it back
-    news(size.width === width && size.height === height ? `Loaded the hints of ${f.name}`
-      : `Loaded the hints of ${f.name}, stretched from ${size.width}×${size.height} to the sketch's ${width}×${height}`);
+    const work = await workOfPNG(f);
+    let came;
+    history.begin(); // one step: Undo takes it back
+    try {
+      await layer.fromPNG(f, { stretch: true, requireTransparent: true });
+      came = await loadWork(work);
+    } finally {
+      history.end();
+    }
+    const also = came.length ? ` (with its ${came.join(", ")})` : "";
+    news(size.width === width && size.height === height ? `Loaded the hints of ${f.name}${also}`
+      : `Loaded the hints of ${f.name}${also}, stretched from ${size.width}×${size.height} to the sketch's ${width}×${height}`);
   } catch (e) {
     showError(`${f.name} cannot be loaded as hints: ${e.message}`);
   }
@@ -672,7 +991,8 @@ autosave.addEventListener("problem", (e) => notice(e.detail, 8000, true));
 const restored = autosave.ready.then(async (kept) => {
   if (!kept || state.sketch) return false; // nothing kept, or a sketch was opened meanwhile
   if (!(await loadSketch(kept.sketch.blob, kept.sketch.name, kept))) return false;
-  news(kept.hints ? "Restored your last sketch and hints" : "Restored your last sketch");
+  const lines = closing.hasPixels() || empty.hasPixels() ? " and closing lines" : "";
+  news(kept.hints ? `Restored your last sketch${lines ? ", hints" : " and hints"}${lines}` : `Restored your last sketch${lines}`);
   return true;
 });
 // the last change is written as the page goes away (a reload, a closed tab, a phone switching apps)
@@ -698,6 +1018,10 @@ function startOver() {
   els.sketchImg.removeAttribute("src");
   els.beforeImg.removeAttribute("src");
   layer.reset(1, 1);
+  closing.reset(1, 1);
+  empty.reset(1, 1);
+  forgetRegions();
+  setGap("auto", false);
   clearResult();
   els.sketchView.hidden = true;
   els.placeholder.hidden = false;
@@ -710,7 +1034,7 @@ function startOver() {
 }
 
 // ------------------------------------------------------------------ keyboard
-const TOOL_KEYS = { b: "brush", f: "fill", e: "eraser", i: "picker" };
+const TOOL_KEYS = { b: "brush", f: "fill", e: "eraser", i: "picker", l: "closing", x: "empty", u: "unmark" };
 const typing = (t) => t instanceof HTMLTextAreaElement || t.isContentEditable ||
   (t instanceof HTMLInputElement && !["range", "checkbox", "radio", "color", "button"].includes(t.type));
 
@@ -723,8 +1047,8 @@ document.addEventListener("keydown", (e) => {
   if (typing(e.target) || els.keysDialog.open || els.startOverDialog.open) return;
   const k = e.key.toLowerCase();
   if (e.ctrlKey || e.metaKey) {
-    if (k === "z" && !e.shiftKey) layer.undo();
-    else if ((k === "z" && e.shiftKey) || k === "y") layer.redo();
+    if (k === "z" && !e.shiftKey) history.undo();
+    else if ((k === "z" && e.shiftKey) || k === "y") history.redo();
     else if (k === "enter") colorizeNow();
     else return;
     e.preventDefault();
@@ -738,7 +1062,12 @@ document.addEventListener("keydown", (e) => {
     return;
   }
   if (TOOL_KEYS[k]) setTool(TOOL_KEYS[k]);
-  else if (k === "[" || k === "]") stepSize(k === "]" ? 1 : -1);
+  else if ((k === "{" || k === "}") || (e.shiftKey && (k === "[" || k === "]"))) { // the gap, a px at a time
+    const up = k === "}" || k === "]", now = state.gap === "auto" ? -1 : state.gap;
+    peekGap();
+    setGap(Math.max(-1, Math.min(state.maxGap, now + (up ? 1 : -1))));
+  } else if (k === "[" || k === "]") stepSize(k === "]" ? 1 : -1);
+  else if (k === "g") { els.regionsToggle.checked = !els.regionsToggle.checked; els.regionsToggle.dispatchEvent(new Event("change")); }
   else if (e.key === "?") els.keysDialog.showModal();
   else if (k === "+" || k === "=") view.zoomBy(1.25);
   else if (k === "-") view.zoomBy(0.8);
@@ -759,7 +1088,11 @@ els.keysBtn.addEventListener("click", () => els.keysDialog.showModal());
 els.keysClose.addEventListener("click", () => els.keysDialog.close());
 
 // ------------------------------------------------------------------ examples, limits, visitors
-getJSON("/api/v1/health").then((h) => { state.limits = h.limits; addLayerDownloads(h.output_layers || []); }).catch(() => {});
+getJSON("/api/v1/health").then((h) => {
+  state.limits = h.limits;
+  addLayerDownloads(h.output_layers || []);
+  if (h.gap && Number.isFinite(h.gap.max)) { state.maxGap = h.gap.max; els.gap.max = String(h.gap.max); }
+}).catch(() => {});
 getJSON("/api/v1/visitors").then((v) => {
   els.visitors.textContent = `${v.visitors.toLocaleString()} visitor${v.visitors === 1 ? "" : "s"}`;
 }).catch(() => {});
@@ -788,4 +1121,4 @@ getJSON("/api/v1/examples").then(({ examples }) => {
 }).catch((e) => showError(`could not list the examples: ${e.message}`));
 
 // for scripts and tests: the page's parts
-window.autopainter = { layer, view, recolor, autosave, restored, state, loadSketch };
+window.autopainter = { layer, closing, empty, history, view, recolor, autosave, restored, state, loadSketch, regionMap, setGap };

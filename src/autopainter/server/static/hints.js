@@ -34,6 +34,7 @@ export class HintLayer extends EventTarget {
     this.revision = 0; // names the content: an undo brings the old name back (results are cached by it)
     this.lastRevision = 0;
     this._painted = { revision: 0, value: false };
+    this._any = undefined;
     this._emit("reset");
   }
 
@@ -64,6 +65,7 @@ export class HintLayer extends EventTarget {
     while (this.undoStack.length > 1 && (this.undoStack.length > MAX_UNDO_STEPS || bytes > MAX_UNDO_BYTES)) {
       bytes -= this.undoStack.shift().bytes;
     }
+    this._emit("step"); // a new undoable step (a History over several layers orders them)
     this._emit("change");
     return true;
   }
@@ -101,11 +103,14 @@ export class HintLayer extends EventTarget {
     this._show(left, top, right - left + 1, bottom - top + 1);
   }
 
-  /** Paint every pixel of region `label` of `regions` (a RegionMap) with `color` [r, g, b]. */
-  fillRegion(regions, label, color) {
-    const box = regions.box(label);
+  /** Paint every pixel of region `label` of `regions` (a RegionMap) with `color` [r, g, b]; with `inside`,
+   * only those within the box [left, top, right, bottom] (inclusive): a mark that stays in its region. */
+  fillRegion(regions, label, color, inside = null) {
+    let box = regions.box(label);
     if (!box) return;
+    if (inside) box = [Math.max(box[0], inside[0]), Math.max(box[1], inside[1]), Math.min(box[2], inside[2]), Math.min(box[3], inside[3])];
     const [left, top, right, bottom] = box;
+    if (left > right || top > bottom) return;
     this._touch(left, top, right, bottom);
     const d = this.data, labels = regions.labels, w = this.width;
     for (let y = top; y <= bottom; y++) {
@@ -116,6 +121,39 @@ export class HintLayer extends EventTarget {
       }
     }
     this._show(left, top, right - left + 1, bottom - top + 1);
+  }
+
+  /** Erase the pixels of region `label` of `regions` that are on; with `inside`, only those within the box
+   * [left, top, right, bottom] (inclusive). Returns how many were on. */
+  clearRegion(regions, label, inside = null) {
+    let box = regions.box(label);
+    if (!box) return 0;
+    if (inside) box = [Math.max(box[0], inside[0]), Math.max(box[1], inside[1]), Math.min(box[2], inside[2]), Math.min(box[3], inside[3])];
+    const [left, top, right, bottom] = box;
+    if (left > right || top > bottom) return 0;
+    const d = this.data, labels = regions.labels, w = this.width;
+    let n = 0;
+    for (let y = top; y <= bottom; y++) {
+      for (let i = y * w + left, end = y * w + right; i <= end; i++) if (labels[i] === label && d[i * 4 + 3]) n++;
+    }
+    if (!n) return 0;
+    this._touch(left, top, right, bottom);
+    for (let y = top; y <= bottom; y++) {
+      for (let i = y * w + left, end = y * w + right; i <= end; i++) if (labels[i] === label) d.fill(0, i * 4, i * 4 + 4);
+    }
+    this._show(left, top, right - left + 1, bottom - top + 1);
+    return n;
+  }
+
+  /** Whether any pixel is on (alpha above 0): what the API's `closing` and `empty` read. */
+  hasPixels() {
+    if (this._any === undefined || this._any.revision !== this.revision) {
+      let found = false;
+      const d = this.data;
+      for (let i = 3; i < d.length; i += 4) if (d[i]) { found = true; break; }
+      this._any = { revision: this.revision, value: found };
+    }
+    return this._any.value;
   }
 
   /** Erase everything, as one undoable step. */
@@ -328,5 +366,60 @@ export class RegionMap {
     }
     if (!(label >= 1 && label <= this.count) || this._boxes[label * 4 + 2] < 0) return null;
     return Array.from(this._boxes.subarray(label * 4, label * 4 + 4));
+  }
+}
+
+/**
+ * One undo order over several layers (the hints, the closing lines, the leave-empty marks): Undo takes back the
+ * last step whichever layer it was in, and a new step in one layer ends the redo of all. Steps taken between
+ * begin() and end() (an eraser stroke over two layers, a file that loads three) are one entry.
+ */
+export class History extends EventTarget {
+  constructor(layers) {
+    super();
+    this.layers = layers;
+    this.done = []; this.undone = []; // entries: arrays of the layers that took a step
+    this.group = null;
+    for (const l of layers) {
+      l.addEventListener("step", () => this._step(l));
+      l.addEventListener("reset", () => { // a new sketch: that layer's steps are gone
+        const drop = (list) => list.map((e) => e.filter((x) => x !== l)).filter((e) => e.length);
+        this.done = drop(this.done); this.undone = drop(this.undone);
+      });
+    }
+  }
+
+  begin() { if (!this.group) this.group = new Set(); }
+
+  end() {
+    const g = this.group;
+    this.group = null;
+    if (g && g.size) this._push([...g]);
+  }
+
+  canUndo() { return this.done.some((e) => e.some((l) => l.canUndo())); }
+  canRedo() { return this.undone.some((e) => e.some((l) => l.canRedo())); }
+  undo() { return this._travel(this.done, this.undone, "undo"); }
+  redo() { return this._travel(this.undone, this.done, "redo"); }
+
+  _travel(from, to, how) {
+    while (from.length) {
+      const entry = from.pop();
+      let moved = false;
+      for (const l of entry) if (l[how]()) moved = true;
+      if (moved) { to.push(entry); return true; }
+    }
+    return false;
+  }
+
+  _step(layer) {
+    if (this.group) this.group.add(layer); else this._push([layer]);
+  }
+
+  _push(entry) {
+    this.done.push(entry);
+    this.undone = [];
+    for (const l of this.layers) if (!entry.includes(l)) l.redoStack = [];
+    this.dispatchEvent(new Event("change")); // the layers' own "change" came before a group closed
   }
 }
