@@ -372,3 +372,43 @@ def test_colorize_hint_scope_matches_the_library(trained, tmp_path):
                      "--model", str(model), "--hint-scope", scope, "-q"]) == 0
         want = Colorizer.from_pretrained(model, local=scope == "local")(sk, hints)
         assert np.array_equal(np.asarray(Image.open(tmp_path / f"{scope}.png")), np.asarray(want))
+
+
+def test_colorize_closing_and_empty_files(tmp_path, capsys):
+    """--closing closes a box whose side is missing; --empty keeps a region paper; both come back in the .ora;
+    a bad file or gap is one line and exit 2."""
+    from PIL import ImageDraw
+
+    sk = Image.new("L", (120, 80), 255)
+    d = ImageDraw.Draw(sk)
+    for xy in ((10, 10, 60, 10), (10, 70, 60, 70), (10, 10, 10, 70)):  # a box open on its right side
+        d.line(xy, fill=0, width=2)
+    sk.save(tmp_path / "s.png")
+    closing = Image.new("RGBA", sk.size, (0, 0, 0, 0))
+    ImageDraw.Draw(closing).line((60, 10, 60, 70), fill=(0, 170, 255, 255), width=2)
+    closing.save(tmp_path / "c.png")
+    hints = Image.new("RGBA", sk.size, (0, 0, 0, 0))
+    ImageDraw.Draw(hints).rectangle((30, 35, 34, 39), fill=(230, 40, 30, 255))
+    hints.save(tmp_path / "h.png")
+    base = ["colorize", str(tmp_path / "s.png"), "--model", "none", "--hints", str(tmp_path / "h.png"), "-q"]
+    assert main(base + ["-o", str(tmp_path / "open.png")]) == 0
+    assert main(base + ["-o", str(tmp_path / "closed.png"), "--closing", str(tmp_path / "c.png")]) == 0
+    opened, closed = (np.asarray(Image.open(tmp_path / n).convert("RGB")) for n in ("open.png", "closed.png"))
+    assert (opened[40, 100] == (230, 40, 30)).all() and (closed[40, 100] == 255).all() and (closed[40, 45] == (230, 40, 30)).all()
+    empty = Image.new("RGBA", sk.size, (0, 0, 0, 0))
+    empty.putpixel((45, 50), (255, 0, 170, 255))
+    empty.save(tmp_path / "e.png")
+    out = tmp_path / "o.ora"
+    assert main(base + ["-o", str(out), "--closing", str(tmp_path / "c.png"), "--empty", str(tmp_path / "e.png")]) == 0
+    import zipfile
+
+    z = zipfile.ZipFile(out)
+    assert (np.asarray(Image.open(z.open("mergedimage.png")).convert("RGB"))[40, 45] == 255).all()
+    assert 'name="Leave empty"' in z.read("stack.xml").decode()
+    capsys.readouterr()
+    for extra, words in ((["--gap", "41"], "--gap must be"), (["--closing", str(tmp_path / "s.png")], "closing"),
+                         (["--empty", str(tmp_path / "nope.png")], "empty not found")):
+        assert main(base + ["-o", str(tmp_path / "x.png")] + extra) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and words in err[0], err
+    assert not (tmp_path / "x.png").exists()

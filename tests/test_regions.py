@@ -313,3 +313,83 @@ def test_local_soft_takes_the_hinted_run_on_the_material_only(monkeypatch):
     for k in ("B", "E", "paper"):
         inside = r.labels == r.labels[p[k]]
         assert np.array_equal(out[inside], plain[inside]), k
+
+
+# ---------------------------------------------------------------- closing lines, leave-empty marks, the region cache
+def open_box_sketch() -> np.ndarray:
+    """A box with one side missing entirely (no gap closing can find it): left half of the picture."""
+    im = Image.new("L", (W, H), 255)
+    d = ImageDraw.Draw(im)
+    d.line((50, 50, 200, 50), fill=0, width=LINE)
+    d.line((50, 250, 200, 250), fill=0, width=LINE)
+    d.line((50, 50, 50, 250), fill=0, width=LINE)  # the right side (x = 200) is missing
+    return np.asarray(im)
+
+
+def test_a_closing_line_closes_a_region_and_never_shows():
+    from autopainter.inference import Colorizer
+
+    sk = open_box_sketch()
+    inside, outside = (150, 120), (150, 330)
+    r = segment(sk)
+    assert r.labels[inside] == r.labels[outside]  # the missing side: one region
+    closing = np.zeros((H, W), bool)
+    closing[50:251, 199:202] = True
+    r = segment(sk, closing=closing)
+    assert r.labels[inside] != r.labels[outside]
+    assert r.ink[150, 200] and r.labels[150, 200] >= 1  # a wall, labelled like the lines
+    with pytest.raises(ValueError, match="shape"):
+        segment(sk, closing=closing[:10])
+    # through the colorizer: a hint inside fills the box only, and the closing line is nowhere in the image
+    rgba = np.zeros((H, W, 4), np.uint8)
+    rgba[closing] = (0, 170, 255, 255)
+    hints = np.zeros((H, W, 4), np.uint8)
+    hints[140:150, 100:110] = (200, 30, 30, 255)
+    res = Colorizer.hints_only().colorize(sk, Image.fromarray(hints), closing=Image.fromarray(rgba))
+    img = np.asarray(res.image)
+    assert (img[inside] == (200, 30, 30)).all() and (img[outside] == 255).all()
+    under = img[100:200, 199:202].reshape(-1, 3)  # under the closing line: the colors either side of it, no line
+    assert ((under == (200, 30, 30)).all(1) | (under == 255).all(1)).all() and (under == (200, 30, 30)).all(1).any()
+    assert "Closing lines" in [x.name for x in res.ora_layers()] and res.gap_used == r.gap
+    unclosed = np.asarray(Colorizer.hints_only().colorize(sk, Image.fromarray(hints)).image)
+    assert (unclosed[outside] == (200, 30, 30)).all()  # the test above can fail: without it the fill leaks
+
+
+def test_leave_empty_marks_keep_their_regions_paper(tiny_model_dir):
+    from autopainter.inference import Colorizer
+
+    sk, p = outline_sketch()
+    hints = np.zeros((H, W, 4), np.uint8)
+    hints[195:205, 245:255] = (20, 160, 40, 255)  # inside the oval
+    hints[5:15, 5:15] = (20, 40, 160, 255)  # outside
+    empty = np.zeros((H, W, 4), np.uint8)
+    empty[p["inside"][0], p["inside"][1] + 30] = (255, 0, 170, 255)  # one pixel in the oval: the region stays paper
+    c = Colorizer.hints_only()
+    res = c.colorize(sk, Image.fromarray(hints), empty=Image.fromarray(empty))
+    img = np.asarray(res.image)
+    assert (img[p["inside"]] == 255).all() and (img[200, 250] == 255).all()  # the hint there is overruled
+    assert (img[p["outside"]] == (20, 40, 160)).all()
+    assert (np.asarray(c.colorize(sk, Image.fromarray(hints)).image)[p["inside"]] == (20, 160, 40)).all()
+    model = Colorizer.from_pretrained(tiny_model_dir)
+    for style in ("flat", "soft"):
+        got = np.asarray(model.colorize(sk, empty=Image.fromarray(empty), style=style).color)
+        assert (got[p["inside"]] == 255).all(), style
+    with pytest.raises(Exception, match="transparen"):
+        c.colorize(sk, empty=Image.fromarray(sk))  # no alpha: every pixel would be a mark
+
+
+def test_regions_are_cached_by_content_and_bounded_in_bytes():
+    from autopainter.inference.regions import RegionCache
+
+    sk, _ = outline_sketch()
+    cache = RegionCache(max_bytes=2 * sk.size * 5)  # room for two entries
+    a = cache.segment(sk)
+    assert cache.segment(sk.copy()) is a and (cache.hits, cache.misses) == (1, 1)  # same pixels: no new segmentation
+    assert not a.labels.flags.writeable
+    closing = np.zeros(sk.shape, bool)
+    closing[100, :] = True
+    b = cache.segment(sk, closing=closing)
+    assert b is not a and cache.segment(sk, gap=4) is not a  # closing lines and the gap are part of the key
+    assert len(cache) == 2 and cache.bytes <= cache.max_bytes
+    assert cache.segment(sk, closing=np.zeros(sk.shape, bool)) is not None  # no marks: the plain entry's key
+    assert RegionCache(0).segment(sk).count == a.count  # a cache of 0 bytes keeps nothing and still answers

@@ -266,6 +266,48 @@ def test_regions(client):
     assert_error(client.post("/api/v1/regions", files={"sketch": ("s.png", b"nope", "image/png")}), 415)
 
 
+def test_gap_closing_and_empty_on_colorize_and_regions(client, monkeypatch):
+    """The page's region controls reach the library: gap, closing lines (a missing side closed), leave-empty marks.
+    (Grouping of materials is off: the tiny model colors every region alike.)"""
+    from autopainter.inference import flats
+
+    monkeypatch.setattr(flats, "GROUP_DE", 0.0)
+    sketch = Image.new("L", (120, 80), 255)
+    d = ImageDraw.Draw(sketch)
+    d.line((10, 10, 60, 10), fill=0, width=2)
+    d.line((10, 70, 60, 70), fill=0, width=2)
+    d.line((10, 10, 10, 70), fill=0, width=2)  # a box open on its right side
+    closing = Image.new("RGBA", sketch.size, (0, 0, 0, 0))
+    ImageDraw.Draw(closing).line((60, 10, 60, 70), fill=(0, 170, 255, 255), width=2)
+    hints = Image.new("RGBA", sketch.size, (0, 0, 0, 0))
+    ImageDraw.Draw(hints).rectangle((30, 35, 34, 39), fill=(230, 40, 30, 255))
+    sk = ("s.png", png_bytes(sketch), "image/png")
+    plain = client.post("/api/v1/regions", files={"sketch": sk})
+    closed = client.post("/api/v1/regions", files={"sketch": sk, "closing": ("c.png", png_bytes(closing), "image/png")},
+                         data={"gap": "2"})
+    assert closed.status_code == 200 and closed.headers["X-Region-Gap"] == "2"
+    assert int(closed.headers["X-Region-Count"]) > int(plain.headers["X-Region-Count"])
+    files = {"sketch": sk, "hints": ("h.png", png_bytes(hints), "image/png"),
+             "closing": ("c.png", png_bytes(closing), "image/png")}
+    out = np.asarray(decode(client.post("/api/v1/colorize", files=files, data={"gap": "2"}).content).convert("RGB"))
+    assert (out[40, 45] == (230, 40, 30)).all() and not (out[40, 100] == (230, 40, 30)).all()
+    empty = Image.new("RGBA", sketch.size, (0, 0, 0, 0))
+    empty.putpixel((45, 50), (255, 0, 170, 255))
+    ora = client.post("/api/v1/colorize", files={**files, "empty": ("e.png", png_bytes(empty), "image/png")},
+                      data={"gap": "2", "format": "ora"})
+    import zipfile
+
+    z = zipfile.ZipFile(io.BytesIO(ora.content))
+    stack = z.read("stack.xml").decode()
+    assert 'autopainter-gap="2"' in stack and 'name="Closing lines"' in stack and 'name="Leave empty"' in stack
+    assert (np.asarray(decode(z.read("mergedimage.png")).convert("RGB"))[40, 45] == 255).all()  # left empty
+    assert client.get("/api/v1/health").json()["gap"] == {"max": 40, "default": "auto"}
+    assert_error(client.post("/api/v1/colorize", files={"sketch": sk}, data={"gap": "41"}), 422, "gap")
+    assert_error(client.post("/api/v1/colorize", files={"sketch": sk}, data={"gap": "-1"}), 422, "gap")
+    assert_error(client.post("/api/v1/colorize", files={"sketch": sk, "closing": ("c.png", png_bytes(sketch), "image/png")}),
+                 422, "closing")
+
+
 def test_sketchify(client):
     photo = png_bytes(Image.new("RGB", (64, 40), (250, 250, 250)))
     for method in ("xdog", "thin"):
