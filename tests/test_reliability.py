@@ -338,3 +338,68 @@ def test_init_from_discriminator_that_is_not_a_file_is_an_error(tiny_model_dir, 
         (folder / DISCRIMINATOR_NAME).symlink_to("/dev/zero")
     with pytest.raises(ModelFileError, match="not a regular file"):
         load_discriminator(folder)
+
+
+# ------------------------------------------------------------------------------ 1. SIGTERM with work in flight
+_BUSY_SERVER = textwrap.dedent('''
+    import socket, sys, time
+    import anyio
+    from autopainter.server.connections import run_server
+    from autopainter.server.settings import ServerSettings
+
+    async def app(scope, receive, send):
+        assert scope["type"] == "http"
+        print("busy", flush=True)
+        await anyio.to_thread.run_sync(time.sleep, 60)  # a request whose work cannot be cancelled
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"done"})
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    print(sock.getsockname()[1], flush=True)
+    run_server(app, ServerSettings(shutdown_timeout_s=float(sys.argv[1])), sockets=[sock], lifespan="off",
+               log_level="warning")
+''')
+
+
+def _busy_server_stops(tmp_path, deadline: float, extra_args=()) -> tuple[int, float, str]:
+    """Start a server, send it a 60 s request, SIGTERM it: (exit code, seconds it took to stop, stderr)."""
+    import signal
+    import socket
+
+    script = tmp_path / "busy_server.py"
+    script.write_text(_BUSY_SERVER)
+    proc = subprocess.Popen([sys.executable, str(script), str(deadline)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline())
+        for _ in range(100):
+            try:
+                s = socket.create_connection(("127.0.0.1", port), timeout=5)
+                break
+            except OSError:
+                time.sleep(0.05)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        assert proc.stdout.readline().strip() == "busy"
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(30)
+        return code, time.monotonic() - t0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_sigterm_stops_a_busy_server_by_its_deadline(tmp_path):
+    code, took, err = _busy_server_stops(tmp_path, 0.5)
+    assert code == 143, err
+    assert took < 0.5 + 1.0 + 1.5, took  # the deadline, the grace for cancelled work, slack for a slow machine
+    assert "autopainter: error: requests still running 0.5 s after the signal to stop" in err and "Traceback" not in err
+
+
+def test_shutdown_timeout_option_is_checked(capsys):
+    from autopainter.cli import main
+
+    assert main(["serve", "--shutdown-timeout", "0"]) == 2
+    assert "shutdown_timeout_s" in _one_line_error(capsys)

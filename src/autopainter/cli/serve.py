@@ -35,10 +35,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     missing = missing_dependencies()
     if missing:
         raise CLIError(f"the web app needs {', '.join(missing)}: pip install 'autopainter[serve]'")
-    import uvicorn
-
     from ..server import ServerSettings, create_app
-    from ..server.connections import uvicorn_config
+    from ..server.connections import run_server
     from ..server.fetch import FetchPolicy
     from ..server.hosts import hosts_for_bind
 
@@ -54,6 +52,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             max_pixels=args.max_pixels, max_in_flight=args.max_in_flight, data_dir=args.data_dir,
             max_pixels_in_flight=args.max_pixels_in_flight, max_connections=args.max_connections,
             header_timeout_s=args.header_timeout, body_timeout_s=args.body_timeout, allowed_hosts=tuple(allowed),
+            shutdown_timeout_s=args.shutdown_timeout,
             fetch=FetchPolicy(allow=tuple(args.allow_url or ())),
         )
     except ValueError as e:
@@ -66,8 +65,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if host not in ("127.0.0.1", "::1") and not host.startswith("127."):
         print(f"autopainter: warning: listening on {host}: anyone who can reach this machine can use the app", file=sys.stderr)
     print(f"Auto-Painter is running at {url}  (API docs: {url}docs; Ctrl+C stops it)", flush=True)
-    config = uvicorn_config(app, settings, log_level="warning" if args.quiet else "info", access_log=not args.quiet)
-    uvicorn.Server(config).run(sockets=[sock])
+    # SIGTERM/Ctrl+C: requests in flight get --shutdown-timeout, then the process exits 143 (130)
+    run_server(app, settings, sockets=[sock], log_level="warning" if args.quiet else "info", access_log=not args.quiet)
     return 0
 
 
@@ -121,6 +120,9 @@ def add_serve_command(sub) -> None:
     v.add_argument("--body-timeout", type=float, default=d["body_timeout_s"], metavar="S",
                    help=f"seconds of grace for a request body, after which it must arrive at {d['min_body_rate'] // 1024} KiB/s "
                         f"on average; slower: 408 (default: {d['body_timeout_s']:g})")
+    v.add_argument("--shutdown-timeout", type=float, default=d["shutdown_timeout_s"], metavar="S",
+                   help="seconds the requests in flight get after SIGTERM or Ctrl+C; then the server exits 143 "
+                        f"(130 for Ctrl+C) without them (default: {d['shutdown_timeout_s']:g})")
     v.add_argument("--allowed-hosts", action="append", metavar="NAME[,NAME]",
                    help="Host names the server answers to besides localhost, the --host address and, with --host 0.0.0.0, "
                         "this machine's addresses: the names a browser or proxy uses to reach it (repeatable; "

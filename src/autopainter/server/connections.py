@@ -26,6 +26,11 @@ the middle of a request, or has just arrived), requests over the cap are refused
 Retry-After through ``guard.refuse`` (the answer first, then the body read and dropped).
 A request head is at most h11's 16 KB (larger: 400), a body at most the app's byte cap.
 
+Stopping (``DeadlineServer``): on SIGTERM or Ctrl+C uvicorn stops accepting and waits for the requests in
+flight, with no deadline of its own; colorizing runs in worker threads that cannot be cancelled, so one
+long request held a stopping server for minutes. Here the requests in flight get
+``ServerSettings.shutdown_timeout_s``; then the process exits at once with 128 + the signal (143 for SIGTERM).
+
 A subclass of a server's protocol class leans on its internals (``cycle``, ``on_response_complete``):
 ``tests/test_connections.py`` runs a real ``autopainter serve`` against each rule, so an uvicorn
 upgrade that moves them fails there, not in production.
@@ -36,6 +41,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import sys
+import threading
+import time
 from typing import Any, ClassVar
 
 import h11
@@ -44,12 +53,14 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from .guard import refuse
 from .settings import ServerSettings
 
-__all__ = ["GuardedH11Protocol", "protocol_class", "uvicorn_config", "SEND_TIMEOUT_S", "EVICT_GRACE_S"]
+__all__ = ["GuardedH11Protocol", "DeadlineServer", "protocol_class", "uvicorn_config", "run_server", "SEND_TIMEOUT_S",
+           "EVICT_GRACE_S", "CANCEL_GRACE_S"]
 
 log = logging.getLogger("autopainter.server")
 
 
 SEND_TIMEOUT_S = 30.0  # a client that reads nothing of its answer for this long is dropped
+CANCEL_GRACE_S = 1.0  # after the shutdown deadline, how long cancelled requests get to unwind before the hard exit
 EVICT_GRACE_S = 0.5  # connections waiting for a head this long (or half the header timeout) may be closed for room
 
 
@@ -209,5 +220,58 @@ def uvicorn_config(app, settings, **kwargs: Any):
     uvicorn (``log_level``, ``access_log``, ...)."""
     import uvicorn
 
-    return uvicorn.Config(app, http=protocol_class(settings), ws="none",
-                          timeout_keep_alive=5, limit_concurrency=None, **kwargs)
+    return uvicorn.Config(app, http=protocol_class(settings), ws="none", timeout_keep_alive=5, limit_concurrency=None,
+                          timeout_graceful_shutdown=settings.shutdown_timeout_s, **kwargs)
+
+
+def _deadline_server_class():
+    import uvicorn
+
+    class DeadlineServer(uvicorn.Server):
+        """uvicorn's server, stopped by a deadline: ``config.timeout_graceful_shutdown`` seconds after the first
+        SIGTERM or SIGINT uvicorn cancels what is still running; a request's worker thread goes on (threads
+        cannot be cancelled) and would hold the process, so when the deadline has passed the process exits
+        as soon as uvicorn's shutdown is done (the visitor counter flushed), or ``CANCEL_GRACE_S`` later if
+        that shutdown is stuck, with 128 + the signal number (the shell's convention: 143 for SIGTERM)."""
+
+        _signal: int | None = None
+        _signalled_at = 0.0
+
+        @property
+        def deadline_s(self) -> float:
+            return float(self.config.timeout_graceful_shutdown or 0)
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            if self._signal is None:
+                self._signal, self._signalled_at = int(sig), time.monotonic()
+                watchdog = threading.Timer(self.deadline_s + CANCEL_GRACE_S, self._hard_exit)
+                watchdog.daemon = True
+                watchdog.start()
+
+        async def shutdown(self, sockets=None) -> None:
+            await super().shutdown(sockets=sockets)
+            if self._signal is not None and time.monotonic() - self._signalled_at >= self.deadline_s:
+                self._hard_exit()  # cancelled requests' threads would hold the exit: leave without them
+
+        def _hard_exit(self) -> None:
+            try:
+                print(f"autopainter: error: requests still running {self.deadline_s:g} s after the signal to stop "
+                      "(--shutdown-timeout); stopped without them", file=sys.stderr, flush=True)
+            finally:
+                os._exit(128 + (self._signal or 15))
+
+    return DeadlineServer
+
+
+def __getattr__(name: str):  # DeadlineServer subclasses uvicorn's server: built when first asked for
+    if name == "DeadlineServer":
+        return _deadline_server_class()
+    raise AttributeError(name)
+
+
+def run_server(app, settings: ServerSettings, sockets=None, **kwargs: Any) -> None:
+    """Serve ``app`` under uvicorn with ``settings``' connection rules and shutdown deadline (``kwargs`` go to
+    ``uvicorn.Config``). Returns after a graceful stop; a stop past the deadline exits the process (143)."""
+    server = _deadline_server_class()(uvicorn_config(app, settings, **kwargs))
+    server.run(sockets=sockets)

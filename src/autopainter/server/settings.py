@@ -42,6 +42,7 @@ class ServerSettings:
     header_timeout_s: float = 5.0  # a connection must send a whole request head this soon (else it is closed)
     body_timeout_s: float = 10.0  # a request body's grace before it must keep min_body_rate (else 408)
     min_body_rate: int = 64 * 1024  # bytes/s a request body must average after body_timeout_s
+    shutdown_timeout_s: float = 10.0  # after SIGTERM/Ctrl+C, requests in flight get this long; then exit 143 (130)
     data_dir: str | Path | None = None  # where visitors.sqlite3 lives; None: default_data_dir()
     fetch: FetchPolicy = field(default_factory=FetchPolicy)  # what image URLs may reach, how long and how much
 
@@ -53,10 +54,12 @@ class ServerSettings:
                 raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
         if isinstance(self.retry_after_s, bool) or not isinstance(self.retry_after_s, int) or self.retry_after_s < 0:
             raise ValueError(f"retry_after_s must be a whole number >= 0, got {self.retry_after_s!r}")
-        for name in ("header_timeout_s", "body_timeout_s"):
+        for name in ("header_timeout_s", "body_timeout_s", "shutdown_timeout_s"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ValueError(f"{name} must be a number > 0, got {value!r}")
+        if not self.shutdown_timeout_s < 1e6:  # a deadline: inf would wait for ever (and cannot be timed)
+            raise ValueError(f"shutdown_timeout_s must be below 1e6 seconds, got {self.shutdown_timeout_s!r}")
         if self.max_connections <= self.max_in_flight:
             raise ValueError(f"max_connections ({self.max_connections}) must be above max_in_flight ({self.max_in_flight}): "
                              "health checks and refusals need connections of their own")
