@@ -403,3 +403,65 @@ def test_shutdown_timeout_option_is_checked(capsys):
 
     assert main(["serve", "--shutdown-timeout", "0"]) == 2
     assert "shutdown_timeout_s" in _one_line_error(capsys)
+
+
+# ------------------------------------------------------------------------------ 7. evaluate
+@pytest.fixture
+def test_split(pairs_dir, tmp_path) -> Path:
+    (tmp_path / "evalset" / "test").mkdir(parents=True)
+    for p in sorted(pairs_dir.glob("*.png"))[:2]:
+        shutil.copy(p, tmp_path / "evalset" / "test" / p.name)
+    return tmp_path / "evalset"
+
+
+def test_evaluate_negative_seed_names_the_seed(tiny_model_dir, test_split, tmp_path, capsys):
+    from autopainter.cli import main
+
+    code = main(["evaluate", "--model", str(tiny_model_dir), "--data", str(test_split), "--seed", "-1",
+                 "-o", str(tmp_path / "o"), "-q"])
+    assert code == 2 and "--seed" in _one_line_error(capsys)
+
+
+def test_evaluate_keeps_only_thumbnails_for_its_figure(tiny_model_dir, test_split, tmp_path, monkeypatch, tiny_features):
+    from autopainter import evaluate as ev
+
+    seen = []
+    real_grid = ev._grid
+    monkeypatch.setattr(ev, "_grid", lambda rows, *a, **k: seen.extend(rows) or real_grid(rows, *a, **k))
+    monkeypatch.setattr(ev, "GRID_CELL", 16)
+    ev.evaluate(tiny_model_dir, test_split, out_dir=tmp_path / "o", limit=2, size=64, examples=2,
+                feature_net=tiny_features, fd_size=32)
+    assert seen and all(max(im.size) <= 16 for row in seen for im in row), [im.size for row in seen for im in row]
+
+
+# ------------------------------------------------------------------------------ 7. the CLI's output
+def test_warnings_are_one_autopainter_line(tmp_path, capsys):
+    import warnings
+
+    from autopainter.cli import _run
+
+    class Args:
+        command = "x"
+
+        @staticmethod
+        def func(args):
+            warnings.warn("something odd\nsecond line")
+            return 0
+
+    assert _run(Args()) == 0
+    err = capsys.readouterr().err
+    assert err == "autopainter: warning: something odd second line\n", err
+
+
+def test_non_utf8_file_names_under_a_strict_utf8_stdout(tiny_model_dir, tmp_path):
+    """A file name that is not UTF-8 is printed escaped, not a UnicodeEncodeError after the file was written."""
+    from PIL import Image
+
+    src = os.fsencode(tmp_path) + b"/sk\xe9tch.png"
+    Image.new("L", (32, 32), 255).save(src.decode("utf-8", "surrogateescape"))
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict", "LC_ALL": "C.UTF-8"}
+    r = subprocess.run([sys.executable, "-m", "autopainter", "sketchify", src.decode("utf-8", "surrogateescape"),
+                        "-o", str(out)], env=env, capture_output=True)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    assert b"Traceback" not in r.stderr and (b"\\udce9" in r.stdout or b"\\xe9" in r.stdout), r.stdout

@@ -411,6 +411,8 @@ def evaluate(
     hints = sorted(set(int(n) for n in hints))
     if not hints or hints[0] < 0:
         raise EvalError("hint counts must be >= 0")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:  # numpy's generators take no negative seed
+        raise EvalError(f"the hints' seed (--seed) must be a whole number >= 0, got {seed!r}")
     chosen = resolve_metrics(metrics)
     for m in chosen:
         if m.check is not None:
@@ -465,7 +467,7 @@ def evaluate(
             row = [sketch.convert("RGB")]
             for n, (rgba, out) in zip(hints, outputs):
                 row += [_overlay(sketch, rgba), out] if n > 0 else [out]
-            grid_rows.append(row + [target])
+            grid_rows.append([_thumbnail(im) for im in row + [target]])  # not full size: 8 rows of 8192² are GBs
     n_done = n_items - skipped
     if n_done < 2:
         raise EvalError(f"only {n_done} readable pair(s) in {ds.root}")
@@ -534,8 +536,20 @@ def hue_wheel(colorize: Callable[[Image.Image, Image.Image], Image.Image], hues:
 
 
 # ------------------------------------------------------------------------------ helpers
-def _grid(rows: list[list[Image.Image]], cell: int = 192) -> Image.Image:
-    """Rows of images, each scaled to fit a cell x cell square, on white."""
+GRID_CELL = 192  # px: the side of one image of examples.png
+
+
+def _thumbnail(im: Image.Image) -> Image.Image:
+    """``im`` scaled to fit a GRID_CELL square (a copy): what the example grid keeps of each image."""
+    im = im.copy() if max(im.size) <= GRID_CELL else im.resize(
+        (max(1, round(im.width * GRID_CELL / max(im.size))), max(1, round(im.height * GRID_CELL / max(im.size)))),
+        Image.Resampling.LANCZOS)
+    return im
+
+
+def _grid(rows: list[list[Image.Image]], cell: int | None = None) -> Image.Image:
+    """Rows of images, each scaled to fit a cell x cell square (default GRID_CELL), on white."""
+    cell = cell or GRID_CELL
     cols = max(len(r) for r in rows)
     canvas = Image.new("RGB", (cols * cell, len(rows) * cell), "white")
     for y, row in enumerate(rows):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import warnings
 
 from .. import __version__
 from .outputs import EXIT_BAD_INPUT, CLIError, plan_outputs
@@ -56,8 +57,28 @@ def _terminated(signum, frame) -> None:
     raise stop
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one ``autopainter: warning: ...`` line on stderr, not Python's two-line form."""
+    text = " ".join(part.strip() for part in str(message).splitlines() if part.strip()) or category.__name__
+    print(f"autopainter: warning: {text}", file=sys.stderr)
+
+
+def _tolerant_output() -> None:
+    """File names that are not valid UTF-8 (surrogate escapes) are printed escaped (\\udce9) rather than
+    failing with UnicodeEncodeError after the command's work is done, whatever stdout's encoding."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "errors", "") == "strict":
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # a stream that cannot change now: leave it
+                pass
+
+
 def _run(args: argparse.Namespace) -> int:
     old = None
+    _tolerant_output()
+    old_show, warnings.showwarning = warnings.showwarning, _show_warning
     try:
         old = signal.signal(signal.SIGTERM, _terminated)
     except ValueError:  # not the main thread (main() called from a thread): leave signals alone
@@ -79,5 +100,6 @@ def _run(args: argparse.Namespace) -> int:
         print("autopainter: interrupted", file=sys.stderr)
         return 128 + getattr(e, "signum", signal.SIGINT)  # the shell's convention: 130 SIGINT, 143 SIGTERM
     finally:
+        warnings.showwarning = old_show
         if old is not None:
             signal.signal(signal.SIGTERM, old)
