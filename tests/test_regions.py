@@ -393,3 +393,42 @@ def test_regions_are_cached_by_content_and_bounded_in_bytes():
     assert len(cache) == 2 and cache.bytes <= cache.max_bytes
     assert cache.segment(sk, closing=np.zeros(sk.shape, bool)) is not None  # no marks: the plain entry's key
     assert RegionCache(0).segment(sk).count == a.count  # a cache of 0 bytes keeps nothing and still answers
+
+
+@pytest.mark.parametrize("with_model", [True, False])
+def test_a_split_costs_the_same_for_three_hint_colors_or_three_thousand(monkeypatch, with_model):
+    """Hints of random colors (a painting program's anti-aliasing, or noise) in one region: the number of distance
+    transforms does not grow with the number of colors (before: one per color)."""
+    from autopainter.inference import flats
+
+    calls = []
+    real = flats._cv2()
+
+    class Counting:
+        def __getattr__(self, name):
+            fn = getattr(real, name)
+            if name.startswith("distanceTransform"):
+                def counted(*a, **k):
+                    calls.append(name)
+                    return fn(*a, **k)
+                return counted
+            return fn
+
+    monkeypatch.setattr(flats, "_cv2", lambda: Counting())
+    sk, _ = outline_sketch()
+    r = segment(sk)
+    rng = np.random.default_rng(0)
+    gen = np.full((H, W, 3), 200, np.uint8) if with_model else None
+    counts = {}
+    for n_colors in (3, 3000):
+        rgb = np.zeros((H, W, 3), np.uint8)
+        mask = np.zeros((H, W), bool)
+        ys, xs = rng.integers(160, 220, n_colors), rng.integers(150, 250, n_colors)  # inside the oval, off the eye
+        mask[ys, xs] = True
+        rgb[ys, xs] = rng.integers(0, 256, (n_colors, 3))
+        calls.clear()
+        out = flat_layer(r, gen, (rgb, mask))
+        counts[n_colors] = len(calls)
+        inside = r.labels == r.labels[200, 250]
+        assert len(np.unique(out[inside].reshape(-1, 3), axis=0)) > min(n_colors, 3) - 1
+    assert counts[3000] == counts[3] <= 3, counts

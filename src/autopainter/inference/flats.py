@@ -3,10 +3,11 @@
 ``flat_layer(regions, colors, hints)``:
 
 * a region holding hint pixels takes the hint color exactly; a region holding several different hint
-  colors is split between them: each pixel takes the hint color k with the least
-  ``ΔE(generated color, k) + SPLIT_DISTANCE * (distance to k's nearest hint, % of the diagonal)``, so the
-  split follows the borders the model drew where the sketch has no line (a flag's stripes); without a
-  model, the nearest hint's color;
+  colors is split between them (``_split_regions``): where the model colors a connected area like one of the
+  hints (within ``SPLIT_AGREE``) and that area reaches a hint of that color, it takes it, so the split
+  follows the borders the model drew where the sketch has no line (a flag's stripes); every other pixel takes
+  its nearest hint's color (and without a model, every pixel does). Each color stays connected to its hints,
+  and the cost does not grow with the number of hint colors;
 * a region without hints takes the median, in CIELAB (``colorspace``'s 8-bit encoding), of the generator's
   colors over it (``colors``: the soft color layer at full size), so stray pixels and soft edges do not tint
   it; a median close to paper white (L* >= 95, chroma <= 5) is white: the paper stays paper when the
@@ -38,7 +39,7 @@ Which hints choose a region's color: pixels on a line or within ``NEAR_INK`` px 
 they mean is not known, and a color picked there is often the line's own edge), nor do hint *marks*
 (connected painted areas) that lie ``AMBIGUOUS`` or more on the lines. Every painted pixel off the lines
 still shows its paint: a mark that does not fill a region stays visible where it was painted.
-``NEAR_INK``, ``AMBIGUOUS``, ``SPLIT_DISTANCE`` and ``SHARED_PAPER`` were chosen on the OpenMoji val split
+``NEAR_INK``, ``AMBIGUOUS`` and ``SHARED_PAPER`` were chosen on the OpenMoji val split
 (docs/RESULTS.md).
 """
 
@@ -51,13 +52,12 @@ from ..colorspace import from_lab8, lab_8bit, to_lab8
 from .regions import Regions, _cv2
 
 __all__ = ["flat_layer", "leave_empty", "region_colors", "hints_at", "open_paper", "white_border_share", "border_labels", "stroke_regions", "material_of_hints", "SAMPLES", "WHITE_L", "WHITE_CHROMA", "NEAR_INK", "AMBIGUOUS",
-           "SPLIT_DISTANCE"]
+           "SPLIT_AGREE"]
 
 SAMPLES = 200_000  # about this many pixels (a regular grid) give each region's median color
 WHITE_L, WHITE_CHROMA = 95.0, 5.0  # a region median this light and this gray becomes paper white
 NEAR_INK = 1  # hint pixels this close to a line do not choose colors
 AMBIGUOUS = 0.25  # a hint mark with this share of its pixels on or next to a line does not choose colors
-SPLIT_DISTANCE = 0.5  # ΔE per % of the image diagonal: how much nearness to a hint counts in a split
 SHARED_PAPER = True  # a region touching the image's border (the open paper) takes a hint only where the model agrees
 # Locality (with a model; ``flat_layer(..., plain=...)``): a hint changes only its material, the regions the
 # model's grouping assigns to it, and every other region keeps its no-hint color.
@@ -362,11 +362,18 @@ def _near_ink(ink: np.ndarray, reach: int) -> np.ndarray:
 def _split_regions(out: np.ndarray, labels: np.ndarray, multi: np.ndarray, rgb: np.ndarray, mask: np.ndarray,
                    colors: np.ndarray | None, own: dict[int, np.ndarray] | None = None) -> None:
     """Regions holding several hint colors, split between them in ``out`` (in place), on each region's
-    bounding box: every pixel takes the hint color k with the least ``ΔE(generated, k) + SPLIT_DISTANCE *
-    d_k`` (d_k: distance to the nearest hint pixel of color k in % of the image diagonal), so the split
-    follows the borders the model drew (a flag's stripes, where the sketch has no line); without a model
-    (or ``SPLIT_DISTANCE`` = inf) the nearest hint pixel's color. ``own``: regions whose model color also
-    competes, at no distance (the open paper, see ``SHARED_PAPER``)."""
+    bounding box, at a cost that does not grow with the number of colors (anti-aliased hints carry hundreds):
+
+    * one labelled distance transform over all the region's hint pixels gives every pixel its nearest hint's
+      color (the split at equal distance; without a model, the split itself);
+    * with a model, each pixel's generated color picks the nearest hint color in CIELAB (a k-d tree over the
+      region's palette) when it is within ``SPLIT_AGREE`` of it; the connected areas of one such choice that
+      hold a hint of that color keep it. So the border follows the model's colors where the model agrees with
+      the hints (a flag's stripes, where the sketch has no line), every color stays connected to its hints
+      (no islands of another color, no blobs around the hint marks), and the rest falls back to the nearest hint.
+
+    ``own``: regions whose model color also competes (the open paper, see ``SHARED_PAPER``): their pixels
+    keep it unless a connected area the model colors like a hint reaches that hint."""
     cv2 = _cv2()
     is_multi = np.zeros(int(labels.max()) + 1, bool)
     is_multi[multi] = True
@@ -375,41 +382,82 @@ def _split_regions(out: np.ndarray, labels: np.ndarray, multi: np.ndarray, rgb: 
     order = np.argsort(lab, kind="stable")
     idx, lab = idx[order], lab[order]
     bounds = np.flatnonzero(np.diff(lab)) + 1
-    H, W = labels.shape
-    per_percent = 100.0 / float(np.hypot(H, W))
+    W = labels.shape[1]
     for part in np.split(idx, bounds):
-        region = labels.ravel()[part[0]]
+        region = int(labels.ravel()[part[0]])
         ys, xs = part // W, part % W
         y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
         inside = labels[y0:y1, x0:x1] == region
         seeds = inside & mask[y0:y1, x0:x1]
-        hint_px = rgb[y0:y1, x0:x1]
-        if colors is None or not np.isfinite(SPLIT_DISTANCE):
-            _, near = cv2.distanceTransformWithLabels((~seeds).view(np.uint8), cv2.DIST_L2, 5,
-                                                      labelType=cv2.DIST_LABEL_PIXEL)
-            lut = np.zeros((int(near.max()) + 1, 3), np.uint8)
-            lut[near[seeds]] = hint_px[seeds]
-            out[y0:y1, x0:x1][inside] = lut[near[inside]]
+        if not seeds.any():
             continue
-        px = hint_px[seeds].astype(np.int64)
-        code = (px[:, 0] << 16) | (px[:, 1] << 8) | px[:, 2]
-        palette = np.unique(code)
-        gen_lab = lab_8bit(colors[y0:y1, x0:x1][inside])  # (n, 3)
-        pal_rgb = np.stack([palette >> 16, (palette >> 8) & 255, palette & 255], 1).astype(np.uint8)
-        pal_lab = lab_8bit(pal_rgb)
-        code_map = np.full(inside.shape, -1, np.int64)
-        code_map[seeds] = code
-        best = np.full(gen_lab.shape[0], np.inf, np.float32)
-        choice = np.zeros(gen_lab.shape[0], np.int64)
-        if own and int(region) in own:
-            pal_rgb = np.vstack([pal_rgb, own[int(region)][None]])
-            best = np.linalg.norm(gen_lab - lab_8bit(own[int(region)][None])[0], axis=1).astype(np.float32)
-            choice[:] = len(palette)
-        for k, c in enumerate(palette):
-            d = cv2.distanceTransform((code_map != c).astype(np.uint8),
-                                      cv2.DIST_L2, 5)[inside]
-            cost = np.linalg.norm(gen_lab - pal_lab[k], axis=1) + SPLIT_DISTANCE * per_percent * d
-            better = cost < best
-            best[better], choice[better] = cost[better], k
-        out[y0:y1, x0:x1][inside] = pal_rgb[choice]
+        seed_code = _codes(rgb[y0:y1, x0:x1][seeds])  # (S,) int32 24-bit colors
+        mine = own.get(region) if own else None
+        # every pixel's nearest hint pixel: one transform, however many colors
+        _, near = cv2.distanceTransformWithLabels((~seeds).view(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+        lut = np.zeros(int(near.max()) + 1, np.int32)
+        lut[near[seeds]] = seed_code
+        nearest = lut[near[inside]]  # (n,) the nearest hint's color per inside pixel
+        del near
+        if colors is None:
+            out[y0:y1, x0:x1][inside] = _rgb_of(nearest)
+            continue
+        palette, seed_k = np.unique(seed_code, return_inverse=True)  # (P,), (S,)
+        pal_rgb = _rgb_of(palette)
+        if mine is not None:  # the model's own color for the region: a choice with no hints of its own
+            pal_rgb = np.vstack([pal_rgb, np.asarray(mine, np.uint8)[None]])
+        chosen = _model_choice(inside, seeds, seed_k.ravel().astype(np.int32), lab_8bit(colors[y0:y1, x0:x1][inside]),
+                               lab_8bit(pal_rgb), keep_last=mine is not None)
+        fallback = np.full(nearest.shape, len(palette), np.int32) if mine is not None else np.searchsorted(palette, nearest).astype(np.int32)
+        pick = np.where(chosen >= 0, chosen, fallback)
+        out[y0:y1, x0:x1][inside] = pal_rgb[pick]
 
+
+SPLIT_AGREE = 25.0  # ΔE within which a generated color counts as the model choosing that hint's color in a split
+
+
+def _codes(px: np.ndarray) -> np.ndarray:
+    """(N, 3) uint8 RGB -> (N,) int32 24-bit color codes."""
+    px = px.astype(np.int32)
+    return (px[:, 0] << 16) | (px[:, 1] << 8) | px[:, 2]
+
+
+def _rgb_of(code: np.ndarray) -> np.ndarray:
+    """(N,) 24-bit color codes -> (N, 3) uint8 RGB."""
+    code = np.asarray(code)
+    return np.stack([code >> 16, (code >> 8) & 255, code & 255], 1).astype(np.uint8)
+
+
+def _model_choice(inside: np.ndarray, seeds: np.ndarray, seed_k: np.ndarray, gen_lab: np.ndarray,
+                  pal_lab: np.ndarray, keep_last: bool = False) -> np.ndarray:
+    """For the ``inside`` pixels (a region's box), the palette index the model's colors choose, or -1: a pixel
+    whose generated color (``gen_lab``, (n, 3) over ``inside``) is within ``SPLIT_AGREE`` of its nearest palette
+    color (``pal_lab``, (P, 3)) chooses it, and keeps it when its 4-connected area of the same choice holds a
+    seed of that color (``seeds``: (h, w) bool; ``seed_k``: each seed's palette index). ``keep_last``: the last
+    palette entry (the region's own color) needs no seed. Cost: one k-d tree query and one component labelling."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    n = gen_lab.shape[0]
+    de, k = cKDTree(pal_lab.astype(np.float32)).query(gen_lab.astype(np.float32))
+    k = np.where(de <= SPLIT_AGREE, k, -1).astype(np.int32)  # (n,)
+    grid = np.full(inside.shape, -1, np.int32)  # the choice per box pixel (-1: none / outside)
+    grid[inside] = k
+    index = np.full(inside.shape, -1, np.int32)
+    index[inside] = np.arange(n, dtype=np.int32)
+    rows, cols = [], []
+    for a, b, ia, ib in ((grid[:, :-1], grid[:, 1:], index[:, :-1], index[:, 1:]),
+                         (grid[:-1, :], grid[1:, :], index[:-1, :], index[1:, :])):
+        same = (a == b) & (a >= 0)
+        rows.append(ia[same])
+        cols.append(ib[same])
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    _, comp = connected_components(coo_matrix((np.ones(r.size, np.int8), (r, c)), shape=(n, n)), directed=False)
+    ok = np.zeros(int(comp.max()) + 1, bool)
+    at_seed = index[seeds]
+    agree = k[at_seed] == seed_k  # a seed the model colors like its own hint anchors its area
+    ok[comp[at_seed[agree]]] = True
+    if keep_last:
+        ok[comp[k == pal_lab.shape[0] - 1]] = True
+    return np.where(ok[comp] & (k >= 0), k, -1)
