@@ -74,6 +74,7 @@ def result_rgb(page, x, y):
     }""", [x, y])
 
 
+@pytest.mark.slow
 def test_gap_slider_preview_and_region_outline(open_page, gapped, tmp_path):
     page = open_page(gapped, live=False)
     page.wait_for_function("() => document.getElementById('gap').max === '40'")  # from /api/v1/health's gap.max
@@ -122,6 +123,7 @@ def test_gap_slider_preview_and_region_outline(open_page, gapped, tmp_path):
     assert regions_forms(page)[-1] == ["sketch"]
 
 
+@pytest.mark.slow
 def test_closing_lines_and_leave_empty(open_page, gapped, tmp_path):
     page = open_page(gapped, live=False)
     set_gap(page, 0)

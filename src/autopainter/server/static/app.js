@@ -578,8 +578,9 @@ function showGapValue() {
 }
 
 els.gap.addEventListener("input", () => {
-  peekGap();
+  state.peeking = true; // the preview is wanted: the new gap's regions are asked for after the pause
   setGap(Number(els.gap.value));
+  peekGap();
 });
 els.gap.addEventListener("pointerdown", () => { state.gapHeld = true; peekGap(); });
 for (const t of ["pointerup", "pointercancel", "change"]) els.gap.addEventListener(t, () => { state.gapHeld = false; peekGap(); });
@@ -588,7 +589,7 @@ for (const t of ["pointerup", "pointercancel", "change"]) els.gap.addEventListen
 function peekGap() {
   clearTimeout(state.peekTimer);
   state.peeking = true;
-  if (state.sketch) { regionMap().catch(reportError); showGapPreview(); }
+  if (state.sketch) { if (!mapAtHand()) regionMap().catch(reportError); showGapPreview(); } // a new gap's map: regionsChanged
   if (!state.gapHeld) state.peekTimer = setTimeout(() => { state.peeking = false; showGapPreview(); }, 1500);
 }
 
@@ -1064,8 +1065,9 @@ document.addEventListener("keydown", (e) => {
   if (TOOL_KEYS[k]) setTool(TOOL_KEYS[k]);
   else if ((k === "{" || k === "}") || (e.shiftKey && (k === "[" || k === "]"))) { // the gap, a px at a time
     const up = k === "}" || k === "]", now = state.gap === "auto" ? -1 : state.gap;
-    peekGap();
+    state.peeking = true;
     setGap(Math.max(-1, Math.min(state.maxGap, now + (up ? 1 : -1))));
+    peekGap();
   } else if (k === "[" || k === "]") stepSize(k === "]" ? 1 : -1);
   else if (k === "g") { els.regionsToggle.checked = !els.regionsToggle.checked; els.regionsToggle.dispatchEvent(new Event("change")); }
   else if (e.key === "?") els.keysDialog.showModal();

@@ -407,7 +407,7 @@ export class History extends EventTarget {
       const entry = from.pop();
       let moved = false;
       for (const l of entry) if (l[how]()) moved = true;
-      if (moved) { to.push(entry); return true; }
+      if (moved) { to.push(entry); this.dispatchEvent(new Event("change")); return true; }
     }
     return false;
   }
