@@ -194,6 +194,7 @@ def test_init_from_with_a_bad_trained_record_is_one_line(tiny_model_dir, pairs_d
     assert code == 2 and "trained.total_steps" in _one_line_error(capsys)
 
 
+@pytest.mark.slow  # trains a step first (about 3 s)
 def test_export_does_not_trust_a_bad_record_in_the_checkpoint(pairs_dir, tiny_overrides, tmp_path):
     from autopainter.models.io import read_model_config
     from autopainter.training.checkpoint import load_state, save_state
@@ -465,3 +466,67 @@ def test_non_utf8_file_names_under_a_strict_utf8_stdout(tiny_model_dir, tmp_path
                         "-o", str(out)], env=env, capture_output=True)
     assert r.returncode == 0, r.stderr.decode(errors="replace")
     assert b"Traceback" not in r.stderr and (b"\\udce9" in r.stdout or b"\\xe9" in r.stdout), r.stdout
+
+
+# ------------------------------------------------------------------------------ 7. request heads over 16 KB
+_QUICK_SERVER = textwrap.dedent('''
+    import socket
+    from autopainter.server.connections import run_server
+    from autopainter.server.settings import ServerSettings
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    print(sock.getsockname()[1], flush=True)
+    run_server(app, ServerSettings(), sockets=[sock], lifespan="off", log_level="warning")
+''')
+
+
+@pytest.fixture(scope="module")
+def quick_server(tmp_path_factory):
+    script = tmp_path_factory.mktemp("quick") / "quick_server.py"
+    script.write_text(_QUICK_SERVER)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        yield int(proc.stdout.readline())
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize("size", [8_000, 20_000, 300_000, 10_000_000])
+def test_request_heads_over_16_kb_get_400_that_arrives(quick_server, size):
+    import socket
+
+    head = b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Pad: " + b"a" * size + b"\r\n\r\n"
+    for _ in range(100):
+        try:
+            s = socket.create_connection(("127.0.0.1", quick_server), timeout=10)
+            break
+        except OSError:
+            time.sleep(0.05)
+    with s:
+        sender = threading.Thread(target=lambda: _send_quietly(s, head), daemon=True)
+        sender.start()  # the server answers while the client still sends (10 MB)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            if b"\r\n\r\n" in data and (data.startswith(b"HTTP/1.1 200") or data.endswith(b"}")):
+                break
+    status = int(data.split(b" ", 2)[1])
+    assert status == (200 if size < 16_000 else 400), data[:200]
+    if status == 400:
+        assert data.endswith(b'{"error": "request head larger than 16 KB"}')
+
+
+def _send_quietly(s, data: bytes) -> None:
+    try:
+        s.sendall(data)
+    except OSError:
+        pass

@@ -24,7 +24,10 @@ many, the open connections that have waited for a request head (idle, half a hea
 ``EVICT_GRACE_S`` are closed, the longest waiting first. When there are none (every connection is in
 the middle of a request, or has just arrived), requests over the cap are refused with 503 +
 Retry-After through ``guard.refuse`` (the answer first, then the body read and dropped).
-A request head is at most h11's 16 KB (larger: 400), a body at most the app's byte cap.
+A request head is at most ``MAX_HEAD_BYTES`` (16 KB), however it arrives (h11 only checks heads that arrive
+in pieces): larger is answered 400, after which the rest of what the client sends is read and dropped for
+up to ``LINGER_S`` (a lingering close, as nginx's): closing with unread data would reset the connection
+before the client reads the answer. A body is at most the app's byte cap.
 
 Stopping (``DeadlineServer``): on SIGTERM or Ctrl+C uvicorn stops accepting and waits for the requests in
 flight, with no deadline of its own; colorizing runs in worker threads that cannot be cancelled, so one
@@ -64,6 +67,9 @@ CANCEL_GRACE_S = 1.0  # after the shutdown deadline, how long cancelled requests
 EVICT_GRACE_S = 0.5  # connections waiting for a head this long (or half the header timeout) may be closed for room
 
 
+MAX_HEAD_BYTES = 16 * 1024  # a request head (request line and headers); larger: 400
+LINGER_S = 2.0  # after refusing a head, how long the rest of it is read and dropped before the socket closes
+_HEAD_BODY = json.dumps({"error": f"request head larger than {MAX_HEAD_BYTES // 1024} KB"}).encode()
 _TIMEOUT_BODY = json.dumps({"error": "request timeout: the request body came too slowly"}).encode()
 
 
@@ -81,6 +87,7 @@ class GuardedH11Protocol(H11Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._send_timer: asyncio.TimerHandle | None = None
         self._cycle_seen = None
+        self._head = b""  # the start of the request head being received (at most MAX_HEAD_BYTES + 3 bytes)
 
     # ------------------------------------------------------------------ phases
     def connection_made(self, transport) -> None:  # type: ignore[override]
@@ -96,6 +103,16 @@ class GuardedH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._phase == "drain":  # a refused head: read and drop until the client stops or LINGER_S
+            return
+        if self._phase == "head" and self._head is not None:
+            seen = self._head + data[:MAX_HEAD_BYTES + 4 - len(self._head)]
+            if b"\r\n\r\n" in seen:
+                self._head = None  # complete and within the limit: h11 takes it from here
+            elif len(seen) > MAX_HEAD_BYTES:
+                return self._refuse_head()
+            else:
+                self._head = seen
         if self._phase == "body":
             self._received += len(data)
         super().data_received(data)  # parses, and calls handle_events
@@ -116,7 +133,18 @@ class GuardedH11Protocol(H11Protocol):
             self._wait_for_head()  # before uvicorn handles a pipelined request, which moves the phase on
         super().on_response_complete()
 
+    def _refuse_head(self) -> None:
+        log.debug("request head larger than %d bytes: 400", MAX_HEAD_BYTES)
+        self._cancel()
+        self._phase = "drain"
+        self.transport.write(b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
+                             b"content-length: %d\r\nconnection: close\r\n\r\n" % len(_HEAD_BODY) + _HEAD_BODY)
+        if self.transport.can_write_eof():
+            self.transport.write_eof()  # the answer, then FIN: the client reads it while it still sends
+        self.loop.call_later(LINGER_S, self.transport.abort)
+
     def _wait_for_head(self) -> None:
+        self._head = b""
         self._phase, self._since = "head", self.loop.time()
         self._arm(self._since + self.settings.header_timeout_s)
 
