@@ -179,7 +179,7 @@ def test_infinity_in_config_json_is_refused(tiny_model_dir, tmp_path):
     folder = _model_with(tiny_model_dir, tmp_path)
     text = (folder / CONFIG_NAME).read_text().replace("{", '{"trained": {"total_steps": Infinity}, ', 1)
     (folder / CONFIG_NAME).write_text(text)
-    with pytest.raises(ModelFileError, match="Infinity"):
+    with pytest.raises(ModelFileError, match="trained.total_steps must be a whole number >= 0, got inf"):
         model_info(folder)
 
 

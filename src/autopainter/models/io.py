@@ -335,7 +335,7 @@ def read_model_config(model_dir: str | Path) -> dict[str, Any]:
         meta = _loads(cfg_path.read_text())
     except RecursionError:
         raise ModelFileError(f"{cfg_path}: a value is nested too deeply (a damaged or foreign file)") from None
-    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, NaN/Infinity
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
         raise ModelFileError(f"{cfg_path} is not valid JSON ({e})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError(f"{cfg_path} is not an Auto-Painter generator config (format != {FORMAT!r})")
@@ -348,11 +348,8 @@ def read_model_config(model_dir: str | Path) -> dict[str, Any]:
 
 
 def _loads(text: str) -> Any:
-    """Strict JSON: NaN and Infinity (which Python's json accepts and writes) are not numbers JSON allows."""
-    def constant(name: str) -> Any:
-        raise ValueError(f"{name} is not a number JSON allows")
-
-    return json.loads(text, parse_constant=constant)
+    """json.loads; NaN and Infinity parse as floats here, and the checks of each field refuse them by name."""
+    return json.loads(text)
 
 
 def model_info(model_dir: str | Path, meta: dict[str, Any] | None = None) -> ModelInfo:
