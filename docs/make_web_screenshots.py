@@ -6,7 +6,9 @@ Serves the app (bundled model) on a free port, opens the OpenMoji butterfly at 1
 OpenMoji cache when there is one, else the page's 256 px example enlarged), fills the wings, paints the body
 with the brush, zooms in, and saves small 8-bit PNGs: web-tools.png (desktop), web-zoom.png (zoomed in, the
 before/after slider half way), web-download.png (the Download menu open), web-out-of-date.png (a stroke, the
-result waiting), web-phone.png (a phone).
+result waiting), web-phone.png (a phone), web-regions.png (the region tools: Show regions with the gap closing's
+lines, a closing line, a region left empty, the region under the pointer outlined). ``--only regions`` makes the
+last one alone.
 Needs the serve and dev extras (Playwright) and a chromium binary; Playwright's own browser download is
 not used.
 """
@@ -111,10 +113,37 @@ def paint(page):
     settle(page)
 
 
+def regions(page, path: Path) -> None:
+    """The region tools on the painted butterfly: a wide gap with its closing lines shown, a closing line across
+    the top of the body, the background left empty (a marker), the Fill tool over a wing (outlined)."""
+    page.evaluate("() => { const g = document.getElementById('gap'); g.value = 12; g.dispatchEvent(new Event('input')); g.dispatchEvent(new Event('change')); }")
+    page.check("#regions-toggle")
+    page.keyboard.press("l")
+    stroke(page, [(118, 60), (138, 60)])
+    page.keyboard.press("x")
+    page.mouse.click(*at(page, 20, 150))
+    page.wait_for_function("() => document.querySelectorAll('#empty-marks .empty-mark').length === 1", timeout=180_000)
+    page.keyboard.press("f")
+    page.wait_for_function("() => !document.getElementById('gap-canvas').hidden", timeout=180_000)
+    page.mouse.move(*at(page, 212, 85))
+    page.wait_for_function("() => !document.getElementById('outline-canvas').hidden", timeout=180_000)
+    settle(page)
+    page.wait_for_timeout(300)
+    save(page, path)
+    # back as it was, for the shots that follow
+    page.uncheck("#regions-toggle")
+    for _ in range(3):
+        page.click("#undo-btn")
+    page.evaluate("() => window.autopainter.setGap('auto')")
+    page.keyboard.press("b")
+    settle(page)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
     ap.add_argument("--chromium", default=os.environ.get("AUTOPAINTER_CHROMIUM", "/usr/bin/chromium"))
+    ap.add_argument("--only", choices=["regions"], help="make only this screenshot")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -128,6 +157,11 @@ def main() -> None:
         page.set_input_files("#file-input", str(sketch))
         settle(page)
         paint(page)
+        regions(page, args.out / "web-regions.png")
+        if args.only:
+            browser.close()
+            server.should_exit = True
+            sys.exit(0)
         page.mouse.move(*at(page, 250, 250))
         save(page, args.out / "web-tools.png")
 
