@@ -282,14 +282,16 @@ def test_gap_closing_and_empty_on_colorize_and_regions(client, monkeypatch):
     hints = Image.new("RGBA", sketch.size, (0, 0, 0, 0))
     ImageDraw.Draw(hints).rectangle((30, 35, 34, 39), fill=(230, 40, 30, 255))
     sk = ("s.png", png_bytes(sketch), "image/png")
-    plain = client.post("/api/v1/regions", files={"sketch": sk})
+    plain = client.post("/api/v1/regions", files={"sketch": sk}, data={"gap": "2"})
     closed = client.post("/api/v1/regions", files={"sketch": sk, "closing": ("c.png", png_bytes(closing), "image/png")},
                          data={"gap": "2"})
     assert closed.status_code == 200 and closed.headers["X-Region-Gap"] == "2"
     assert int(closed.headers["X-Region-Count"]) > int(plain.headers["X-Region-Count"])
     files = {"sketch": sk, "hints": ("h.png", png_bytes(hints), "image/png"),
              "closing": ("c.png", png_bytes(closing), "image/png")}
-    out = np.asarray(decode(client.post("/api/v1/colorize", files=files, data={"gap": "2"}).content).convert("RGB"))
+    colored = client.post("/api/v1/colorize", files=files, data={"gap": "2"})
+    assert colored.headers["X-Region-Gap"] == "2"  # the gap the regions were made with (the page shows the automatic one)
+    out = np.asarray(decode(colored.content).convert("RGB"))
     assert (out[40, 45] == (230, 40, 30)).all() and not (out[40, 100] == (230, 40, 30)).all()
     empty = Image.new("RGBA", sketch.size, (0, 0, 0, 0))
     empty.putpixel((45, 50), (255, 0, 170, 255))

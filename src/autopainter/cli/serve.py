@@ -40,6 +40,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ..server.fetch import FetchPolicy
     from ..server.hosts import hosts_for_bind
 
+    if not 0 <= args.region_cache_mb < float("inf"):
+        raise CLIError(f"--region-cache-mb must be a number >= 0, got {args.region_cache_mb}")
     for name in ("max_upload_mb", "max_pixels", "max_in_flight", "max_pixels_in_flight", "max_connections"):
         if not 0 < getattr(args, name) < float("inf"):
             raise CLIError(f"--{name.replace('_', '-')} must be a number > 0, got {getattr(args, name)}")
@@ -52,7 +54,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             max_pixels=args.max_pixels, max_in_flight=args.max_in_flight, data_dir=args.data_dir,
             max_pixels_in_flight=args.max_pixels_in_flight, max_connections=args.max_connections,
             header_timeout_s=args.header_timeout, body_timeout_s=args.body_timeout, allowed_hosts=tuple(allowed),
-            shutdown_timeout_s=args.shutdown_timeout,
+            shutdown_timeout_s=args.shutdown_timeout, region_cache_bytes=int(args.region_cache_mb * MB),
             fetch=FetchPolicy(allow=tuple(args.allow_url or ())),
         )
     except ValueError as e:
@@ -112,6 +114,9 @@ def add_serve_command(sub) -> None:
     v.add_argument("--max-pixels-in-flight", type=int, default=d["max_pixels_in_flight"], metavar="N",
                    help="image pixels worked on at once, all requests together (memory grows with them); "
                         f"more wait their turn (default: {d['max_pixels_in_flight']})")
+    v.add_argument("--region-cache-mb", type=float, default=d["region_cache_bytes"] / MB, metavar="MB",
+                   help="memory for the regions of recent sketches (5 bytes a pixel), so a re-color with new hints does "
+                        f"not find them again; 0 keeps none (default: {d['region_cache_bytes'] / MB:g})")
     v.add_argument("--max-connections", type=int, default=d["max_connections"], metavar="N",
                    help=f"open connections; beyond it idle ones are closed, then requests get 503 (default: {d['max_connections']})")
     v.add_argument("--header-timeout", type=float, default=d["header_timeout_s"], metavar="S",

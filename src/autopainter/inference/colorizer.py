@@ -102,6 +102,7 @@ class ColorizeResult:
     empty: Optional[np.ndarray] = field(default=None, repr=False)  # (H, W) bool leave-empty marks given, or None
     gap: Optional[int] = None  # the gap asked for (None: automatic)
     make_regions: Optional[Callable[[], Regions]] = field(default=None, repr=False)  # the sketch's regions, on demand
+    found: list = field(default_factory=list, repr=False)  # the regions, once made (``make_regions`` fills it)
 
     @property
     def gap_used(self) -> Optional[int]:
@@ -399,7 +400,7 @@ class Colorizer:
         image = compose.multiply_lines(color, prep.sketch)
         return ColorizeResult(image=Image.fromarray(image), color=Image.fromarray(color), sketch=prep.sketch,
                               style=style, hints=prep.hints, make_flats=make_flats, closing=prep.closing,
-                              empty=prep.empty, gap=gap, make_regions=regions)
+                              empty=prep.empty, gap=gap, make_regions=regions, found=found)
 
     def plain_colors(self, prep: Prepared, threads: int | None = None) -> np.ndarray | None:
         """The generator's colors (h, w, 3) uint8 (read-only) for ``prep``'s sketch without hints (None without a

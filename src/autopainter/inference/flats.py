@@ -48,7 +48,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from ..colorspace import from_lab8, lab_8bit, to_lab8
+from ..colorspace import from_lab8, lab8_to_lab, lab_8bit, to_lab8
 from .regions import Regions, _cv2
 
 __all__ = ["flat_layer", "leave_empty", "region_colors", "hints_at", "open_paper", "white_border_share", "border_labels", "stroke_regions", "material_of_hints", "SAMPLES", "WHITE_L", "WHITE_CHROMA", "NEAR_INK", "AMBIGUOUS",
@@ -374,19 +374,17 @@ def _split_regions(out: np.ndarray, labels: np.ndarray, multi: np.ndarray, rgb: 
 
     ``own``: regions whose model color also competes (the open paper, see ``SHARED_PAPER``): their pixels
     keep it unless a connected area the model colors like a hint reaches that hint."""
+    from scipy.ndimage import find_objects
+
     cv2 = _cv2()
     is_multi = np.zeros(int(labels.max()) + 1, bool)
     is_multi[multi] = True
-    idx = np.flatnonzero(is_multi[labels])
-    lab = labels.ravel()[idx]
-    order = np.argsort(lab, kind="stable")
-    idx, lab = idx[order], lab[order]
-    bounds = np.flatnonzero(np.diff(lab)) + 1
-    W = labels.shape[1]
-    for part in np.split(idx, bounds):
-        region = int(labels.ravel()[part[0]])
-        ys, xs = part // W, part % W
-        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    boxes = find_objects(np.where(is_multi[labels], labels, 0))  # each split region's bounding box, no sort
+    for region in np.flatnonzero(is_multi).tolist():
+        if region - 1 >= len(boxes) or boxes[region - 1] is None:
+            continue
+        (ys, xs) = boxes[region - 1]
+        y0, y1, x0, x1 = ys.start, ys.stop, xs.start, xs.stop
         inside = labels[y0:y1, x0:x1] == region
         seeds = inside & mask[y0:y1, x0:x1]
         if not seeds.any():
@@ -406,7 +404,7 @@ def _split_regions(out: np.ndarray, labels: np.ndarray, multi: np.ndarray, rgb: 
         pal_rgb = _rgb_of(palette)
         if mine is not None:  # the model's own color for the region: a choice with no hints of its own
             pal_rgb = np.vstack([pal_rgb, np.asarray(mine, np.uint8)[None]])
-        chosen = _model_choice(inside, seeds, seed_k.ravel().astype(np.int32), lab_8bit(colors[y0:y1, x0:x1][inside]),
+        chosen = _model_choice(inside, seeds, seed_k.ravel().astype(np.int32), to_lab8(colors[y0:y1, x0:x1][inside]),
                                lab_8bit(pal_rgb), keep_last=mine is not None)
         fallback = np.full(nearest.shape, len(palette), np.int32) if mine is not None else np.searchsorted(palette, nearest).astype(np.int32)
         pick = np.where(chosen >= 0, chosen, fallback)
@@ -428,36 +426,39 @@ def _rgb_of(code: np.ndarray) -> np.ndarray:
     return np.stack([code >> 16, (code >> 8) & 255, code & 255], 1).astype(np.uint8)
 
 
-def _model_choice(inside: np.ndarray, seeds: np.ndarray, seed_k: np.ndarray, gen_lab: np.ndarray,
+def _model_choice(inside: np.ndarray, seeds: np.ndarray, seed_k: np.ndarray, gen_lab8: np.ndarray,
                   pal_lab: np.ndarray, keep_last: bool = False) -> np.ndarray:
     """For the ``inside`` pixels (a region's box), the palette index the model's colors choose, or -1: a pixel
-    whose generated color (``gen_lab``, (n, 3) over ``inside``) is within ``SPLIT_AGREE`` of its nearest palette
-    color (``pal_lab``, (P, 3)) chooses it, and keeps it when its 4-connected area of the same choice holds a
-    seed of that color (``seeds``: (h, w) bool; ``seed_k``: each seed's palette index). ``keep_last``: the last
-    palette entry (the region's own color) needs no seed. Cost: one k-d tree query and one component labelling."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    whose generated color (``gen_lab8``, (n, 3) uint8 8-bit CIELAB over ``inside``) is within ``SPLIT_AGREE`` of its
+    nearest palette color (``pal_lab``, (P, 3)) chooses it, and keeps it when its 4-connected area of the same
+    choice holds a seed of that color (``seeds``: (h, w) bool; ``seed_k``: each seed's palette index).
+    ``keep_last``: the last palette entry (the region's own color) needs no seed. Cost: one k-d tree query over
+    the distinct generated colors and one component labelling, however many colors the palette holds."""
     from scipy.spatial import cKDTree
 
-    n = gen_lab.shape[0]
-    de, k = cKDTree(pal_lab.astype(np.float32)).query(gen_lab.astype(np.float32))
-    k = np.where(de <= SPLIT_AGREE, k, -1).astype(np.int32)  # (n,)
+    cv2 = _cv2()
+    packed = (gen_lab8[:, 0].astype(np.int32) << 16) | (gen_lab8[:, 1].astype(np.int32) << 8) | gen_lab8[:, 2]
+    distinct, which = np.unique(packed, return_inverse=True)
+    del packed
+    query = lab8_to_lab(np.stack([distinct >> 16, (distinct >> 8) & 255, distinct & 255], 1).astype(np.uint8))
+    de, k = cKDTree(pal_lab.astype(np.float32)).query(query)
+    k = np.where(de <= SPLIT_AGREE, k, -1).astype(np.int32)[which.ravel()]  # (n,)
+    del which
     grid = np.full(inside.shape, -1, np.int32)  # the choice per box pixel (-1: none / outside)
     grid[inside] = k
-    index = np.full(inside.shape, -1, np.int32)
-    index[inside] = np.arange(n, dtype=np.int32)
-    rows, cols = [], []
-    for a, b, ia, ib in ((grid[:, :-1], grid[:, 1:], index[:, :-1], index[:, 1:]),
-                         (grid[:-1, :], grid[1:, :], index[:-1, :], index[1:, :])):
-        same = (a == b) & (a >= 0)
-        rows.append(ia[same])
-        cols.append(ib[same])
-    r, c = np.concatenate(rows), np.concatenate(cols)
-    _, comp = connected_components(coo_matrix((np.ones(r.size, np.int8), (r, c)), shape=(n, n)), directed=False)
+    # areas of one choice: components of a twice-as-fine image whose odd pixels join two equal neighbours
+    h, w = grid.shape
+    fine = np.zeros((2 * h - 1, 2 * w - 1), np.uint8)
+    fine[::2, ::2] = grid >= 0
+    fine[::2, 1::2] = (grid[:, :-1] == grid[:, 1:]) & (grid[:, 1:] >= 0)
+    fine[1::2, ::2] = (grid[:-1, :] == grid[1:, :]) & (grid[1:, :] >= 0)
+    _, comp = cv2.connectedComponents(fine, connectivity=4, ltype=cv2.CV_32S)
+    del fine
+    comp = comp[::2, ::2]
     ok = np.zeros(int(comp.max()) + 1, bool)
-    at_seed = index[seeds]
-    agree = k[at_seed] == seed_k  # a seed the model colors like its own hint anchors its area
-    ok[comp[at_seed[agree]]] = True
+    agree = grid[seeds] == seed_k  # a seed the model colors like its own hint anchors its area
+    ok[comp[seeds][agree]] = True
     if keep_last:
-        ok[comp[k == pal_lab.shape[0] - 1]] = True
-    return np.where(ok[comp] & (k >= 0), k, -1)
+        ok[comp[grid == pal_lab.shape[0] - 1]] = True
+    ok[0] = False
+    return np.where(ok[comp[inside]], k, -1)

@@ -40,12 +40,15 @@ import numpy as np
 
 from ..ink import REGION_INK, ink_mask
 
-__all__ = ["Regions", "RegionCache", "segment", "check_gap", "line_width", "default_gap", "encode_png", "encode_runs",
+__all__ = ["Regions", "RegionCache", "segment", "check_gap", "line_width", "default_gap", "auto_gap", "encode_png", "encode_runs",
            "MAX_GAP", "REGION_INK", "REGION_CACHE_BYTES"]
 
 # REGION_INK (``ink.REGION_INK``, 0.3): ink coverage (1 - gray/255) from which a pixel is a wall for the regions
 MAX_GAP = 40  # the largest gap (px) closed; larger ones cost more and merge real regions
 REGION_CACHE_BYTES = 256 << 20  # what a colorizer's region cache holds at most (labels and ink: 5 bytes a pixel)
+FINE_GAP_WIDTHS = 1.0  # the small balls' gap in line widths (fine_gap_of)
+AUTO_GAP_MIN, AUTO_GAP_WIDTHS = 24, 6.0  # the automatic gap: 6 line widths, at least 24 px (auto_gap)
+JOIN_SHARE = 0.5  # a small-ball region joins its neighbour through an opening at least this share of its width
 WIDTH_REACH, WIDTH_CAP = 8, 32  # line_width counts ink this close (px) to the paper, and tops out here
 MAX_LABEL = 2**24 - 1  # what a 24-bit label PNG can hold
 
@@ -91,8 +94,21 @@ def line_width(ink: np.ndarray) -> float:
 
 
 def default_gap(width: float) -> int:
-    """The gap closed by default for lines ``width`` px wide: twice the width, in [2, MAX_GAP]."""
+    """The small balls' gap for lines ``width`` px wide: twice the width, in [2, MAX_GAP] (before issue 30,
+    the only gap)."""
     return int(min(MAX_GAP, max(2, round(2.0 * width))))
+
+
+def fine_gap_of(width: float) -> int:
+    """The small balls' gap for lines ``width`` px wide: ``FINE_GAP_WIDTHS`` times the width, at least 2 px."""
+    return int(min(MAX_GAP, max(2, round(FINE_GAP_WIDTHS * width))))
+
+
+def auto_gap(width: float) -> int:
+    """The gap closed by default for lines ``width`` px wide: ``AUTO_GAP_WIDTHS`` times the width, at least
+    ``AUTO_GAP_MIN``, at most ``MAX_GAP``. Areas too narrow for its balls get the small balls of
+    ``fine_gap_of`` (``segment``), so small closed parts (an eye) keep their regions."""
+    return int(min(MAX_GAP, max(AUTO_GAP_MIN, math.ceil(AUTO_GAP_WIDTHS * width))))
 
 
 def check_gap(gap: int | None) -> int | None:
@@ -132,7 +148,8 @@ def segment(sketch: np.ndarray, gap: int | None = None, threshold: float = REGIO
         if closing.shape != ink.shape:
             raise ValueError(f"closing lines must have the sketch's shape {ink.shape}, got {closing.shape}")
         ink = ink | closing
-    gap = default_gap(width) if gap is None else int(gap)
+    gap = auto_gap(width) if gap is None else int(gap)
+    fine_gap = min(gap, fine_gap_of(width))  # the small balls' gap: areas too narrow for the big balls
     min_area = max(4, round(width * width)) if min_area is None else int(min_area)
     free = ~ink
     labels = np.zeros(sketch.shape, np.int32)
@@ -140,30 +157,35 @@ def segment(sketch: np.ndarray, gap: int | None = None, threshold: float = REGIO
         labels[:] = 1
         return Regions(labels, 1, ink, gap, width)
 
-    # 2. balls of radius r (pixel centres: an opening of g pixels leaves (g + 1) / 2 to its middle)
-    r = math.ceil(gap / 2)
-    n_balls = 0
-    if r > 0:
+    # 2. balls of radius r (pixel centres: an opening of g pixels leaves (g + 1) / 2 to its middle), big then small
+    n_balls = n_fine = 0
+    depth = None  # (n_fine + 1,) how deep (px from the ink) each small-ball region's deepest seed lies
+    if gap > 0:
         d = cv2.distanceTransform(free.view(np.uint8), cv2.DIST_L2, 5)
-        seeds = d > r + 0.5
+        n_balls = _balls(labels, free, d, math.ceil(gap / 2), 0, cv2)
+        r_fine = math.ceil(fine_gap / 2)
+        if 0 < r_fine < math.ceil(gap / 2):
+            rest = free & (labels == 0)
+            n_fine = _balls(labels, rest, d, r_fine, n_balls, cv2)
+            if n_fine:
+                from scipy.ndimage import maximum
+
+                fine = labels > n_balls
+                depth = np.zeros(n_fine + 1, np.float32)
+                depth[1:] = maximum(d[fine], labels[fine] - n_balls, np.arange(1, n_fine + 1))
         del d
-        if seeds.any():  # each 8-connected set of centres is one region: OpenCV numbers them 1..n
-            dist_seed, near = cv2.distanceTransformWithLabels((~seeds).view(np.uint8), cv2.DIST_L2, 5,
-                                                              labelType=cv2.DIST_LABEL_CCOMP)
-            covered = free & (dist_seed <= r + 0.5)
-            labels[covered] = near[covered]
-            n_balls = int(near.max())
-            del dist_seed, near
     # 3. the rest of the paper: connected components, numbered after the ball regions
     rest = free & (labels == 0)
+    count = n_balls + n_fine
     if rest.any():
         n_rest, rest_labels = cv2.connectedComponents(rest.view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
-        labels[rest] = rest_labels[rest] + n_balls
-        count = n_balls + n_rest - 1
-        if n_balls > 0:
-            labels, count = _join_pieces(labels, count, n_balls, gap, min_area)
-    else:
-        count = n_balls
+        labels[rest] = rest_labels[rest] + count
+        count += n_rest - 1
+    if n_balls > 0 and count > n_balls:
+        need = np.full(count + 1, float(fine_gap))  # the border a piece needs to join the region it opens into
+        if depth is not None:  # a small-ball region joins only through an opening as wide as its own width
+            need[n_balls + 1 : n_balls + n_fine + 1] = np.maximum(fine_gap, JOIN_SHARE * 2 * depth[1:])
+        labels, count = _join_pieces(labels, count, n_balls, need, fine_gap, min_area)
     # 4. specks dissolved; they and the lines take the nearest region
     areas = np.bincount(labels.ravel(), minlength=count + 1)
     small = areas < min_area
@@ -242,9 +264,25 @@ def _nearest(known: np.ndarray, labels: np.ndarray, cv2) -> tuple[np.ndarray, np
     return dist, lut[idx]
 
 
-def _join_pieces(labels: np.ndarray, count: int, n_balls: int, gap: int, min_area: int) -> tuple[np.ndarray, int]:
+def _balls(labels: np.ndarray, free: np.ndarray, d: np.ndarray, r: int, first: int, cv2) -> int:
+    """Label (in place, ``first + 1``...) the areas of ``free`` that balls of radius ``r`` reach: each 8-connected
+    set of ball centres (``free`` pixels over ``r`` from the ink, ``d``) is one region, covering what its balls
+    cover. Returns how many regions."""
+    seeds = free & (d > r + 0.5)
+    if not seeds.any():
+        return 0
+    dist_seed, near = cv2.distanceTransformWithLabels((~seeds).view(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_CCOMP)
+    covered = free & (dist_seed <= r + 0.5)
+    del dist_seed
+    labels[covered] = near[covered] + first
+    return int(near.max())
+
+
+def _join_pieces(labels: np.ndarray, count: int, n_balls: int, need: np.ndarray, gap: int,
+                 min_area: int) -> tuple[np.ndarray, int]:
     """Join each leftover piece (label > n_balls) to the region it opens into: the neighbour across
-    the longest shared border, when that border is wider than a gap or the piece is tiny (a corner)."""
+    the longest shared border, when that border is wider than the piece's ``need`` (px) or the piece is
+    tiny (a corner: under ``max(min_area, 2 gap²)`` pixels)."""
     # shared borders between 4-neighbouring paper pixels of different labels
     pairs = []
     for a, b in ((labels[:, :-1], labels[:, 1:]), (labels[:-1, :], labels[1:, :])):
@@ -265,7 +303,7 @@ def _join_pieces(labels: np.ndarray, count: int, n_balls: int, gap: int, min_are
     first[1:] = hi[1:] != hi[:-1]
     hi, lo, border = hi[first], lo[first], border[first]
     areas = np.bincount(labels.ravel(), minlength=count + 1)
-    join = (border > gap) | (areas[hi] < max(min_area, 2 * gap * gap))
+    join = (border > need[hi]) | (areas[hi] < max(min_area, 2 * gap * gap))
     parent = np.arange(count + 1, dtype=np.int64)
     parent[hi[join]] = lo[join]  # always to a lower label: no cycles
     for _ in range(64):  # pointer jumping: each round halves the chains

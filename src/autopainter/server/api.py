@@ -164,7 +164,8 @@ class ImageAPI:
             "max_in_flight": self.gate.limit,
             "limits": {"max_upload_bytes": self.settings.max_upload_bytes, "max_pixels": self.settings.max_pixels,
                        "url_max_bytes": self.settings.fetch.max_bytes, "url_timeout_s": self.settings.fetch.timeout_s,
-                       "max_pixels_in_flight": self.settings.max_pixels_in_flight, "max_connections": self.settings.max_connections},
+                       "max_pixels_in_flight": self.settings.max_pixels_in_flight, "max_connections": self.settings.max_connections,
+                       "region_cache_bytes": self.settings.region_cache_bytes},
             "sketch_methods": list(SKETCH_METHODS),
         }
 
@@ -217,12 +218,17 @@ class ImageAPI:
                               (empty_data, "empty")) as (sk, hint, walls, marks):
                 res = self.service.colorize(sk, hints=hint, style=style, gap=gap, closing=walls, empty=marks)
                 if fmt == "ora":
-                    return {"size": res.image.size, "ora": res.to_ora()}
+                    return {"size": res.image.size, "ora": res.to_ora(), "gap": res.gap_used}
                 images = {"image": res.image, **(res.layers if layers else {})}
-                return {"size": res.image.size, "names": tuple(images)[1:], **{k: png_bytes(v) for k, v in images.items()}}
+                found = getattr(res, "found", None)  # the gap the regions were made with, when they were needed
+                return {"size": res.image.size, "names": tuple(images)[1:], "gap": found[0].gap if found else None,
+                        **{k: png_bytes(v) for k, v in images.items()}}
 
         out = await self.run_gated(request, job)
-        return image_response(out, fmt, "colored.png", layer_names=out.get("names", ()))
+        response = image_response(out, fmt, "colored.png", layer_names=out.get("names", ()))
+        if out.get("gap") is not None:
+            response.headers["X-Region-Gap"] = str(out["gap"])
+        return response
 
     async def regions(
         self,

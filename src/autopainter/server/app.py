@@ -77,7 +77,7 @@ def create_app(settings: ServerSettings | None = None, colorizer: ColoringServic
         from ..inference import Colorizer
 
         colorizer = Colorizer.from_pretrained(settings.model_dir, device=settings.device, size=settings.size,
-                                              max_pixels=settings.max_pixels)
+                                              max_pixels=settings.max_pixels, region_cache_bytes=settings.region_cache_bytes)
     counter = Counter(settings.counter_path)
     gate = InFlight(settings.max_in_flight, on_idle=release_memory)
     budget = PixelBudget(settings.max_pixels_in_flight, after_big=release_memory)

@@ -35,6 +35,7 @@ class ServerSettings:
     max_pixels: int = 4096 * 4096  # largest image (upload or URL), width x height, checked before decoding (bombs)
     max_in_flight: int = 4  # requests colored (or sketched, fetched) at once; beyond that: 503 + Retry-After
     max_pixels_in_flight: int = 4096 * 2048  # image pixels worked on at once, all requests; more wait their turn
+    region_cache_bytes: int = 256 * MB  # regions kept per sketch, gap and closing lines (5 bytes a pixel), so a re-color does not segment again
     retry_after_s: int = 2  # the Retry-After a 503 carries
     allowed_hosts: tuple[str, ...] = ()  # Host names served besides localhost and the loopback addresses ("*": any)
     # How autopainter serve holds connections (connections.py; another ASGI server has its own rules):
@@ -52,6 +53,8 @@ class ServerSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+        if isinstance(self.region_cache_bytes, bool) or not isinstance(self.region_cache_bytes, int) or self.region_cache_bytes < 0:
+            raise ValueError(f"region_cache_bytes must be a whole number >= 0, got {self.region_cache_bytes!r}")
         if isinstance(self.retry_after_s, bool) or not isinstance(self.retry_after_s, int) or self.retry_after_s < 0:
             raise ValueError(f"retry_after_s must be a whole number >= 0, got {self.retry_after_s!r}")
         for name in ("header_timeout_s", "body_timeout_s", "shutdown_timeout_s"):

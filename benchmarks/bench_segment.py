@@ -1,0 +1,118 @@
+"""Regions at speed: ``segment`` at 1, 3 and 12 MP, a re-color from cached regions, and hints of random colors.
+
+    python benchmarks/bench_segment.py [--repeats 3] [--out benchmarks/results/segment.json]
+    PYTHONPATH=/path/to/other/checkout/src python benchmarks/bench_segment.py   # the same figures for other code
+
+The sketch is the character fixture (``tests/fixtures/character/sketch.png``, 512 px, sketchified line art)
+scaled to each size (Lanczos), so every version of the code sees the same pixels. Figures, each the median of
+``--repeats`` runs after one warm-up:
+
+* ``segment`` at 1, 3 and 12 MP (``inference.regions.segment``, the automatic gap);
+* at 3 MP with the bundled model and one hint stroke: ``finish`` (regions, flats, lines at full size) the first
+  time (regions found) and again with a new hint (regions from the cache where the code has one); and the
+  whole ``colorize`` of a new hint;
+* hints of random colors (a 5 % noise of colors painted over the 1 MP sketch): one ``colorize``.
+
+Prints one line per figure and writes them to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import RESULTS, median_seconds, write_json  # noqa: E402
+
+FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "character" / "sketch.png"
+SIZES_MP = (1, 3, 12)
+
+
+def sketch_at(megapixels: float) -> np.ndarray:
+    from PIL import Image
+
+    sk = Image.open(FIXTURE).convert("L")
+    side = int(round((megapixels * 1e6) ** 0.5))
+    return np.asarray(sk.resize((side, side), Image.Resampling.LANCZOS))
+
+
+def stroke(shape: tuple[int, int], color: tuple[int, int, int], at: float) -> np.ndarray:
+    """An RGBA hint image: one short horizontal stroke of ``color`` at the fraction ``at`` of the height."""
+    H, W = shape
+    h = np.zeros((H, W, 4), np.uint8)
+    y, t = int(H * at), max(2, H // 200)
+    h[y - t : y + t, W // 2 - 6 * t : W // 2 + 6 * t] = (*color, 255)
+    return h
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--model", default="bundled")
+    ap.add_argument("--out", default=str(RESULTS / "segment.json"))
+    args = ap.parse_args(argv)
+    import autopainter
+    from PIL import Image
+
+    from autopainter.inference import Colorizer
+    from autopainter.inference.regions import segment
+
+    figures: dict[str, float] = {}
+    for mp in SIZES_MP:
+        sk = sketch_at(mp)
+        sec, _ = median_seconds(lambda: segment(sk), args.repeats)
+        figures[f"segment_{mp}mp_ms"] = 1000 * sec
+        print(f"segment {mp:>2} MP ({sk.shape[1]}x{sk.shape[0]}): {1000 * sec:7.1f} ms", flush=True)
+
+    c = Colorizer.from_pretrained(args.model)
+    sk = sketch_at(3)
+    first = Image.fromarray(stroke(sk.shape, (200, 40, 40), 0.8))
+    prep = c.prepare(sk, first)
+    gen = c.generate(prep.x)
+    c.finish(prep, gen)  # warms the no-hint cache (local hints), and the region cache where there is one
+    fresh = Colorizer.from_pretrained(args.model)
+    fresh.plain_colors(prep)
+    t0 = time.perf_counter()
+    fresh.finish(prep, gen)
+    figures["finish_3mp_first_ms"] = 1000 * (time.perf_counter() - t0)
+    colors = [(40, 160, 60), (40, 60, 200), (220, 180, 40), (140, 40, 160), (30, 30, 30)]
+    preps = [c.prepare(sk, Image.fromarray(stroke(sk.shape, col, 0.8))) for col in colors]
+    gens = [c.generate(p.x) for p in preps]
+    times = []
+    for p, g in zip(preps, gens):
+        t0 = time.perf_counter()
+        c.finish(p, g)
+        times.append(time.perf_counter() - t0)
+    figures["finish_3mp_new_hint_ms"] = 1000 * float(np.median(times))
+    times = []
+    for col in colors:
+        hint = Image.fromarray(stroke(sk.shape, col, 0.8))
+        t0 = time.perf_counter()
+        c.colorize(sk, hint)
+        times.append(time.perf_counter() - t0)
+    figures["colorize_3mp_new_hint_ms"] = 1000 * float(np.median(times))
+    print(f"3 MP finish, regions found: {figures['finish_3mp_first_ms']:7.1f} ms; with a new hint: "
+          f"{figures['finish_3mp_new_hint_ms']:7.1f} ms; whole colorize of a new hint: {figures['colorize_3mp_new_hint_ms']:7.1f} ms")
+
+    sk1 = sketch_at(1)
+    rng = np.random.default_rng(0)
+    noise = np.zeros((*sk1.shape, 4), np.uint8)
+    m = rng.random(sk1.shape) < 0.05
+    noise[m, :3] = rng.integers(0, 256, (int(m.sum()), 3))
+    noise[m, 3] = 255
+    t0 = time.perf_counter()
+    c.colorize(sk1, Image.fromarray(noise))
+    figures["noise_hints_1mp_s"] = time.perf_counter() - t0
+    print(f"1 MP with {int(m.sum())} hint pixels of random colors: {figures['noise_hints_1mp_s']:.2f} s")
+    write_json(args.out, {"benchmark": "segment", "code": str(Path(autopainter.__file__).parent), "repeats": args.repeats,
+                          "figures": {k: round(v, 3) for k, v in figures.items()}})
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
