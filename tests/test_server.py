@@ -601,3 +601,35 @@ def test_counter_on_an_unusable_file_is_a_clear_error(tmp_path):
     bad.write_bytes(b"this is not a database" * 100)
     with pytest.raises(ValueError, match="visitor counter"):
         Counter(bad)
+
+
+def test_regions_json_of_a_noise_sketch_is_refused_and_the_png_answers(client, monkeypatch):
+    """A noise scan's label map as run lengths would be tens of MB of JSON: a 422 naming the PNG instead."""
+    from autopainter.inference import regions
+
+    monkeypatch.setattr(regions, "MAX_RUNS", 50)
+    monkeypatch.setattr(regions.encode_runs, "__defaults__", (50,))
+    rng = np.random.default_rng(0)
+    noise = Image.fromarray(np.where(rng.random((64, 64)) < 0.5, 0, 255).astype(np.uint8))
+    files = {"sketch": ("n.png", png_bytes(noise), "image/png")}
+    assert_error(client.post("/api/v1/regions?format=json", files=files), 422, "runs", "png")
+    assert client.post("/api/v1/regions", files=files).status_code == 200
+
+
+def test_an_upload_the_disk_cannot_hold_is_507_and_logged(tiny_model_dir, tmp_path, monkeypatch, caplog):
+    """Before: FastAPI's plain 400 "error parsing the body", nothing logged."""
+    import errno
+    import tempfile
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", full)  # where a spooled upload over 1 MB rolls over to
+    big = np.random.default_rng(0).integers(0, 256, (700, 700, 3), dtype=np.uint8)
+    body = png_bytes(Image.fromarray(big), compress_level=0)
+    assert len(body) > 1 << 20
+    app = create_app(settings(tmp_path, tiny_model_dir, max_upload_bytes=8 << 20, max_pixels=1 << 20))
+    with TestClient(app) as client, caplog.at_level("ERROR", logger="autopainter.server"):
+        r = client.post("/api/v1/colorize", files={"sketch": ("s.png", body, "image/png")})
+    assert_error(r, 507, "no room")
+    assert "Retry-After" in r.headers and any("spool" in rec.getMessage() for rec in caplog.records)

@@ -336,10 +336,18 @@ def encode_png(regions: Regions) -> bytes:
     return buf.getvalue()
 
 
-def encode_runs(regions: Regions) -> dict:
-    """The label map as row-major run lengths: ``{"width", "height", "count", "runs": [label, length, ...]}``."""
+MAX_RUNS = 500_000  # encode_runs' default limit: about 8 MB of JSON; the PNG holds any label map
+
+
+def encode_runs(regions: Regions, max_runs: int | None = MAX_RUNS) -> dict:
+    """The label map as row-major run lengths: ``{"width", "height", "count", "runs": [label, length, ...]}``.
+    ValueError when it takes more than ``max_runs`` runs (a noise scan): the PNG (``encode_png``) is the form
+    for such maps."""
     flat = regions.labels.ravel()
     starts = np.flatnonzero(np.concatenate(([True], flat[1:] != flat[:-1])))
+    if max_runs is not None and starts.size > max_runs:
+        raise ValueError(f"this label map takes {starts.size:,} runs, over the {max_runs:,} that JSON is sent for; "
+                         "ask for the PNG (format=png)")
     lengths = np.diff(np.append(starts, flat.size))
     runs = np.stack([flat[starts], lengths], axis=1).ravel()
     h, w = regions.labels.shape

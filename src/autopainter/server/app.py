@@ -57,6 +57,19 @@ def _examples() -> list[dict[str, Any]]:
     return out
 
 
+def _disk_full(e: BaseException) -> OSError | None:
+    """The ENOSPC/EDQUOT OSError behind ``e`` (its causes and contexts), if any: FastAPI answers a form whose
+    upload could not be spooled to disk with a plain 400."""
+    import errno
+
+    seen = 0
+    while e is not None and seen < 8:
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return e
+        e, seen = e.__cause__ or e.__context__, seen + 1
+    return None
+
+
 def create_app(settings: ServerSettings | None = None, colorizer: ColoringService | None = None,
                resolver: Resolver | None = None):
     """The FastAPI app.
@@ -114,6 +127,11 @@ def create_app(settings: ServerSettings | None = None, colorizer: ColoringServic
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, e: StarletteHTTPException):
+        full = _disk_full(e)
+        if full is not None:  # the multipart parser could not spool the upload: the server's fault, said and logged
+            logging.getLogger("autopainter.server").error("no room to spool an upload on %s: %s", request.url.path, full)
+            return JSONResponse({"error": "the server has no room for the upload now; try again later"}, 507,
+                                headers={"Retry-After": str(settings.retry_after_s)})
         return JSONResponse({"error": clip_message(str(e.detail))}, e.status_code, headers=getattr(e, "headers", None))
 
     @app.exception_handler(Exception)
