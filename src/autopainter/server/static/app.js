@@ -83,6 +83,26 @@ const view = new SharedView();
 view.addStage(els.stage, els.sketchView);
 view.addStage(els.resultStage, els.resultView);
 
+// Side by side (wide screens), the stages end at the bottom of the window: the room from the sketch stage's top
+// (where the toolbars above it end, however they wrap) to the window's bottom, as --stage-room for the CSS, so
+// the whole sketch is in reach of a stroke without scrolling. The stage's height does not move its top: one pass.
+const STAGE_BOTTOM_MARGIN = 8; // px between the stage and the window's bottom
+function fitStagesToWindow() {
+  const top = els.stage.getBoundingClientRect().top + window.scrollY;
+  const room = Math.floor(window.innerHeight - top - STAGE_BOTTOM_MARGIN);
+  const value = `${room}px`;
+  if (document.documentElement.style.getPropertyValue("--stage-room") !== value) document.documentElement.style.setProperty("--stage-room", value);
+}
+{
+  const above = new ResizeObserver(fitStagesToWindow); // the header and the toolbars over the sketch stage
+  above.observe(document.querySelector("header.top"));
+  for (const bar of els.stage.parentElement.querySelectorAll(".toolbar")) {
+    if (bar.compareDocumentPosition(els.stage) & Node.DOCUMENT_POSITION_FOLLOWING) above.observe(bar);
+  }
+  window.addEventListener("resize", fitStagesToWindow);
+  fitStagesToWindow();
+}
+
 // ------------------------------------------------------------------ messages: toasts at the bottom of the screen
 let noticeTimer = null;
 function showError(message) {
