@@ -432,3 +432,30 @@ def test_a_split_costs_the_same_for_three_hint_colors_or_three_thousand(monkeypa
         inside = r.labels == r.labels[200, 250]
         assert len(np.unique(out[inside].reshape(-1, 3), axis=0)) > min(n_colors, 3) - 1
     assert counts[3000] == counts[3] <= 3, counts
+
+
+def test_dots_inside_a_shape_do_not_cut_it_and_its_gap_still_holds():
+    """Eyes, a nose and freckles drawn as dots across a face, closer to each other than the automatic gap: the big
+    balls cannot pass between them, but the openings are paper between dots, not a gap in a line, so the face
+    stays one region; the 20 px gap in its outline still closes."""
+    from autopainter.inference import regions as R
+
+    im = Image.new("L", (400, 400), 255)
+    d = ImageDraw.Draw(im)
+    d.ellipse((60, 60, 340, 340), outline=0, width=4)
+    d.rectangle((195, 56, 214, 70), fill=255)  # a 20 px gap in the top of the outline
+    for cx in range(82, 330, 34):  # dots 20 px across, 14 px apart, from outline to outline
+        d.ellipse((cx - 10, 190, cx + 10, 210), fill=0)
+    sk = np.asarray(im)
+    points = [(150, 200), (250, 200), (100, 130), (300, 290), (90, 202)]
+    r = segment(sk)
+    assert r.gap >= 24
+    inside = {int(r.labels[p]) for p in points}
+    assert len(inside) == 1, inside
+    assert r.labels[10, 10] not in inside
+    # without joining passages the row of dots cuts the face in two (the test above can fail)
+    old, R.PASSAGE = R.PASSAGE, float("inf")
+    try:
+        assert len({int(segment(sk).labels[p]) for p in points}) > 1
+    finally:
+        R.PASSAGE = old

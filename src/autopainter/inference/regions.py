@@ -10,15 +10,22 @@ effective approach to trapped-ball filling"; the method of LineFiller and style2
    hold a ball that touches no line; the connected sets of such centres are the seeds of the regions, and
    each region is what its balls cover (every pixel within ``r`` of a seed, given to the nearest seed). A
    ball cannot pass through an opening narrower than ``gap`` pixels, so a gap that small never joins two
-   regions, while any area wide enough for a ball (an eye ``gap`` pixels across and more) gets its own.
-3. *The rest* (corners and strips too narrow for the ball) is labelled by plain connected components.
-   Such a piece joins the ball region it opens into when the opening is wider than a gap (or the piece
-   is tiny, such as a corner), and stays a region of its own when it is closed or only joined through
-   something the size of a gap.
+   regions. Then *small balls* (``fine_gap_of``: one line width) fill what the big ones could not reach, so
+   a closed area narrower than the gap (an eye) gets its own region too.
+3. *The rest* (corners and strips too narrow for either ball) is labelled by plain connected components.
+   Such a piece, or a small-ball region, joins the ball region it opens into when the opening is wider than
+   the small gap and (for a small-ball region) half its own width, or the piece is tiny (a corner); else it
+   stays a region of its own.
 4. Regions smaller than ``min_area`` (specks in hatching or noise) are dissolved, and they and the line
    pixels take the label of the nearest region, so every pixel has one (the color layer under the lines).
+5. *Passages*: two regions whose shared border runs over paper at least ``PASSAGE`` times as long as it runs
+   along lines are one (the balls could not pass between an eye drawn as a dot and the outline, but there is
+   no line with a gap between them); two regions divided by a line with a gap share a border that runs
+   mostly along the line, and stay apart.
 
-``gap`` defaults to twice the typical line width (``line_width``), between 2 and ``MAX_GAP`` pixels.
+``gap`` defaults to ``auto_gap`` of the typical line width (``line_width``): six widths, at least 24 px, at
+most ``MAX_GAP``; the constants were chosen on the val splits and a synthetic gap set
+(``benchmarks/bench_gaps.py``; docs/RESULTS.md).
 The distance transforms and component labelling are OpenCV's (``opencv-python-headless``: exact enough
 and about 30x faster than scipy's exact transform at 2048x1536); every step is linear in the pixel count
 and there is a fixed number of them, so noise with 10^5 specks costs the same as clean art.
@@ -48,6 +55,7 @@ MAX_GAP = 40  # the largest gap (px) closed; larger ones cost more and merge rea
 REGION_CACHE_BYTES = 256 << 20  # what a colorizer's region cache holds at most (labels and ink: 5 bytes a pixel)
 FINE_GAP_WIDTHS = 1.0  # the small balls' gap in line widths (fine_gap_of)
 AUTO_GAP_MIN, AUTO_GAP_WIDTHS = 24, 6.0  # the automatic gap: 6 line widths, at least 24 px (auto_gap)
+PASSAGE = 0.5  # two regions whose border over paper is this many times their border along lines are one
 JOIN_SHARE = 0.5  # a small-ball region joins its neighbour through an opening at least this share of its width
 WIDTH_REACH, WIDTH_CAP = 8, 32  # line_width counts ink this close (px) to the paper, and tops out here
 MAX_LABEL = 2**24 - 1  # what a 24-bit label PNG can hold
@@ -199,6 +207,8 @@ def segment(sketch: np.ndarray, gap: int | None = None, threshold: float = REGIO
     unlabelled = labels == 0
     if unlabelled.any():
         labels = _nearest(~unlabelled, labels, cv2)[1]
+    if n_balls > 0 and count > 1 and np.isfinite(PASSAGE):
+        labels, count = _join_passages(labels, ink, count)
     return Regions(labels, count, ink, gap, width)
 
 
@@ -276,6 +286,45 @@ def _balls(labels: np.ndarray, free: np.ndarray, d: np.ndarray, r: int, first: i
     del dist_seed
     labels[covered] = near[covered] + first
     return int(near.max())
+
+
+def _join_passages(labels: np.ndarray, ink: np.ndarray, count: int) -> tuple[np.ndarray, int]:
+    """Join the regions that meet through a *passage* rather than a gap (``labels``: every pixel labelled, lines
+    included, 1..count). Between two regions divided by a line with a gap in it, most of their border runs along
+    the line; between two parts of one area that the balls could not cross (around an eye drawn as a dot, through
+    a neck narrower than the gap), most of it runs over paper. Two regions whose border over paper is at least
+    ``PASSAGE`` times their border along lines are one. Returns the labels and how many."""
+    free_border = np.zeros(0, np.int64)
+    keys_all = []
+    for a, b, ia, ib in ((labels[:, :-1], labels[:, 1:], ink[:, :-1], ink[:, 1:]),
+                         (labels[:-1, :], labels[1:, :], ink[:-1, :], ink[1:, :])):
+        m = a != b
+        lo, hi = np.minimum(a[m], b[m]).astype(np.int64), np.maximum(a[m], b[m]).astype(np.int64)
+        keys_all.append((lo * (count + 1) + hi, ~(ia[m] | ib[m])))  # (pair, over paper)
+    key = np.concatenate([k for k, _ in keys_all])
+    paper = np.concatenate([f for _, f in keys_all])
+    if key.size == 0:
+        return labels, count
+    keys, inv = np.unique(key, return_inverse=True)
+    inv = inv.ravel()
+    total = np.bincount(inv, minlength=keys.size)
+    free_border = np.bincount(inv, weights=paper, minlength=keys.size)
+    join = free_border >= PASSAGE * (total - free_border)
+    join &= free_border > 0
+    if not join.any():
+        return labels, count
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    a, b = (keys[join] // (count + 1)).astype(np.int32), (keys[join] % (count + 1)).astype(np.int32)
+    n, comp = connected_components(coo_matrix((np.ones(a.size, np.int8), (a, b)), shape=(count + 1, count + 1)),
+                                   directed=False)
+    lut = np.zeros(count + 1, np.int32)  # groups numbered 1.. in order of their lowest label
+    order = np.unique(comp[1:], return_index=True)[1]
+    rank = np.zeros(n, np.int32)
+    rank[comp[1:][np.sort(order)]] = np.arange(1, order.size + 1, dtype=np.int32)
+    lut[1:] = rank[comp[1:]]
+    return lut[labels], int(order.size)
 
 
 def _join_pieces(labels: np.ndarray, count: int, n_balls: int, need: np.ndarray, gap: int,
