@@ -444,8 +444,8 @@ def test_dots_inside_a_shape_do_not_cut_it_and_its_gap_still_holds():
     d = ImageDraw.Draw(im)
     d.ellipse((60, 60, 340, 340), outline=0, width=4)
     d.rectangle((195, 56, 214, 70), fill=255)  # a 20 px gap in the top of the outline
-    for cx in range(82, 330, 34):  # dots 20 px across, 14 px apart, from outline to outline
-        d.ellipse((cx - 10, 190, cx + 10, 210), fill=0)
+    for cx in range(82, 330, 32):  # dots 12 px across, 20 px apart (under the gap), from outline to outline
+        d.ellipse((cx - 6, 194, cx + 6, 206), fill=0)
     sk = np.asarray(im)
     points = [(150, 200), (250, 200), (100, 130), (300, 290), (90, 202)]
     r = segment(sk)
