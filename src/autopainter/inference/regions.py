@@ -102,8 +102,8 @@ def line_width(ink: np.ndarray) -> float:
 
 
 def default_gap(width: float) -> int:
-    """The small balls' gap for lines ``width`` px wide: twice the width, in [2, MAX_GAP] (before issue 30,
-    the only gap)."""
+    """Twice the line width, in [2, MAX_GAP]: the automatic gap before ``auto_gap`` (kept for callers of earlier
+    versions; ``segment`` no longer uses it)."""
     return int(min(MAX_GAP, max(2, round(2.0 * width))))
 
 

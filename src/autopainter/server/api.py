@@ -39,7 +39,8 @@ from .settings import ServerSettings
 __all__ = ["ColoringService", "ImageAPI", "COLORIZE_FORMATS", "VISITOR_COOKIE", "visitor_cookie", "check_service"]
 
 log = logging.getLogger("autopainter.server")
-COLORIZE_FORMATS = ("png", "json", "ora")  # what POST /api/v1/colorize answers with (format=...)
+COLORIZE_FORMATS = ("png", "json", "ora")
+GAP_HELP = f"widest gap in a line (px) that still closes a region, 0-{MAX_GAP} (default: chosen from the drawing)"  # what POST /api/v1/colorize answers with (format=...)
 _BROWSER_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
 # The visitor cookie: GET / sets "0" (seen, not counted); the page's own call to /api/v1/visitors counts a
 # "0" once and sets "1". So a client without cookies (curl, a flood of GET /) is never counted.
@@ -194,8 +195,7 @@ class ImageAPI:
         layers: bool = Form(False, description="with format=json: also the color layer, the transparent line layer and the flats "
                                                "(format=ora always holds them)"),
         style: str | None = Form(None, description="flat (one color per region; the default) or soft (the model's colors as they vary)"),
-        gap: int | None = Form(None, description=f"widest gap in a line (px) that still closes a region, 0-{MAX_GAP} "
-                                                 "(default: chosen from the drawing)"),
+        gap: int | None = Form(None, description=GAP_HELP),
         closing: UploadFile | None = File(None, description="optional RGBA PNG of closing lines: its non-transparent pixels "
                                                             "close regions like ink and never show; any size (stretched)"),
         empty: UploadFile | None = File(None, description="optional RGBA PNG of leave-empty marks: every region holding a "
@@ -236,8 +236,7 @@ class ImageAPI:
         sketch: UploadFile | None = File(None, description="the sketch (or give url)"),
         url: str | None = Form(None, description="http(s) URL of the sketch, instead of the file"),
         format: str | None = Form(None, description="png (default: label = R + 256 G + 65536 B) or json (run lengths)"),
-        gap: int | None = Form(None, description=f"widest gap in a line (px) that still closes a region, 0-{MAX_GAP} "
-                                                 "(default: chosen from the drawing)"),
+        gap: int | None = Form(None, description=GAP_HELP),
         closing: UploadFile | None = File(None, description="optional RGBA PNG of closing lines (non-transparent pixels "
                                                             "close regions like ink); any size (stretched)"),
     ):
