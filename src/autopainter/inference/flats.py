@@ -412,6 +412,7 @@ def _split_regions(out: np.ndarray, labels: np.ndarray, multi: np.ndarray, rgb: 
 
 
 SPLIT_AGREE = 25.0  # ΔE within which a generated color counts as the model choosing that hint's color in a split
+CHOICE_BITS = 5  # bits per 8-bit CIELAB channel of the grid on which a split's model choice is looked up
 
 
 def _codes(px: np.ndarray) -> np.ndarray:
@@ -432,29 +433,42 @@ def _model_choice(inside: np.ndarray, seeds: np.ndarray, seed_k: np.ndarray, gen
     whose generated color (``gen_lab8``, (n, 3) uint8 8-bit CIELAB over ``inside``) is within ``SPLIT_AGREE`` of its
     nearest palette color (``pal_lab``, (P, 3)) chooses it, and keeps it when its 4-connected area of the same
     choice holds a seed of that color (``seeds``: (h, w) bool; ``seed_k``: each seed's palette index).
-    ``keep_last``: the last palette entry (the region's own color) needs no seed. Cost: one k-d tree query over
-    the distinct generated colors and one component labelling, however many colors the palette holds."""
+    ``keep_last``: the last palette entry (the region's own color) needs no seed.
+
+    Cost, however many colors the palette holds: one k-d tree query over the generated colors in use, on a
+    grid of ``CHOICE_BITS`` bits per 8-bit CIELAB channel (a lookup table: the cells are under 3 ΔE across, far
+    below ``SPLIT_AGREE``), and one component labelling of the pixels that choose as their right and lower
+    neighbours do (the others then join a neighbour's area of the same choice)."""
     from scipy.spatial import cKDTree
 
     cv2 = _cv2()
-    packed = (gen_lab8[:, 0].astype(np.int32) << 16) | (gen_lab8[:, 1].astype(np.int32) << 8) | gen_lab8[:, 2]
-    distinct, which = np.unique(packed, return_inverse=True)
-    del packed
-    query = lab8_to_lab(np.stack([distinct >> 16, (distinct >> 8) & 255, distinct & 255], 1).astype(np.uint8))
-    de, k = cKDTree(pal_lab.astype(np.float32)).query(query)
-    k = np.where(de <= SPLIT_AGREE, k, -1).astype(np.int32)[which.ravel()]  # (n,)
-    del which
+    shift = 8 - CHOICE_BITS
+    cell = (gen_lab8[:, 0].astype(np.int32) >> shift) << (2 * CHOICE_BITS) | (gen_lab8[:, 1].astype(np.int32) >> shift) << CHOICE_BITS \
+        | (gen_lab8[:, 2].astype(np.int32) >> shift)
+    used = np.flatnonzero(np.bincount(cell, minlength=1 << (3 * CHOICE_BITS)))
+    mask = (1 << CHOICE_BITS) - 1
+    centres = np.stack([used >> (2 * CHOICE_BITS), (used >> CHOICE_BITS) & mask, used & mask], 1) << shift
+    de, k_used = cKDTree(pal_lab.astype(np.float32)).query(lab8_to_lab((centres + (1 << shift) // 2).astype(np.uint8)))
+    lut = np.full(1 << (3 * CHOICE_BITS), -1, np.int32)
+    lut[used] = np.where(de <= SPLIT_AGREE, k_used, -1)
+    k = lut[cell]  # (n,)
+    del cell
     grid = np.full(inside.shape, -1, np.int32)  # the choice per box pixel (-1: none / outside)
     grid[inside] = k
-    # areas of one choice: components of a twice-as-fine image whose odd pixels join two equal neighbours
-    h, w = grid.shape
-    fine = np.zeros((2 * h - 1, 2 * w - 1), np.uint8)
-    fine[::2, ::2] = grid >= 0
-    fine[::2, 1::2] = (grid[:, :-1] == grid[:, 1:]) & (grid[:, 1:] >= 0)
-    fine[1::2, ::2] = (grid[:-1, :] == grid[1:, :]) & (grid[1:, :] >= 0)
-    _, comp = cv2.connectedComponents(fine, connectivity=4, ltype=cv2.CV_32S)
-    del fine
-    comp = comp[::2, ::2]
+    # areas of one choice: components of the pixels that choose as their right and lower neighbours do
+    core = grid >= 0
+    core[:, :-1] &= grid[:, :-1] == grid[:, 1:]
+    core[:-1, :] &= grid[:-1, :] == grid[1:, :]
+    _, comp = cv2.connectedComponents(core.view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
+    del core
+    for _ in range(2):  # the edge pixels of each area join a neighbour of the same choice
+        for mine, theirs in (((slice(None), slice(1, None)), (slice(None), slice(None, -1))),
+                             ((slice(1, None), slice(None)), (slice(None, -1), slice(None))),
+                             ((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
+                             ((slice(None, -1), slice(None)), (slice(1, None), slice(None)))):
+            c, g = comp[mine], grid[mine]
+            take = (c == 0) & (g >= 0) & (grid[theirs] == g) & (comp[theirs] > 0)
+            c[take] = comp[theirs][take]
     ok = np.zeros(int(comp.max()) + 1, bool)
     agree = grid[seeds] == seed_k  # a seed the model colors like its own hint anchors its area
     ok[comp[seeds][agree]] = True
