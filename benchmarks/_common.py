@@ -99,7 +99,7 @@ def model_digest(model: str) -> str | None:
     return h.hexdigest()
 
 
-INFERENCE = 3  # bumped when the product's inference changes what a model's figures are (2: local hints; 3: issue 30 regions)
+INFERENCE = 4  # bumped when the product's inference changes what a model's figures are (2: local hints; 4: issue 30 regions and splits)
 
 
 def cached_evaluate(model: str, data: str, split: str, style: str, hints: list[int], out: Path,
