@@ -8,13 +8,15 @@ scaled to each size (Lanczos), so every version of the code sees the same pixels
 ``--repeats`` runs after one warm-up:
 
 * ``segment`` at 1, 3 and 12 MP (``inference.regions.segment``, the automatic gap);
-* at 3 MP with the bundled model and one hint stroke: ``finish`` (regions, flats, lines at full size) the first
-  time (regions found) and again with a new hint (regions from the cache where the code has one); and the
-  whole ``colorize`` of a new hint;
+* at 3 MP with the bundled model and one hint stroke, on the face (a closed region) and on the open paper
+  beside the neck (a hint there is split against the model's paper): ``finish`` (regions, flats, lines at full
+  size) the first time (regions found) and with a new hint (regions from the cache where the code has one); and
+  the whole ``colorize`` of a new hint;
 * hints of random colors (a 5 % noise of colors painted over the 1 MP sketch): one ``colorize``, in a child
   process given ``--noise-timeout`` seconds (code whose cost grows with the colors may not finish);
 * memory: in a child process, the peak resident memory a 4096x4096 ``colorize`` adds with 200 strokes of
-  random colors painted over it, in bytes per pixel (``--no-memory`` leaves it out).
+  random colors painted over it, in bytes per pixel, given ``--memory-timeout`` seconds (``--no-memory`` leaves
+  it out).
 
 Prints one line per figure and writes them to ``--out``.
 """
@@ -33,6 +35,7 @@ from _common import RESULTS, median_seconds, write_json  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "character" / "sketch.png"
 SIZES_MP = (1, 3, 12)
+FACE, PAPER = 0.5, 0.8  # heights of the hint strokes: on the character's face (a closed region), on the open paper
 
 
 def sketch_at(megapixels: float) -> np.ndarray:
@@ -52,20 +55,19 @@ def stroke(shape: tuple[int, int], color: tuple[int, int, int], at: float) -> np
     return h
 
 
-def _in_child(fn, timeout: float):
-    """``fn()`` run in a forked child process; its result, or None when it took longer than ``timeout`` s."""
+def _in_child(fn, timeout: float, *args):
+    """``fn(*args)`` run in a fresh (spawned) child process; its result, or None when it took longer than
+    ``timeout`` s. Spawned, not forked: a fork of a process whose torch has started its threads can hang."""
     import multiprocessing as mp
 
-    ctx = mp.get_context("fork")
-    q = ctx.Queue()
-    p = ctx.Process(target=lambda: q.put(fn()), daemon=True)
-    p.start()
-    p.join(timeout)
-    if p.is_alive():
-        p.kill()
-        p.join()
-        return None
-    return q.get(timeout=5)
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        job = pool.apply_async(fn, args)
+        try:
+            return job.get(timeout)
+        except mp.TimeoutError:
+            pool.terminate()
+            return None
 
 
 def _noise_seconds(model: str) -> float:
@@ -113,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(RESULTS / "segment.json"))
     ap.add_argument("--noise-timeout", type=float, default=120.0, metavar="S")
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--memory-timeout", type=float, default=600.0, metavar="S")
     args = ap.parse_args(argv)
     import autopainter
     from PIL import Image
@@ -129,41 +132,46 @@ def main(argv: list[str] | None = None) -> int:
 
     c = Colorizer.from_pretrained(args.model)
     sk = sketch_at(3)
-    first = Image.fromarray(stroke(sk.shape, (200, 40, 40), 0.8))
-    prep = c.prepare(sk, first)
-    gen = c.generate(prep.x)
-    c.finish(prep, gen)  # warms the no-hint cache (local hints), and the region cache where there is one
-    fresh = Colorizer.from_pretrained(args.model)
-    fresh.plain_colors(prep)
-    t0 = time.perf_counter()
-    fresh.finish(prep, gen)
-    figures["finish_3mp_first_ms"] = 1000 * (time.perf_counter() - t0)
     colors = [(40, 160, 60), (40, 60, 200), (220, 180, 40), (140, 40, 160), (30, 30, 30)]
-    preps = [c.prepare(sk, Image.fromarray(stroke(sk.shape, col, 0.8))) for col in colors]
-    gens = [c.generate(p.x) for p in preps]
-    times = []
-    for p, g in zip(preps, gens):
-        t0 = time.perf_counter()
-        c.finish(p, g)
-        times.append(time.perf_counter() - t0)
-    figures["finish_3mp_new_hint_ms"] = 1000 * float(np.median(times))
-    times = []
-    for col in colors:
-        hint = Image.fromarray(stroke(sk.shape, col, 0.8))
-        t0 = time.perf_counter()
-        c.colorize(sk, hint)
-        times.append(time.perf_counter() - t0)
-    figures["colorize_3mp_new_hint_ms"] = 1000 * float(np.median(times))
-    print(f"3 MP finish, regions found: {figures['finish_3mp_first_ms']:7.1f} ms; with a new hint: "
-          f"{figures['finish_3mp_new_hint_ms']:7.1f} ms; whole colorize of a new hint: {figures['colorize_3mp_new_hint_ms']:7.1f} ms")
+    for where, at in (("face", FACE), ("paper", PAPER)):
+        first = Image.fromarray(stroke(sk.shape, (200, 40, 40), at))
+        prep = c.prepare(sk, first)
+        gen = c.generate(prep.x)
+        c.finish(prep, gen)  # warms the no-hint cache (local hints), and the region cache where there is one
+        if where == "face":
+            fresh = Colorizer.from_pretrained(args.model)
+            fresh.plain_colors(prep)
+            t0 = time.perf_counter()
+            fresh.finish(prep, gen)
+            figures["finish_3mp_first_ms"] = 1000 * (time.perf_counter() - t0)
+        preps = [c.prepare(sk, Image.fromarray(stroke(sk.shape, col, at))) for col in colors]
+        gens = [c.generate(p.x) for p in preps]
+        times = []
+        for p, g in zip(preps, gens):
+            t0 = time.perf_counter()
+            c.finish(p, g)
+            times.append(time.perf_counter() - t0)
+        figures[f"finish_3mp_{where}_hint_ms"] = 1000 * float(np.median(times))
+        times = []
+        for col in colors:
+            hint = Image.fromarray(stroke(sk.shape, col, at))
+            t0 = time.perf_counter()
+            c.colorize(sk, hint)
+            times.append(time.perf_counter() - t0)
+        figures[f"colorize_3mp_{where}_hint_ms"] = 1000 * float(np.median(times))
+        print(f"3 MP, a new hint on the {where}: finish {figures[f'finish_3mp_{where}_hint_ms']:7.1f} ms, whole colorize "
+              f"{figures[f'colorize_3mp_{where}_hint_ms']:7.1f} ms", flush=True)
+    print(f"3 MP finish with the regions found (no cache): {figures['finish_3mp_first_ms']:7.1f} ms", flush=True)
 
-    noise = _in_child(lambda: _noise_seconds(args.model), args.noise_timeout)
+    noise = _in_child(_noise_seconds, args.noise_timeout, args.model)
     figures["noise_hints_1mp_s"] = float("nan") if noise is None else noise
     print("1 MP with 5 % of its pixels hinted in random colors: "
           + (f"over {args.noise_timeout:.0f} s (stopped)" if noise is None else f"{noise:.2f} s"), flush=True)
     if not args.no_memory:
-        figures["memory_4096_hinted_bytes_per_px"] = _in_child(lambda: _memory_per_pixel(args.model), 1800)
-        print(f"4096x4096 with 200 hint strokes: {figures['memory_4096_hinted_bytes_per_px']:.0f} bytes a pixel at the peak")
+        mem = _in_child(_memory_per_pixel, args.memory_timeout, args.model)
+        figures["memory_4096_hinted_bytes_per_px"] = float("nan") if mem is None else mem
+        print("4096x4096 with 200 hint strokes: " + (f"over {args.memory_timeout:.0f} s (stopped)" if mem is None
+                                                       else f"{mem:.0f} bytes a pixel at the peak"), flush=True)
     write_json(args.out, {"benchmark": "segment", "code": str(Path(autopainter.__file__).parent), "repeats": args.repeats,
                           "figures": {k: (round(v, 3) if v == v else None) for k, v in figures.items()}})
     print(f"wrote {args.out}")

@@ -10,7 +10,7 @@ export class Recolorer extends EventTarget {
    * @param request (job, signal) => Promise<Blob>: color that state
    * @param show (job, url) => void: show a result (an object URL, owned by this cache)
    */
-  constructor({ describe, request, show, delayMs = 500, cacheSize = 24 }) {
+  constructor({ describe, request, show, delayMs = 150, cacheSize = 24 }) {
     super();
     Object.assign(this, { describe, request, show, delayMs, cacheSize });
     this.live = true; // color after every change; off: only now()
