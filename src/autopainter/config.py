@@ -57,6 +57,8 @@ MAX_IMAGE_SIDE = 8192  # data.image_size, data.load_size and a model's image_siz
 MAX_CHANNELS = 4096  # model.ngf, discriminator.ndf
 MAX_DEPTH = 10  # model.depth: inputs are padded to a multiple of 2**depth (1024 px at 10)
 MAX_BATCH = 4096  # train.batch_size
+MAX_PARTS = 32  # model.parts: names the part head tells apart
+PART_HIDDEN = 32  # the part head's hidden channels (models.unet)
 # model.sketch_features=efficientnet-lite0: the frozen network's output channels at strides 2..32 (stride
 # 2**(level+1) joins decoder level ``level``) and its weight count for all five stages (models.unet;
 # a test checks both against the built network)
@@ -90,10 +92,16 @@ class GeneratorConfig(_Section):
     upsample: str = "transposed"  # decoder: transposed (pix2pix; 2-px checkerboard) | resize (nearest x2 + 3x3 conv)
     sketch_features: str = "none"  # none | efficientnet-lite0: frozen ImageNet features of the sketch fed to the decoder
     material_dim: int = 0  # material head: a D-dim embedding per pixel, alike within one material (0: none; loss.material)
+    parts: list[str] = field(default_factory=list)  # part head: the part names it tells apart per pixel, e.g. [paper,
+    # skin, hair, eyes, clothing, accessory, other] (data.materials.PART_CLASSES; []: none; loss.parts)
 
     def validate(self) -> None:
         _finite(self, "model")
         _in_range("model.material_dim", self.material_dim, 0, 256)
+        if not isinstance(self.parts, list) or not all(isinstance(p, str) and p for p in self.parts):
+            raise ConfigError(f"model.parts must be a list of part names, got {self.parts!r}")
+        if len(set(self.parts)) != len(self.parts) or len(self.parts) > MAX_PARTS:
+            raise ConfigError(f"model.parts must be at most {MAX_PARTS} different names, got {self.parts!r}")
         _choice("model.norm", self.norm, NORMS)
         _choice("model.upsample", self.upsample, ("transposed", "resize"))
         _choice("model.sketch_features", self.sketch_features, SKETCH_FEATURES)
@@ -143,6 +151,9 @@ class GeneratorConfig(_Section):
         if self.material_dim:  # a 1x1 conv on what the last decoder block reads
             head_in = chans[0] if depth == 1 else 2 * chans[0] + extra[0]
             n += head_in * self.material_dim + self.material_dim
+        if self.parts:  # a 3x3 conv to PART_HIDDEN channels, then a 1x1 conv to one logit per part, on the same
+            head_in = chans[0] if depth == 1 else 2 * chans[0] + extra[0]
+            n += head_in * PART_HIDDEN * 9 + PART_HIDDEN + PART_HIDDEN * len(self.parts) + len(self.parts)
         return n
 
 
@@ -187,6 +198,7 @@ class LossConfig(_Section):
     hint: float = 0.0  # L1 weight on the hinted areas alone (each hint grown by a few pixels); rewards following hints
     material: float = 0.0  # weight of the material head's contrastive term (needs model.material_dim and material maps)
     locality: float = 0.0  # L1 of the output against its own no-hint output over the unhinted materials (a hint changes its own)
+    parts: float = 0.0  # cross-entropy of the part head (model.parts) against the part names of the material maps
     gan_mode: str = "vanilla"  # vanilla | lsgan | hinge
     feature_backbone: str = "efficientnet-lite0"  # efficientnet-lite0 | vgg16 | vgg19 | none
     feature_weights: str = ""  # path to a torchvision-format .pth (required for vgg16 / vgg19)
@@ -198,7 +210,7 @@ class LossConfig(_Section):
         _finite(self, "loss")
         _choice("loss.gan_mode", self.gan_mode, GAN_MODES)
         _choice("loss.feature_backbone", self.feature_backbone, FEATURE_BACKBONES)
-        for k in ("l1", "feature", "gan", "tv", "hint", "material", "locality"):
+        for k in ("l1", "feature", "gan", "tv", "hint", "material", "locality", "parts"):
             if getattr(self, k) < 0:
                 raise ConfigError(f"loss.{k} must be >= 0")
         if self.l1 == self.feature == self.gan == self.tv == self.hint == 0:
@@ -291,6 +303,8 @@ class TrainConfig(_Section):
     log_every: int = 10  # steps between stats.jsonl lines
     runs_dir: str = "runs"  # where numbered run folders are made
     name: str = ""  # run name suffix; default: the config's name
+    heads_only: bool = False  # train the heads alone (model.material_dim's, model.parts'): the U-Net stays as it is,
+    # no discriminator step, the objective is the heads' terms (loss.material, loss.parts)
 
     def validate(self) -> None:
         _finite(self, "train")
@@ -386,6 +400,13 @@ class Config(_Section):
         if self.loss.locality > 0 and (not self.data.hint_materials or self.model.in_channels != 5):
             raise ConfigError("loss.locality > 0 needs hints per material (data.hint_materials=true) and a generator "
                               "that reads hints (model.in_channels=5)")
+        if bool(self.loss.parts > 0) != bool(self.model.parts):
+            raise ConfigError("the part head (model.parts) and its term (loss.parts) go together: set both "
+                              "(e.g. loss.parts=1) or neither")
+        if self.loss.parts > 0 and not self.data.hint_materials:
+            raise ConfigError("loss.parts > 0 needs the material maps in the batch: set data.hint_materials=true")
+        if self.train.heads_only and not (self.loss.parts > 0 or self.loss.material > 0):
+            raise ConfigError("train.heads_only trains the heads alone: it needs loss.parts or loss.material > 0")
         if self.loss.material > 0 and not self.data.hint_materials:
             raise ConfigError("loss.material > 0 needs the material maps in the batch: set data.hint_materials=true")
         for section in (self.model, self.discriminator, self.loss, self.data, self.train):

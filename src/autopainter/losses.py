@@ -140,6 +140,15 @@ def material_contrast(emb: torch.Tensor, labels: torch.Tensor, samples: int = 25
     return torch.stack(terms).mean() if terms else emb.float().sum() * 0.0
 
 
+def part_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The part head's term: cross-entropy of logits (B, P, H, W) against targets (B, H, W) int, each pixel's
+    part index (-1: unknown, left out), averaged over the known pixels. Zero, in the graph, when none is known."""
+    known = targets >= 0
+    if not bool(known.any()):
+        return logits.float().sum() * 0.0
+    return F.cross_entropy(logits.float(), targets.long(), ignore_index=-1)
+
+
 def locality(fake: torch.Tensor, anchor: torch.Tensor, unhinted: torch.Tensor) -> torch.Tensor:
     """Mean absolute change of the output against ``anchor`` (the same sketch's output without hints, no
     gradient) over the pixels of materials no hint touched: what the locality protocol counts as
@@ -160,6 +169,8 @@ def generator_objective(
     material_labels: torch.Tensor | None = None,
     anchor: torch.Tensor | None = None,
     unhinted: torch.Tensor | None = None,
+    part_logits: torch.Tensor | None = None,
+    part_labels: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """Named, unweighted terms plus their weighted ``total``. Terms with weight 0 are not computed.
 
@@ -167,7 +178,8 @@ def generator_objective(
     hint_mask: (B, 1, H, W) in {0, 1}, for ``loss.hint`` and ``loss.feature_off_hints``; step: the
     training step, for ``loss.feature_warmup`` (None: the full weight); material_emb (B, D, H, W) and
     material_labels (B, H, W), for ``loss.material`` (``material_contrast``); anchor (B, 3, H, W), the no-hint
-    output, and unhinted (B, 1, H, W), for ``loss.locality``.
+    output, and unhinted (B, 1, H, W), for ``loss.locality``; part_logits (B, P, H, W) and part_labels (B, H, W),
+    for ``loss.parts`` (``part_loss``).
     """
     terms: dict[str, torch.Tensor] = {}
     total = fake.new_zeros((), dtype=torch.float32)
@@ -208,5 +220,10 @@ def generator_objective(
             raise ValueError("loss.locality > 0 needs the no-hint output and the unhinted materials' mask")
         terms["locality"] = locality(fake, anchor, unhinted)
         total = total + cfg.locality * terms["locality"]
+    if cfg.parts > 0:
+        if part_logits is None or part_labels is None:
+            raise ValueError("loss.parts > 0 needs the part head's logits and the part targets")
+        terms["parts"] = part_loss(part_logits, part_labels)
+        total = total + cfg.parts * terms["parts"]
     terms["total"] = total
     return terms

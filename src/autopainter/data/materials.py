@@ -36,11 +36,14 @@ from ..ink import MATERIAL_INK_BELOW
 
 __all__ = ["MATERIALS_DIR", "PART_NAMES", "PAPER", "MaterialMap", "material_path", "write_material_map",
            "read_material_map", "materials_from_parts", "materials_from_colors", "parts_from_key_render",
-           "resize_labels", "ink_of"]
+           "resize_labels", "ink_of", "PART_CLASSES", "OTHER", "part_targets"]
 
 MATERIALS_DIR = "materials"  # SPLIT/materials/NAME.png, for every layout
 PART_NAMES = ("skin", "hair", "eyes", "clothing", "accessory", "background")
 PAPER = "paper"  # the name given to white paper that touches the border (not a material a user colors)
+OTHER = "other"  # the part head's name for a material of a map that names parts, but not this one (a mouth, a shoe)
+# The part head's classes (``model.parts`` of the models that name materials): what ``part_targets`` teaches
+PART_CLASSES = (PAPER, *PART_NAMES, OTHER)
 INK_BELOW = MATERIAL_INK_BELOW  # sketch gray below this (128) is ink: label 0
 COLOR_TOLERANCE = 10  # materials_from_colors: neighbours whose colors differ by at most this (max over RGB) join
 PAPER_MIN = 235  # every channel at least this: paper
@@ -111,6 +114,24 @@ def resize_labels(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return labels
     img = Image.fromarray(labels.astype(np.int32), mode="I")
     return np.asarray(img.resize(tuple(size), Image.Resampling.NEAREST)).astype(np.int32)
+
+
+def part_targets(mm: MaterialMap, classes: tuple[str, ...] | list[str]) -> np.ndarray:
+    """(H, W) int64: each pixel's part as an index into ``classes`` (the part head's names), -1 where unknown.
+
+    Ink (label 0) is unknown. A material named in ``classes`` is that class; an unnamed material is ``OTHER``
+    (when ``classes`` has it) only on a map that names some part besides the paper, since there the source
+    named every part it knows (a mouth, a shoe); on a map that names none (a source without parts, a map
+    derived from colors) it is unknown: it may be skin or hair."""
+    index = {name: i for i, name in enumerate(classes)}
+    names_parts = any(n and n != PAPER for n in mm.names.values())
+    lut = np.full(mm.count + 1, -1, np.int64)
+    for label in range(1, mm.count + 1):
+        name = mm.names.get(label, "")
+        if not name and names_parts:
+            name = OTHER
+        lut[label] = index.get(name, -1)
+    return lut[np.asarray(mm.labels)]
 
 
 def ink_of(sketch: np.ndarray) -> np.ndarray:

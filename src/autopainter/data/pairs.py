@@ -25,6 +25,7 @@ the Colorizer and the ONNX runner use too (``sample_tensors``; ``tests/test_inpu
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,8 @@ from ..models.inputs import INPUT_CHANNELS, encode_inputs
 from .augment import augment_sample
 from .hints import simulate_hints, simulate_material_hints
 from .layouts import Layout, layout_from_config
-from .materials import MaterialMap, material_path, materials_from_colors, read_material_map, resize_labels
+from .materials import (MaterialMap, material_path, materials_from_colors, part_targets, read_material_map,
+                        resize_labels)
 from .sketch import extract_sketch
 
 __all__ = ["PairDataset", "sample_tensors", "rotate_hue"]
@@ -92,6 +94,8 @@ class PairDataset(torch.utils.data.Dataset):
         material_targets: train mode with material hints: items also hold ``materials`` (S, S) int64, the map,
             and ``unhinted`` (1, S, S) in {0, 1}, the materials no hint touched (for ``loss.material`` and
             ``loss.locality``).
+        part_classes: with material hints in train mode, items also hold ``parts`` (S, S) int64, each pixel's
+            part as an index into these names, -1 where unknown (``materials.part_targets``; ``loss.parts``).
 
     Attributes:
         root: the folder the layout was read from (ROOT/<split> or its fallback, see module doc).
@@ -105,7 +109,7 @@ class PairDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, cfg: DataConfig, split: str = "train", train: bool = True, seed: int = 0,
-                 in_channels: int = 5, material_targets: bool = False) -> None:
+                 in_channels: int = 5, material_targets: bool = False, part_classes: Sequence[str] = ()) -> None:
         if not cfg.path:
             raise ImageError("data.path is empty: set it to the dataset folder (e.g. --set data.path=data/pairs)")
         if in_channels not in INPUT_CHANNELS:
@@ -116,6 +120,7 @@ class PairDataset(torch.utils.data.Dataset):
         self.seed = seed
         self.in_channels = in_channels
         self.material_targets = material_targets
+        self.part_classes = tuple(part_classes)
         # data.path and data.extra_paths, each with its own (detected) layout. A non-train split is made of
         # the roots that have it; only when none has it does it fall back to data.path's training images.
         # data.repeats lists a root's training pairs several times (train split only).
@@ -315,6 +320,8 @@ class PairDataset(torch.utils.data.Dataset):
             hinted = np.unique(mm.labels[hint_mask])
             unhinted = (mm.labels > 0) & ~np.isin(mm.labels, hinted)  # materials no hint touched
             item["unhinted"] = torch.from_numpy(unhinted[None].astype(np.float32))  # (1, S, S)
+        if mm is not None and self.part_classes:  # for the part head (loss.parts)
+            item["parts"] = torch.from_numpy(part_targets(mm, self.part_classes))  # (S, S)
         return item
 
 

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ..config import GeneratorConfig
+from ..config import PART_HIDDEN, GeneratorConfig
 from .inputs import crop, pad_to_multiple
 
 
@@ -190,8 +190,15 @@ class UNetGenerator(nn.Module):
         if cfg.material_dim:
             head_in = chans[0] if depth == 1 else 2 * chans[0] + extra[0]
             self.material_head = nn.Sequential(nn.ReLU(), nn.Conv2d(head_in, cfg.material_dim, 1))
+        # model.parts: what each pixel is (skin, hair, ...), one logit per name, from the same features through a
+        # 3x3 conv (a little context) and a 1x1 conv (losses.part_loss)
+        self.part_head: nn.Module | None = None
+        if cfg.parts:
+            head_in = chans[0] if depth == 1 else 2 * chans[0] + extra[0]
+            self.part_head = nn.Sequential(nn.ReLU(), nn.Conv2d(head_in, PART_HIDDEN, 3, padding=1), nn.ReLU(),
+                                           nn.Conv2d(PART_HIDDEN, len(cfg.parts), 1))
 
-    def _run(self, x: torch.Tensor, materials: bool = False):
+    def _run(self, x: torch.Tensor, materials: bool = False, parts: bool = False):
         feats: list[torch.Tensor] = []
         if self.sketch_net is not None:
             with torch.no_grad():  # frozen, and its input is data: nothing to differentiate
@@ -205,31 +212,40 @@ class UNetGenerator(nn.Module):
         for j, up in enumerate(self.ups):
             if j > 0:
                 level = depth - 1 - j
-                parts = [skips.pop(), x]
+                joined = [skips.pop(), x]
                 if level in self.sketch_levels:
-                    parts.append(self.adapters[str(level)](feats[self.sketch_levels[level]].to(x.dtype)))
-                x = torch.cat(parts, dim=1)  # (B, 2C (+ C_sketch), h, w)
-            if materials and j == len(self.ups) - 1:
-                emb = F.interpolate(self.material_head(x), scale_factor=2, mode="nearest")  # (B, D, H, W)
+                    joined.append(self.adapters[str(level)](feats[self.sketch_levels[level]].to(x.dtype)))
+                x = torch.cat(joined, dim=1)  # (B, 2C (+ C_sketch), h, w)
+            if j == len(self.ups) - 1:
+                if materials:
+                    emb = F.interpolate(self.material_head(x), scale_factor=2, mode="nearest")  # (B, D, H, W)
+                if parts:
+                    logits = F.interpolate(self.part_head(x), scale_factor=2, mode="nearest")  # (B, P, H, W)
             x = self._maybe_ckpt(up, x)
+        out = [torch.tanh(x)]
         if materials:
-            return torch.tanh(x), F.normalize(emb.float(), dim=1)
-        return torch.tanh(x)
+            out.append(F.normalize(emb.float(), dim=1))
+        if parts:
+            out.append(logits.float())
+        return out[0] if len(out) == 1 else tuple(out)
 
     def _maybe_ckpt(self, block: nn.Module, x: torch.Tensor) -> torch.Tensor:
         if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
             return checkpoint(block, x, use_reentrant=False)
         return block(x)
 
-    def forward(self, x: torch.Tensor, materials: bool = False):
+    def forward(self, x: torch.Tensor, materials: bool = False, parts: bool = False):
         """x (B, C, H, W) -> (B, 3, H, W); with ``materials`` (a model with ``model.material_dim``) also the
-        material head's embedding (B, D, H, W), unit length per pixel."""
+        material head's embedding (B, D, H, W), unit length per pixel; with ``parts`` (a model with
+        ``model.parts``) also the part head's logits (B, P, H, W), after the embedding when both are asked."""
         if materials and self.material_head is None:
             raise ValueError("this generator has no material head (model.material_dim is 0)")
+        if parts and self.part_head is None:
+            raise ValueError("this generator has no part head (model.parts is empty)")
         h, w = x.shape[-2:]
-        y = self._run(pad_to_multiple(x, self.multiple), materials)  # (B, 3, H', W'), multiples of 2**depth
-        if materials:
-            return crop(y[0], h, w), crop(y[1], h, w)
+        y = self._run(pad_to_multiple(x, self.multiple), materials, parts)  # (B, 3, H', W'), multiples of 2**depth
+        if isinstance(y, tuple):
+            return tuple(crop(t, h, w) for t in y)
         return crop(y, h, w)
 
 

@@ -145,7 +145,8 @@ def _train(cfg: Config, resume: str | Path | None, progress: bool) -> Path:
 
     data = dict(seed=cfg.train.seed, in_channels=cfg.model.in_channels)
     targets = cfg.loss.material > 0 or cfg.loss.locality > 0  # the maps in the batch
-    train_set = PairDataset(cfg.data, split="train", train=True, material_targets=targets, **data)
+    train_set = PairDataset(cfg.data, split="train", train=True, material_targets=targets,
+                            part_classes=cfg.model.parts if cfg.loss.parts > 0 else (), **data)
     val_set = PairDataset(cfg.data, split="val", train=False, **data)
     models = to_device(build_models(cfg, device, init=resume is None), cfg, device)
     run_dir, pos = _open_run(cfg, resume, models, is_main)

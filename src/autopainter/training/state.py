@@ -50,8 +50,9 @@ def build_models(cfg: Config, device: torch.device, init: bool = True) -> RunSta
 
     ``train.init_from``: G and its EMA start from the folder's generator, and D from its
     ``discriminator.safetensors`` when it has one (``autopainter export`` writes it) and the run has a D;
-    the architectures must match the config, except that a generator without a material head may gain one
-    (``model.material_dim``; the head starts fresh)."""
+    the architectures must match the config, except that a generator without a material head or a part head may
+    gain one (``model.material_dim``, ``model.parts``; the head starts fresh). ``train.heads_only`` freezes the rest
+    of G."""
     t = cfg.train
     G = build_generator(cfg.model, gradient_checkpointing=t.gradient_checkpointing)
     D = build_discriminator(cfg.discriminator) if cfg.loss.gan > 0 else None
@@ -60,19 +61,30 @@ def build_models(cfg: Config, device: torch.device, init: bool = True) -> RunSta
         # fine-tuning or continuing elsewhere: the model folder's weights; the architectures must match
         folder = resolve_model_dir(t.init_from)  # a path, or 'bundled': the packaged default model
         src, info = load_generator(folder)
-        # a model without a material head continues with a new one (model.material_dim): the rest must match
-        adding_head = bool(cfg.model.material_dim) and not src.cfg.material_dim
-        wanted = dataclasses.replace(cfg.model, material_dim=0) if adding_head else cfg.model
+        # a model without a material head (model.material_dim) or a part head (model.parts) continues with a new
+        # one, which starts fresh: the rest must match
+        new_heads, wanted = [], cfg.model
+        if cfg.model.material_dim and not src.cfg.material_dim:
+            new_heads.append("material_head.")
+            wanted = dataclasses.replace(wanted, material_dim=0)
+        if cfg.model.parts and not src.cfg.parts:
+            new_heads.append("part_head.")
+            wanted = dataclasses.replace(wanted, parts=[])
         _check_same_network(wanted, src.cfg, str(folder))
         state = src.state_dict()
-        if adding_head:
-            state = {**{k: v for k, v in G.state_dict().items() if k.startswith("material_head.")}, **state}
+        if new_heads:
+            state = {**{k: v for k, v in G.state_dict().items() if k.startswith(tuple(new_heads))}, **state}
         load_state_checked(G, state, str(folder))
         init_trained = dict(info.trained)
         found = load_discriminator(folder) if D is not None else None
         if found is not None:
             _check_same_network(cfg.discriminator, found[0], str(folder), "discriminator")
             load_state_checked(D, found[1], f"{folder}/{DISCRIMINATOR_NAME}")
+    if t.heads_only:  # the U-Net stays as it is: only the heads learn
+        G.requires_grad_(False)
+        for head in (G.material_head, G.part_head):
+            if head is not None:
+                head.requires_grad_(True)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     # fused: one kernel for the whole update (4x faster than the per-tensor loop on CPU), same algorithm
     opt_G = torch.optim.Adam(G.parameters(), lr=t.lr_g, betas=(t.beta1, t.beta2), fused=True)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import torch
 
 from ..config import Config
-from ..losses import adversarial_d, generator_objective
+from ..losses import adversarial_d, generator_objective, material_contrast, part_loss
 from ..models.patchgan import discriminator_condition
 from .state import RunState
 
-__all__ = ["d_step", "g_step", "train_step"]
+__all__ = ["d_step", "g_step", "heads_step", "train_step"]
 
 
 def d_step(models: RunState, cfg: Config, cond: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -34,13 +34,15 @@ def d_step(models: RunState, cfg: Config, cond: torch.Tensor, real: torch.Tensor
 def g_step(models: RunState, cfg: Config, cond: torch.Tensor, real: torch.Tensor, fake: torch.Tensor,
            hint_mask: torch.Tensor | None = None, step: int | None = None,
            emb: torch.Tensor | None = None, materials: torch.Tensor | None = None,
-           anchor: torch.Tensor | None = None, unhinted: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+           anchor: torch.Tensor | None = None, unhinted: torch.Tensor | None = None,
+           part_logits: torch.Tensor | None = None, parts: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """One generator update on the objective's total. Returns the named terms (detached).
 
     Shapes as in ``d_step``; hint_mask: (B, 1, H, W) in {0, 1}, for the hint terms; step: the training
     step (the feature weight's warm-up); emb (B, D, H, W), materials (B, H, W): the material head's
     embedding and the batch's material maps (``loss.material``); anchor (B, 3, H, W), unhinted (B, 1, H, W):
-    the no-hint output and the unhinted materials (``loss.locality``)."""
+    the no-hint output and the unhinted materials (``loss.locality``); part_logits (B, P, H, W), parts (B, H, W):
+    the part head's logits and the batch's part targets (``loss.parts``)."""
     models.opt_G.zero_grad(set_to_none=True)
     with models.amp:
         logits = None
@@ -48,9 +50,34 @@ def g_step(models: RunState, cfg: Config, cond: torch.Tensor, real: torch.Tensor
             models.D.requires_grad_(False)  # G's step must not leave gradients in D
             logits = models.D_frozen(cond, fake)
         terms = generator_objective(cfg.loss, fake, real, logits, models.extractor, hint_mask, step, emb, materials,
-                                    anchor, unhinted)
+                                    anchor, unhinted, part_logits, parts)
     models.scaler.scale(terms["total"]).backward()
     models.scaler.step(models.opt_G)
+    return {k: v.detach() for k, v in terms.items()}
+
+
+def heads_step(models: RunState, cfg: Config, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``train.heads_only``: one update of the heads alone (the U-Net's weights take no gradient, ``runtime``
+    freezes them), on their terms (``loss.material``, ``loss.parts``); no discriminator step."""
+    x = batch["input"]
+    if cfg.train.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    models.opt_G.zero_grad(set_to_none=True)
+    with models.amp:
+        out = models.G(x, materials=cfg.loss.material > 0, parts=cfg.loss.parts > 0)
+    terms: dict[str, torch.Tensor] = {}
+    total = out[0].new_zeros((), dtype=torch.float32)
+    heads = list(out[1:])
+    if cfg.loss.material > 0:
+        terms["material"] = material_contrast(heads.pop(0), batch["materials"])
+        total = total + cfg.loss.material * terms["material"]
+    if cfg.loss.parts > 0:
+        terms["parts"] = part_loss(heads.pop(0), batch["parts"])
+        total = total + cfg.loss.parts * terms["parts"]
+    terms["total"] = total
+    models.scaler.scale(total).backward()
+    models.scaler.step(models.opt_G)
+    models.scaler.update()
     return {k: v.detach() for k, v in terms.items()}
 
 
@@ -60,17 +87,21 @@ def train_step(models: RunState, cfg: Config, batch: dict[str, torch.Tensor], st
     batch: input (B, C, H, W) the generator's input, sketch (B, 1, H, W), color (B, 3, H, W),
     mask (B, 1, H, W); all in [-1, 1] (mask in {0, 1}); step: the training step. Returns the named loss terms (detached, on the
     device: ``float()`` them only when they are shown, it waits for the device)."""
+    if cfg.train.heads_only:
+        return heads_step(models, cfg, batch)
     x, real = batch["input"], batch["color"]
     cond = discriminator_condition(batch["sketch"], cfg.discriminator.in_channels)  # (B, 1 or 3, H, W)
     if cfg.train.channels_last:
         x, cond, real = (t.contiguous(memory_format=torch.channels_last) for t in (x, cond, real))
-    emb = materials = None
+    emb = materials = part_logits = parts = None
     with models.amp:
-        if cfg.loss.material > 0:
-            fake, emb = models.G(x, materials=True)  # (B, 3, H, W), (B, D, H, W)
-            materials = batch["materials"]  # (B, H, W)
-        else:
-            fake = models.G(x)  # (B, 3, H, W)
+        want_emb, want_parts = cfg.loss.material > 0, cfg.loss.parts > 0
+        out = models.G(x, materials=want_emb, parts=want_parts)
+        fake = out[0] if isinstance(out, tuple) else out  # (B, 3, H, W)
+        if want_emb:
+            emb, materials = out[1], batch["materials"]  # (B, D, H, W), (B, H, W)
+        if want_parts:
+            part_logits, parts = out[-1], batch["parts"]  # (B, P, H, W), (B, H, W)
         anchor = unhinted = None
         if cfg.loss.locality > 0:  # the same sketches without their hints: what the hints must leave alone
             with torch.no_grad():
@@ -81,6 +112,7 @@ def train_step(models: RunState, cfg: Config, batch: dict[str, torch.Tensor], st
     logs = {}
     if models.D is not None:
         logs["d"] = d_step(models, cfg, cond, real, fake)
-    logs.update(g_step(models, cfg, cond, real, fake, batch["mask"], step, emb, materials, anchor, unhinted))
+    logs.update(g_step(models, cfg, cond, real, fake, batch["mask"], step, emb, materials, anchor, unhinted,
+                       part_logits, parts))
     models.scaler.update()
     return logs
