@@ -633,3 +633,122 @@ def test_an_upload_the_disk_cannot_hold_is_507_and_logged(tiny_model_dir, tmp_pa
         r = client.post("/api/v1/colorize", files={"sketch": ("s.png", body, "image/png")})
     assert_error(r, 507, "no room")
     assert "Retry-After" in r.headers and any("spool" in rec.getMessage() for rec in caplog.records)
+
+
+# ------------------------------------------------------------------------------ palette variants (issue 32)
+PARTS = ["paper", "skin", "hair", "eyes", "clothing", "accessory", "background", "other"]
+PALETTES = [{"skin": ["#e0ac69"], "hair": ["#2c1b18"], "clothing": ["#3355aa", "#aa3355"]},
+            {"skin": ["#f1c27d"], "hair": ["#d4a017"], "clothing": ["#22aa44", "#eeee22"]},
+            {"skin": ["#8d5524"], "hair": ["#b22222"], "clothing": ["#ff8800", "#0088ff"]},
+            {"skin": ["#ffdbac"], "hair": ["#000000"], "clothing": ["#888888", "#ff00ff"]}]
+
+
+def materials_model(out_dir):
+    """A tiny model that names materials (a material head and a part head whose every pixel says "clothing"),
+    with a palettes.json of four palettes: its variants color the sketch's regions differently."""
+    import json
+
+    import torch
+
+    from autopainter.config import GeneratorConfig
+    from autopainter.models.io import save_pretrained
+    from autopainter.models.unet import build_generator
+
+    torch.manual_seed(0)
+    gen = build_generator(GeneratorConfig(ngf=8, depth=4, norm="group", dropout=0.0, material_dim=4, parts=PARTS))
+    with torch.no_grad():  # random part logits would name the regions by chance (paper, often): name them clothing
+        last = gen.part_head.out[-1]
+        last.weight.zero_()
+        last.bias.fill_(-5.0)
+        last.bias[PARTS.index("clothing")] = 5.0
+    path = save_pretrained(gen, out_dir, image_size=32)
+    (path / "palettes.json").write_text(json.dumps({"format": "autopainter-palettes", "version": 1, "source": "",
+                                                    "palettes": PALETTES}))
+    return path
+
+
+def two_shapes_png(size=(96, 64)) -> bytes:
+    img = Image.new("L", size, 255)
+    d = ImageDraw.Draw(img)
+    d.ellipse((4, 4, 44, 60), outline=0, width=2)
+    d.rectangle((52, 8, 90, 56), outline=0, width=2)
+    return png_bytes(img)
+
+
+@pytest.fixture(scope="module")
+def materials_client(tmp_path_factory):
+    root = tmp_path_factory.mktemp("materials")
+    app = create_app(settings(root, materials_model(root / "model")))
+    with TestClient(app) as c:
+        yield c
+
+
+def test_variant_and_palette_change_the_colors_of_a_model_that_names_materials(materials_client):
+    import json
+    import zipfile
+
+    c = materials_client
+    assert c.get("/api/v1/health").json()["variants"] == {"default": 0, "max": 1_000_000, "materials": True}
+    files = {"sketch": ("s.png", two_shapes_png(), "image/png")}
+    answers = [c.post("/api/v1/colorize", files=files, data={} if v is None else {"variant": str(v)})
+               for v in (None, 0, 1, 2)]
+    for r, v in zip(answers, (0, 0, 1, 2)):
+        assert r.status_code == 200, r.text
+        assert r.headers["X-Palette-Variant"] == str(v)
+        pal = json.loads(r.headers["X-Palette"])
+        assert "clothing" in pal and all(len(h) == 7 and h.startswith("#") for h in pal.values())
+    images = [np.asarray(decode(r.content).convert("RGB")) for r in answers]
+    assert (images[0] == images[1]).all()  # variant 0 is the default
+    assert not (images[1] == images[2]).all() and not (images[2] == images[3]).all()
+    assert answers[1].headers["X-Palette"] != answers[2].headers["X-Palette"]
+    # the user's palette wins over the variant for the material it names; the others keep the variant's colors
+    mine = c.post("/api/v1/colorize", files=files, data={"variant": "1", "palette": '{"clothing": "#010203"}'})
+    got, before = json.loads(mine.headers["X-Palette"]), json.loads(answers[2].headers["X-Palette"])
+    assert got["clothing"] == "#010203" and {k: v for k, v in got.items() if k != "clothing"} == \
+        {k: v for k, v in before.items() if k != "clothing"}
+    assert (np.asarray(decode(mine.content).convert("RGB")) == (1, 2, 3)).all(axis=2).sum() > 100
+    # a hint re-colors its material only: the unhinted ones keep the variant's colors
+    hinted = c.post("/api/v1/colorize", files={**files, "hints": ("h.png", hints_png((96, 64)), "image/png")},
+                    data={"variant": "2"})
+    assert hinted.status_code == 200 and hinted.headers["X-Palette-Variant"] == "2"
+    assert hinted.headers["X-Palette"] == answers[3].headers["X-Palette"]  # the no-hint colors of variant 2
+    assert hinted.content != answers[3].content
+    # the .ora keeps the variant and the palette
+    ora = c.post("/api/v1/colorize", files=files, data={"variant": "2", "format": "ora"})
+    assert ora.headers["X-Palette-Variant"] == "2" and ora.headers["X-Palette"] == answers[3].headers["X-Palette"]
+    stack = zipfile.ZipFile(io.BytesIO(ora.content)).read("stack.xml").decode()
+    assert 'autopainter-variant="2"' in stack and "autopainter-palette=" in stack
+    # JSON answers carry the headers too
+    as_json = c.post("/api/v1/colorize?format=json", files=files, data={"variant": "3"})
+    assert as_json.headers["X-Palette-Variant"] == "3" and "X-Palette" in as_json.headers
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("variant", "-1", ["variant", "0 to 1000000"]),
+    ("variant", "1000001", ["variant"]),
+    ("variant", "two", ["variant"]),
+    ("variant", "1.5", ["variant"]),
+    ("palette", "not json", ["palette"]),
+    ("palette", "[1, 2]", ["palette", "JSON object"]),
+    ("palette", "{}", ["palette"]),
+    ("palette", '{"hair": "red"}', ["#a1b2c3"]),
+    ("palette", '{"hair": "#12345"}', ["#a1b2c3"]),
+    ("palette", '{"hair": "#' + "a" * 5000 + '"}', ["#a1b2c3"]),
+])
+def test_bad_variant_or_palette_is_422(client, field, value, words):
+    r = client.post("/api/v1/colorize", files={"sketch": ("s.png", sketch_png(), "image/png")}, data={field: value})
+    assert_error(r, 422, *words)
+    assert len(r.json()["error"]) <= 500  # the client's input is never echoed whole
+
+
+def test_a_model_without_materials_takes_a_variant_and_sends_no_palette(client):
+    h = client.get("/api/v1/health").json()
+    assert h["variants"] == {"default": 0, "max": 1_000_000, "materials": False}
+    files = {"sketch": ("s.png", sketch_png(), "image/png")}
+    plain = client.post("/api/v1/colorize", files=files)
+    other = client.post("/api/v1/colorize", files=files, data={"variant": "3", "palette": '{"hair": "#3b2a20"}'})
+    assert plain.headers["X-Palette-Variant"] == "0" and other.headers["X-Palette-Variant"] == "3"
+    assert "X-Palette" not in plain.headers and "X-Palette" not in other.headers
+    assert plain.content == other.content  # nothing to color by a palette
+    soft = client.post("/api/v1/colorize", files=files, data={"variant": "1", "style": "soft"})
+    assert soft.status_code == 200 and "X-Palette" not in soft.headers

@@ -59,6 +59,7 @@ MAX_DEPTH = 10  # model.depth: inputs are padded to a multiple of 2**depth (1024
 MAX_BATCH = 4096  # train.batch_size
 MAX_PARTS = 32  # model.parts: names the part head tells apart
 PART_HIDDEN = 32  # the part head's hidden channels (models.unet)
+PART_LEVELS = 3  # decoder levels the part head reads (the last three: at 1/2, 1/4 and 1/8 of the image's size)
 # model.sketch_features=efficientnet-lite0: the frozen network's output channels at strides 2..32 (stride
 # 2**(level+1) joins decoder level ``level``) and its weight count for all five stages (models.unet;
 # a test checks both against the built network)
@@ -151,9 +152,11 @@ class GeneratorConfig(_Section):
         if self.material_dim:  # a 1x1 conv on what the last decoder block reads
             head_in = chans[0] if depth == 1 else 2 * chans[0] + extra[0]
             n += head_in * self.material_dim + self.material_dim
-        if self.parts:  # a 3x3 conv to PART_HIDDEN channels, then a 1x1 conv to one logit per part, on the same
-            head_in = chans[0] if depth == 1 else 2 * chans[0] + extra[0]
-            n += head_in * PART_HIDDEN * 9 + PART_HIDDEN + PART_HIDDEN * len(self.parts) + len(self.parts)
+        if self.parts:  # 1x1 convs on what the last PART_LEVELS decoder blocks read, then a 3x3 and a 1x1 conv
+            for i in range(min(PART_LEVELS, depth)):
+                c = chans[i] if i == depth - 1 else 2 * chans[i] + extra[i]
+                n += c * PART_HIDDEN + PART_HIDDEN
+            n += PART_HIDDEN * PART_HIDDEN * 9 + PART_HIDDEN + PART_HIDDEN * len(self.parts) + len(self.parts)
         return n
 
 

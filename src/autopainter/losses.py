@@ -142,11 +142,15 @@ def material_contrast(emb: torch.Tensor, labels: torch.Tensor, samples: int = 25
 
 def part_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """The part head's term: cross-entropy of logits (B, P, H, W) against targets (B, H, W) int, each pixel's
-    part index (-1: unknown, left out), averaged over the known pixels. Zero, in the graph, when none is known."""
+    part index (-1: unknown, left out). Each part's pixels weigh 1 / sqrt(its share of the batch's known pixels)
+    (then the weighted mean): paper, most of every picture, would otherwise teach the head that a shirt is skin.
+    Zero, in the graph, when no pixel is known."""
     known = targets >= 0
     if not bool(known.any()):
         return logits.float().sum() * 0.0
-    return F.cross_entropy(logits.float(), targets.long(), ignore_index=-1)
+    counts = torch.bincount(targets[known].long(), minlength=logits.shape[1]).float()
+    weight = torch.where(counts > 0, (counts.sum() / counts.clamp_min(1.0)).sqrt(), torch.zeros_like(counts))
+    return F.cross_entropy(logits.float(), targets.long(), weight=weight, ignore_index=-1)
 
 
 def locality(fake: torch.Tensor, anchor: torch.Tensor, unhinted: torch.Tensor) -> torch.Tensor:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
+from ..inference.palettes import MAX_VARIANT
 from ..inference.regions import MAX_GAP, check_gap
 from .outputs import (EXIT_BAD_INPUT, OUTPUT_SUFFIXES, OVERWRITE_HELP, CLIError, collect_inputs, image_error_text,
                       names_one_file, output_help, plan_outputs, require_positive)
@@ -53,6 +55,35 @@ def _folder_suffix(out: Path, fmt: str | None) -> str:
     return f".{fmt or 'png'}"
 
 
+def _read_palette(path: str) -> dict:
+    """--palette FILE: a JSON object of material names and hex colors (what --save-palette writes)."""
+    from ..inference.palettes import parse_palette
+
+    p = Path(path)
+    if not p.is_file():
+        raise CLIError(f"--palette: no such file: {p}")
+    if p.stat().st_size > 1 << 20:
+        raise CLIError(f"--palette: {p} is over 1 MB; a palette is a small JSON file")
+    try:
+        text = p.read_text(encoding="utf-8")
+        parse_palette(text)
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise CLIError(f"--palette: {p}: {e}") from None
+    return json.loads(text)
+
+
+def _check_palette_out(dest: Path, inputs: list[Path], overwrite: bool) -> None:
+    """--save-palette FILE: a new .json file (or one --overwrite may replace) that is none of the inputs."""
+    if dest.suffix.lower() != ".json":
+        raise CLIError(f"--save-palette writes JSON: name the file NAME.json, not {dest.name}")
+    if any(dest.resolve() == p.resolve() for p in inputs):
+        raise CLIError(f"--save-palette {dest} is one of the inputs; it would be overwritten")
+    if dest.exists() and not overwrite:
+        raise CLIError(f"--save-palette {dest} exists; pass --overwrite to replace it")
+    if not dest.parent.is_dir():
+        raise CLIError(f"--save-palette: no such folder: {dest.parent}")
+
+
 def cmd_colorize(args: argparse.Namespace) -> int:
     from ..inference import Colorizer, FileJob, colorize_files, layer_paths
     from ..inference.files import layer_suffixes
@@ -63,11 +94,19 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         check_gap(args.gap)
     except ValueError as e:
         raise CLIError(f"--{e}") from None
+    if args.variant < 0 or args.variant > MAX_VARIANT:
+        raise CLIError(f"--variant must be from 0 to {MAX_VARIANT}, got {args.variant}")
+    palette = _read_palette(args.palette) if args.palette else None
+    if args.save_palette and len(files) != 1:
+        raise CLIError(f"--save-palette writes the palette of one sketch; {len(files)} were given")
     hints, hints_dir = _find_hints(files, args.hints)
     closing, _ = _find_hints(files, args.closing, "closing")  # a sketch without one in a folder simply has none
     empty, _ = _find_hints(files, args.empty, "empty")
     out = Path(args.output)
     side = [h for found in (hints, closing, empty) for h in found.values() if h is not None]
+    side += [Path(p) for p in (args.palette,) if p]
+    if args.save_palette:
+        _check_palette_out(Path(args.save_palette), files + side, args.overwrite)
     targets = plan_outputs(files, out, extras=layer_suffixes() if args.layers else (),
                            inputs=side, overwrite=args.overwrite,
                            suffixes=COLORIZE_SUFFIXES, folder_suffix=_folder_suffix(out, args.format))
@@ -85,7 +124,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     jobs = []
     for f, dest in targets.items():
         jobs.append(FileJob(f, dest, hints[f], layer_paths(dest) if args.layers else {},  # layers: PNGs next to dest
-                            closing=closing[f], empty=empty[f]))
+                            closing=closing[f], empty=empty[f], variant=args.variant, palette=palette,
+                            palette_out=Path(args.save_palette) if args.save_palette else None))
     unhinted = sum(1 for h in hints.values() if h is None) if hints_dir is not None else 0
 
     if len(jobs) == 1:  # one file: its error is the command's error
@@ -94,7 +134,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         if failed:
             raise CLIError(image_error_text(failed[0][1]))
         if not args.quiet:
-            print("\n".join(str(p) for p in (job.dest, *job.layers.values())))
+            extra = [job.palette_out] if job.palette_out is not None else []
+            print("\n".join(str(p) for p in (job.dest, *job.layers.values(), *extra)))
         _count_unhinted(unhinted, 1, hints_dir)
         return 0
     bar = None
@@ -154,6 +195,13 @@ def add_colorize_command(sub) -> None:
                    "its non-transparent pixels close regions like ink where an outline is missing, and never show")
     c.add_argument("--empty", metavar="FILE", help="RGBA image of leave-empty marks (or a folder of them named like the sketches): "
                    "every region holding a non-transparent pixel stays paper white")
+    c.add_argument("--variant", type=int, default=0, metavar="N",
+                   help="which palette colors the materials with no hints: 0 (default) the one closest to the model's own "
+                   "colors, 1, 2, ... others (models that name materials, like the bundled one)")
+    c.add_argument("--palette", metavar="FILE", help='JSON file of material names and hex colors, e.g. {"hair": "#3b2a20", '
+                   '"clothing 2": "#2a4d8f"}: those materials take those colors (what --save-palette writes)')
+    c.add_argument("--save-palette", metavar="FILE.json", help="write the result's material colors as JSON, for "
+                   "--palette on other drawings (one sketch)")
     c.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx"),
                    help="auto (= torch), torch, or onnx: ONNX Runtime, needs pip install 'autopainter[onnx]' (default: auto)")
     c.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),

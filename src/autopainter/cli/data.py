@@ -1,4 +1,4 @@
-"""The data commands of ``autopainter``: ``sketchify`` and ``prepare {openmoji,characters,wesnoth,folder,check}``.
+"""The data commands of ``autopainter``: ``sketchify`` and ``prepare {openmoji,characters,wesnoth,folder,palettes,check}``.
 
 Thin shells over ``data.sketch.extract_sketch`` and ``data.sources``; ``cli.build_parser`` adds them
 with ``add_data_commands(sub)``.
@@ -145,6 +145,28 @@ def cmd_prepare_check(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------- parser
+def cmd_prepare_palettes(args: argparse.Namespace) -> int:
+    from ..inference.palettes import LIBRARY_NAME, build_library
+
+    model = Path(args.model)
+    if not (model / "config.json").is_file():
+        raise CLIError(f"--model {model}: not a model folder (no config.json)")
+    dest = model / LIBRARY_NAME
+    if dest.exists() and not args.overwrite:
+        raise CLIError(f"{dest} exists; pass --overwrite to replace it")
+    if args.limit < 0:
+        raise CLIError(f"--limit must be >= 0, got {args.limit}")
+    for d in args.datasets:
+        if not (Path(d) / "train").is_dir():
+            raise CLIError(f"{d}: no train split (a dataset folder made by autopainter prepare)")
+    lib = build_library(args.datasets, limit=args.limit)
+    if not len(lib):
+        raise CLIError("no material map names any part: prepare the data with `autopainter prepare characters`")
+    lib.save(dest)
+    print(f"{dest}: {len(lib)} palettes from {lib.source}")
+    return 0
+
+
 def add_data_commands(sub) -> None:
     """Add ``sketchify`` and ``prepare`` to the ``autopainter`` subparsers ``sub``."""
     from ..data.sketch import SKETCH_METHODS
@@ -229,6 +251,16 @@ def add_data_commands(sub) -> None:
     f.add_argument("--set-param", action="append", metavar="NAME=VALUE", help="sketch method parameter (repeatable)")
     common(f, None)
     f.set_defaults(func=cmd_prepare_folder)
+
+    pl = ps.add_parser("palettes", help="a model's palette library: the part colors of a dataset's training pictures",
+                       description="Read the material maps of each dataset's train split (those naming parts: skin, hair, "
+                                   "clothing, ...) and write MODEL/palettes.json, the palettes the flat style colors "
+                                   "materials from (--variant). See docs/palettes.md.")
+    pl.add_argument("datasets", nargs="+", metavar="DATA", help="dataset folders with material maps (prepare characters)")
+    pl.add_argument("--model", required=True, metavar="DIR", help="the model folder that gets palettes.json")
+    pl.add_argument("--limit", type=int, default=0, metavar="N", help="keep N palettes, evenly spread (default: all)")
+    pl.add_argument("--overwrite", action="store_true", help="replace an existing palettes.json")
+    pl.set_defaults(func=cmd_prepare_palettes)
 
     c = ps.add_parser("check", help="validate a dataset folder",
                       description="Counts per split, sizes, unpaired and unreadable files, odd side-by-side "

@@ -44,15 +44,17 @@ from ..models.inputs import encode_inputs
 from ..models.io import ModelFileError, ModelInfo, bundled_model_dir, load_generator
 from ..models.unet import UNetGenerator
 from . import compose
-from .flats import flat_layer, hints_at, leave_empty, local_soft
+from .flats import flat_layer, hints_at, leave_empty, local_soft, open_paper, region_colors
+from .palettes import LIBRARY_NAME, MAX_VARIANT, Materials, PaletteLibrary, find_materials, paint_materials, parse_palette
 from .regions import REGION_CACHE_BYTES, RegionCache, Regions, check_gap
 from .layers import exported_layers, ora_stack
-from .runners import BACKENDS, PRECISIONS, HintsOnlyRunner, Runner, default_threads, make_runner
+from .runners import BACKENDS, PRECISIONS, HintsOnlyRunner, Runner, TorchRunner, default_threads, make_runner
 
 ImageLike = Union[str, Path, Image.Image, np.ndarray]
 STYLES = ("flat", "soft")  # flat: one color per region of the sketch; soft: the generated colors as they are
 DEFAULT_STYLE = "flat"
 ORA_GAP, ORA_GAP_USED = "autopainter-gap", "autopainter-gap-used"  # the .ora's <image> attributes for the gap
+ORA_VARIANT, ORA_PALETTE = "autopainter-variant", "autopainter-palette"  # ... for the palette variant and colors
 PLAIN_CACHE = 64  # sketches whose no-hint generator colors a colorizer keeps (about 200 KB each at 256 px)
 
 
@@ -103,6 +105,30 @@ class ColorizeResult:
     gap: Optional[int] = None  # the gap asked for (None: automatic)
     make_regions: Optional[Callable[[], Regions]] = field(default=None, repr=False)  # the sketch's regions, on demand
     found: list = field(default_factory=list, repr=False)  # the regions, once made (``make_regions`` fills it)
+    variant: int = 0  # the palette variant asked for (``palettes``)
+    named: dict = field(default_factory=dict, repr=False)  # "palette", "materials": filled when the flats are made
+
+    @property
+    def palette(self) -> Optional[dict]:
+        """{material name: "#rrggbb"}: the no-hint colors of the named materials, as ``--palette`` takes them
+        back (made with the flats); None for a model that names no materials."""
+        self.flats  # noqa: B018 - the flats make it
+        return self.named.get("palette")
+
+    @property
+    def materials(self) -> Optional[Materials]:
+        """The sketch's materials (``palettes.Materials``: each region's material, names, parts), made with the
+        flats; None for a model that names none."""
+        self.flats  # noqa: B018 - the flats make them
+        return self.named.get("materials")
+
+    def material_labels(self) -> Optional[np.ndarray]:
+        """(H, W) int32: each pixel's material (1..M, ``materials.names[id - 1]``; 0: none: paper, ink and the
+        regions that keep the model's colors); None for a model that names none."""
+        mats = self.materials
+        if mats is None or self.make_regions is None:
+            return None
+        return mats.region[self.make_regions().labels].astype(np.int32)
 
     @property
     def gap_used(self) -> Optional[int]:
@@ -153,6 +179,11 @@ class ColorizeResult:
         attrs = {ORA_GAP: "auto" if self.gap is None else str(int(self.gap))}
         if self.gap_used is not None:
             attrs[ORA_GAP_USED] = str(int(self.gap_used))
+        attrs[ORA_VARIANT] = str(int(self.variant))
+        if self.palette:
+            import json
+
+            attrs[ORA_PALETTE] = json.dumps(self.palette, separators=(",", ":"))
         return ora_bytes(self.ora_layers(), self.image, attrs=attrs)
 
     def save_ora(self, path: str | Path) -> None:
@@ -171,6 +202,8 @@ class Prepared:
     closing: Optional[np.ndarray] = field(default=None, repr=False)  # (H, W) bool closing lines (walls for the regions)
     empty: Optional[np.ndarray] = field(default=None, repr=False)  # (H, W) bool leave-empty marks
     gap: Optional[int] = None  # the gap for this sketch's regions (None: the colorizer's)
+    variant: int = 0  # the palette variant (0: the palette closest to the model's own colors)
+    palette: Optional[dict] = field(default=None, repr=False)  # {material name: (r, g, b)} the user's palette
 
 
 class Colorizer:
@@ -204,6 +237,9 @@ class Colorizer:
             False: the hinted run's colors everywhere, as before.
         region_cache_bytes: how much the cache of regions (by sketch content, gap and closing lines) may hold:
             a re-color of the same sketch with other hints does not segment it again.
+        palettes: the palette library (``palettes.PaletteLibrary``; ``from_pretrained`` reads the model folder's
+            ``palettes.json``). With a model that names materials (a part head and a material head), the flat
+            style colors each material with one palette color (``palettes``), and a hint reaches its material.
 
     Besides hints, ``colorize`` takes ``closing`` lines (walls for the regions that never show) and ``empty``
     marks (the regions holding one stay paper white), both RGBA images whose non-transparent pixels count,
@@ -214,7 +250,7 @@ class Colorizer:
                  device: str | torch.device = "cpu", size: int | None = None, backend: str = "auto",
                  precision: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS, model_dir: str | Path | None = None,
                  threads: int | None = None, style: str = DEFAULT_STYLE, gap: int | None = None, local: bool = True,
-                 region_cache_bytes: int = REGION_CACHE_BYTES):
+                 region_cache_bytes: int = REGION_CACHE_BYTES, palettes: PaletteLibrary | None = None):
         self.style = _check_style(style)
         self.gap = check_gap(gap)
         self.generator = generator.to(device).eval() if generator is not None else None
@@ -251,6 +287,9 @@ class Colorizer:
         self.region_cache = RegionCache(region_cache_bytes)  # regions by sketch, gap and closing lines
         self._plain: OrderedDict[bytes, np.ndarray] = OrderedDict()  # no-hint generator colors by sketch
         self._plain_lock = threading.Lock()
+        self.palettes = palettes
+        self._heads: OrderedDict[bytes, tuple] = OrderedDict()  # the heads' no-hint outputs by sketch
+        self._head_runner: TorchRunner | None = None
         if not self.runner.generates:
             self._check_without_model(self.style)
 
@@ -274,6 +313,11 @@ class Colorizer:
             if not (model_dir / "config.json").is_file():
                 raise ModelFileError("this install has no bundled model; pass a model folder (--model DIR)")
         gen, info = load_generator(model_dir, device)
+        if "palettes" not in kwargs and (Path(model_dir) / LIBRARY_NAME).is_file():
+            try:
+                kwargs["palettes"] = PaletteLibrary.load(Path(model_dir) / LIBRARY_NAME)
+            except ValueError as e:
+                raise ModelFileError(str(e)) from None
         return cls(gen, info, device, size, model_dir=model_dir, **kwargs)
 
     # ------------------------------------------------------------------------------ public calls
@@ -287,10 +331,12 @@ class Colorizer:
 
     def colorize(self, sketch: ImageLike, hints: ImageLike | None = None, style: str | None = None,
                  threads: int | None = None, gap: int | None = None, closing: ImageLike | None = None,
-                 empty: ImageLike | None = None) -> ColorizeResult:
+                 empty: ImageLike | None = None, variant: int = 0,
+                 palette: Mapping[str, Any] | None = None) -> ColorizeResult:
         """The whole pipeline: ``finish(prepare(sketch, hints, ...), generate(...))``: the image and its layers.
-        ``gap``: this call's gap (default the colorizer's); ``closing``, ``empty``: see ``prepare``."""
-        prep = self.prepare(sketch, hints, gap=gap, closing=closing, empty=empty)
+        ``gap``: this call's gap (default the colorizer's); ``closing``, ``empty``, ``variant``, ``palette``: see
+        ``prepare``."""
+        prep = self.prepare(sketch, hints, gap=gap, closing=closing, empty=empty, variant=variant, palette=palette)
         return self.finish(prep, self.generate(prep.x, threads), style=style, threads=threads)
 
     def regions(self, sketch: ImageLike, gap: int | None = None, closing: ImageLike | None = None) -> Regions:
@@ -319,17 +365,23 @@ class Colorizer:
 
     # ------------------------------------------------------------------------------ the three stages
     def prepare(self, sketch: ImageLike, hints: ImageLike | None = None, gap: int | None = None,
-                closing: ImageLike | None = None, empty: ImageLike | None = None) -> Prepared:
+                closing: ImageLike | None = None, empty: ImageLike | None = None, variant: int = 0,
+                palette: Mapping[str, Any] | None = None) -> Prepared:
         """Read the sketch (and hints), bring them to the working resolution and encode them.
 
         ``gap``: the gap for this sketch's regions (default the colorizer's). ``closing``: an RGBA image
         (any size, stretched over the sketch) whose non-transparent pixels are *closing lines*: walls for the
         regions, never shown (``regions.segment``'s ``closing``). ``empty``: an RGBA image whose
-        non-transparent pixels mark regions that stay paper white (the leave-empty key).
+        non-transparent pixels mark regions that stay paper white (the leave-empty key). ``variant``: which
+        palette colors the materials (0: the one closest to the model's own colors; ``palettes``); ``palette``:
+        {material name: "#rrggbb"}, colors that win over the variant's for the materials they name.
 
         Returns a ``Prepared`` whose ``x`` is the generator's input (1, C, h, w) float32 in [-1, 1]
         (C = 0 for the hints-only baseline)."""
         check_gap(gap)
+        if isinstance(variant, bool) or not isinstance(variant, (int, np.integer)) or not 0 <= variant <= MAX_VARIANT:
+            raise ValueError(f"variant must be a whole number from 0 to {MAX_VARIANT}, got {variant!r}")
+        user = parse_palette(palette) if palette is not None else None
         sk = flatten_on_white(_as_pil(sketch, "sketch", self.max_pixels)).convert("L")
         W, H = sk.size
         h, w = working_size(H, W, self.size)
@@ -348,7 +400,8 @@ class Colorizer:
         x = encode_inputs(small_a, rgb, m, self.in_channels)[None] if self.in_channels else np.zeros((1, 0, h, w), np.float32)
         full = np.asarray(sk)
         return Prepared(sketch=full, small=small_a, x=x, hints=rgba, gap=gap,  # x: (1, C, h, w)
-                        closing=self._marks(closing, "closing", full.shape), empty=self._marks(empty, "empty", full.shape))
+                        closing=self._marks(closing, "closing", full.shape), empty=self._marks(empty, "empty", full.shape),
+                        variant=int(variant), palette=user)
 
     def generate(self, x: np.ndarray, threads: int | None = None) -> np.ndarray | None:
         """(1, C, h, w) float32 in [-1, 1] -> (h, w, 3) uint8: one generator run on this colorizer's runner
@@ -385,8 +438,16 @@ class Colorizer:
                 found.append(self.region_cache.segment(prep.sketch, gap, prep.closing))
             return found[0]
 
+        named: dict = {}  # the materials' palette, once made
+
         def make_flats() -> np.ndarray:
-            return leave_empty(regions(), flat_layer(regions(), soft, hints, plain=plain), prep.empty)
+            base = mats = None
+            if self.names_materials and self.local and soft is not None:
+                base, named["materials"], named["palette"] = self._material_colors(
+                    prep, regions(), soft if hints is None else plain, threads)
+                mats = named["materials"].region
+            return leave_empty(regions(), flat_layer(regions(), soft, hints, plain=plain, base=base, materials=mats),
+                               prep.empty)
 
         if style == "flat":
             color = make_flats()
@@ -400,7 +461,51 @@ class Colorizer:
         image = compose.multiply_lines(color, prep.sketch)
         return ColorizeResult(image=Image.fromarray(image), color=Image.fromarray(color), sketch=prep.sketch,
                               style=style, hints=prep.hints, make_flats=make_flats, closing=prep.closing,
-                              empty=prep.empty, gap=gap, make_regions=regions, found=found)
+                              empty=prep.empty, gap=gap, make_regions=regions, found=found, variant=prep.variant,
+                              named=named)
+
+    @property
+    def names_materials(self) -> bool:
+        """Whether the model names materials: a part head and a material head (``palettes``)."""
+        g = self.generator
+        return g is not None and g.part_head is not None and g.material_head is not None
+
+    def heads(self, prep: Prepared, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The material head's embedding (h, w, D) and the part head's probabilities (h, w, P), float32 at the
+        working resolution, for ``prep``'s sketch without hints (kept for the last ``PLAIN_CACHE`` sketches).
+        Needs a model that ``names_materials``; the torch backend runs the heads whatever ``backend`` is."""
+        key = self._plain_key(prep)
+        with self._plain_lock:
+            hit = self._heads.get(key)
+            if hit is not None:
+                self._heads.move_to_end(key)
+                return hit
+        if self._head_runner is None:
+            self._head_runner = (self.runner if isinstance(self.runner, TorchRunner)
+                                 else TorchRunner(self.generator, self.device, "fp32", self.threads))
+        _, emb, probs = self._head_runner.heads(encode_inputs(prep.small, None, None, self.in_channels)[None],
+                                                int(threads or self.threads))
+        out = (np.ascontiguousarray(emb[0].transpose(1, 2, 0)), np.ascontiguousarray(probs[0].transpose(1, 2, 0)))
+        for a in out:
+            a.flags.writeable = False
+        with self._plain_lock:
+            self._heads[key] = out
+            while len(self._heads) > PLAIN_CACHE:
+                self._heads.popitem(last=False)
+        return out
+
+    def _material_colors(self, prep: Prepared, regions: Regions, plain: np.ndarray, threads: int | None):
+        """The no-hint flat colors with one palette color per material: ((count + 1, 3) uint8, (count + 1,)
+        material ids, {material name: "#rrggbb"})."""
+        emb, probs = self.heads(prep, threads)
+        base = region_colors(regions, plain)
+        mats = find_materials(regions, probs, emb, self.generator.cfg.parts, base, open_paper(regions, base))
+        rgb = paint_materials(mats, self.palettes, prep.variant, prep.palette)
+        lut = base.copy()
+        has = mats.region > 0
+        lut[has] = rgb[mats.region[has] - 1]
+        palette = {name: "#%02x%02x%02x" % tuple(int(v) for v in c) for name, c in zip(mats.names, rgb)}
+        return lut, mats, palette
 
     def plain_colors(self, prep: Prepared, threads: int | None = None) -> np.ndarray | None:
         """The generator's colors (h, w, 3) uint8 (read-only) for ``prep``'s sketch without hints (None without a

@@ -3,6 +3,7 @@ each output written atomically; and where outputs and their layers go."""
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Callable, Iterable, Optional
 import torch
 from PIL import Image
 
-from ..imageio import PNG_COMPRESS_LEVEL, ImageError, save_image
+from ..imageio import PNG_COMPRESS_LEVEL, ImageError, atomic_write_bytes, save_image
 from .colorizer import Colorizer
 from .layers import exported_layers, layer_suffix
 from .runners import CORES
@@ -32,6 +33,9 @@ class FileJob:
     layers: dict[str, Path] = field(default_factory=dict)
     closing: Optional[Path] = None  # RGBA closing lines (``Colorizer.prepare``)
     empty: Optional[Path] = None  # RGBA leave-empty marks
+    variant: int = 0  # the palette variant (``Colorizer.prepare``)
+    palette: Optional[dict] = None  # {material name: "#rrggbb"} that wins over the variant
+    palette_out: Optional[Path] = None  # where the result's palette is written as JSON (``ColorizeResult.palette``)
 
 
 def layer_suffixes() -> tuple[str, ...]:
@@ -69,13 +73,16 @@ def colorize_files(colorizer: Colorizer, jobs: Iterable[FileJob], workers: int |
 
     def one(job: FileJob) -> Optional[ImageError]:
         try:
-            res = colorizer.colorize(job.sketch, job.hints, threads=per_run, closing=job.closing, empty=job.empty)
+            res = colorizer.colorize(job.sketch, job.hints, threads=per_run, closing=job.closing, empty=job.empty,
+                                     variant=job.variant, palette=job.palette)
         except ImageError as e:
             return e
         if job.dest.suffix.lower() == ORA_SUFFIX:
             res.save_ora(job.dest)
         else:
             save_output(res.image, job.dest)
+        if job.palette_out is not None:
+            atomic_write_bytes(job.palette_out, (json.dumps(res.palette or {}, indent=1) + "\n").encode())
         if job.layers:
             images = res.layers
             for name, path in job.layers.items():

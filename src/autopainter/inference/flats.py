@@ -144,7 +144,8 @@ def open_paper(regions: Regions, lut: np.ndarray) -> np.ndarray:
     return np.unique(rim[(lut[rim] == 255).all(1)]).astype(np.int64)
 
 
-def _local_hints(regions: Regions, hints: tuple[np.ndarray, np.ndarray], base: np.ndarray):
+def _local_hints(regions: Regions, hints: tuple[np.ndarray, np.ndarray], base: np.ndarray,
+                 materials: np.ndarray | None = None):
     """What local hints (``flat_layer`` with ``plain``, ``local_soft``) start from: the painted ``mask`` without
     stray stroke ends, the voting pixels, each (region, hint color) once, the open paper, the seeds (color code ->
     hinted regions off the paper) and the regions that join them (``material_of_hints``)."""
@@ -162,7 +163,7 @@ def _local_hints(regions: Regions, hints: tuple[np.ndarray, np.ndarray], base: n
     for r, c in zip(lab_u.tolist(), code_u.tolist()):
         if r not in on_paper:  # a hint on the open paper colors the paper, not a material
             seeds.setdefault(c, []).append(r)
-    return mask, vote, lab_u, code_u, paper, seeds, material_of_hints(regions, base, seeds, paper)
+    return mask, vote, lab_u, code_u, paper, seeds, material_of_hints(regions, base, seeds, paper, materials)
 
 
 def stroke_regions(regions: Regions, mask: np.ndarray, vote: np.ndarray, rgb: np.ndarray) -> np.ndarray:
@@ -199,12 +200,15 @@ def stroke_regions(regions: Regions, mask: np.ndarray, vote: np.ndarray, rgb: np
 
 
 def material_of_hints(regions: Regions, plain: np.ndarray, seeds: dict[int, list[int]],
-                      paper: np.ndarray) -> dict[int, int]:
+                      paper: np.ndarray, materials: np.ndarray | None = None) -> dict[int, int]:
     """Which hint color each unhinted region takes: {region: color code}, for the regions the model colors as
     one material with a hinted region: ``ΔE(no-hint flat colors) + GROUP_NEAR * centroid distance (% of the
     diagonal) <= GROUP_DE`` (``plain``: (count + 1, 3) uint8 no-hint flat colors; a paper-white region joins only
     a white hinted region). ``seeds``: color code -> the regions holding it. A region that two hint colors could
-    claim follows the nearer hint (region centroids). The open ``paper`` never joins a material."""
+    claim follows the nearer hint (region centroids). The open ``paper`` never joins a material.
+
+    With ``materials`` ((count + 1,) int, each region's material from ``palettes.find_materials``, 0: none) the
+    model has named them: a region joins a hinted one exactly when both are one material (not 0)."""
     if not seeds:
         return {}
     count = regions.count
@@ -232,8 +236,11 @@ def material_of_hints(regions: Regions, plain: np.ndarray, seeds: dict[int, list
             c = cand[b0 : b0 + step]
             de = np.linalg.norm(lab_plain[c][:, None, :] - lab_plain[regs][None, :, :], axis=2)  # (block, seeds)
             dist = np.hypot(cy[c][:, None] - cy[regs][None], cx[c][:, None] - cx[regs][None])
-            same = de + GROUP_NEAR * per_percent * dist <= GROUP_DE
-            same &= ~white[c][:, None] | white[regs][None, :]  # paper-white joins only a white material
+            if materials is not None:
+                same = (materials[c][:, None] == materials[regs][None, :]) & (materials[c][:, None] > 0)
+            else:
+                same = de + GROUP_NEAR * per_percent * dist <= GROUP_DE
+                same &= ~white[c][:, None] | white[regs][None, :]  # paper-white joins only a white material
             d = np.where(same, dist, np.inf).min(1)
             better = d < best_d[b0 : b0 + step]
             best_d[b0 : b0 + step][better] = d[better]
@@ -257,7 +264,8 @@ def _centroids(labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def flat_layer(regions: Regions, colors: np.ndarray | None,
-               hints: tuple[np.ndarray, np.ndarray] | None = None, plain: np.ndarray | None = None) -> np.ndarray:
+               hints: tuple[np.ndarray, np.ndarray] | None = None, plain: np.ndarray | None = None,
+               base: np.ndarray | None = None, materials: np.ndarray | None = None) -> np.ndarray:
     """(H, W, 3) uint8, one color per region (hinted regions in their hints' colors; see the module doc).
 
     Args:
@@ -267,17 +275,25 @@ def flat_layer(regions: Regions, colors: np.ndarray | None,
         plain: (H, W, 3) uint8, the generator's colors for the same sketch without hints: with it, hints are
             local (``material_of_hints``): the regions the model groups with a hinted one take its hint, every
             other region keeps its no-hint color, and the open paper (``open_paper``) stays paper.
+        base: (count + 1, 3) uint8, each region's no-hint color when it is not the median of the model's
+            (``palettes``: one color per material); used with no hints, and with ``plain`` for local hints.
+        materials: (count + 1,) int, each region's material (``palettes.find_materials``): with ``plain``, a hint
+            reaches exactly the regions of its material (``material_of_hints``).
     """
     labels = regions.labels
     local = plain is not None and colors is not None and hints is not None
-    lut = region_colors(regions, plain if local else colors)
-    base = lut.copy()  # each region's own color from the model, before hints
+    if base is not None and (local or hints is None):
+        lut = np.asarray(base, np.uint8).copy()
+    else:
+        lut = region_colors(regions, plain if local else colors)
+        materials = None
+    base = lut.copy()  # each region's own color before hints
     multi = np.zeros(0, np.int64)
     shared = np.zeros(0, np.int64)
     if hints is not None:
         rgb, mask = hints
         if local:
-            mask, vote, lab_u, code_u, paper, _, joined = _local_hints(regions, hints, base)
+            mask, vote, lab_u, code_u, paper, _, joined = _local_hints(regions, hints, base, materials)
         else:
             vote = _voting(mask, _near_ink(regions.ink, NEAR_INK))
             px = rgb[vote].astype(np.int64)

@@ -96,6 +96,29 @@ class TorchRunner:
                     torch.set_num_threads(before)
 
 
+    @torch.no_grad()
+    def heads(self, x: np.ndarray, threads: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One run that also reads the material and part heads (a model with ``model.material_dim`` and
+        ``model.parts``): (1, 3, h, w) colors, (1, D, h, w) unit embeddings, (1, P, h, w) part probabilities."""
+        n = int(threads or self.threads)
+        with self._lock if n > 1 else contextlib.nullcontext():
+            before = torch.get_num_threads()
+            if self.device.type == "cpu" and before != n:
+                torch.set_num_threads(n)
+            try:
+                xt = torch.from_numpy(x).to(self.device)
+                if self.fast is not None:
+                    y, emb, logits = self.fast(xt.to(torch.bfloat16).contiguous(memory_format=torch.channels_last),
+                                               materials=True, parts=True)
+                else:
+                    y, emb, logits = self.generator(xt, materials=True, parts=True)
+                return (y.float().cpu().numpy(), emb.float().cpu().numpy(),
+                        torch.softmax(logits.float(), dim=1).cpu().numpy())
+            finally:
+                if torch.get_num_threads() != before:
+                    torch.set_num_threads(before)
+
+
 def make_runner(generator: UNetGenerator, backend: str, precision: str, device: torch.device, threads: int,
                 model_dir: str | Path | None = None) -> Runner:
     """The runner for ``backend`` ("torch" or "onnx") and ``precision`` ("fp32" or "bf16", torch only)."""

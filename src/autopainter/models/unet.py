@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ..config import PART_HIDDEN, GeneratorConfig
+from ..config import PART_HIDDEN, PART_LEVELS, GeneratorConfig
 from .inputs import crop, pad_to_multiple
 
 
@@ -130,6 +130,28 @@ class _Up(nn.Module):
         return self.drop(self.norm(self.conv(self.resize(self.act(x)))))
 
 
+class PartHead(nn.Module):
+    """The part head: each decoder input it reads (deepest first, the last one at half the image's resolution)
+    through a 1x1 conv to ``PART_HIDDEN`` channels, brought to that resolution (bilinear) and summed, then a 3x3
+    and a 1x1 conv to one logit per part."""
+
+    def __init__(self, ins: list[int], parts: int):
+        super().__init__()
+        self.reads = nn.ModuleList(nn.Conv2d(c, PART_HIDDEN, 1) for c in ins)
+        self.out = nn.Sequential(nn.ReLU(), nn.Conv2d(PART_HIDDEN, PART_HIDDEN, 3, padding=1), nn.ReLU(),
+                                 nn.Conv2d(PART_HIDDEN, parts, 1))
+
+    def forward(self, reads: list[torch.Tensor]) -> torch.Tensor:
+        size = reads[-1].shape[-2:]
+        h = None
+        for conv, r in zip(self.reads, reads):
+            y = conv(F.relu(r))
+            if y.shape[-2:] != size:
+                y = F.interpolate(y, size=size, mode="bilinear", align_corners=False)
+            h = y if h is None else h + y
+        return self.out(h)  # (B, P, h, w)
+
+
 class UNetGenerator(nn.Module):
     """sketch + hints -> RGB.
 
@@ -190,13 +212,13 @@ class UNetGenerator(nn.Module):
         if cfg.material_dim:
             head_in = chans[0] if depth == 1 else 2 * chans[0] + extra[0]
             self.material_head = nn.Sequential(nn.ReLU(), nn.Conv2d(head_in, cfg.material_dim, 1))
-        # model.parts: what each pixel is (skin, hair, ...), one logit per name, from the same features through a
-        # 3x3 conv (a little context) and a 1x1 conv (losses.part_loss)
-        self.part_head: nn.Module | None = None
+        # model.parts: what each pixel is (skin, hair, ...), one logit per name (losses.part_loss), from what the
+        # last PART_LEVELS decoder blocks read: the deeper ones see the whole figure, the last one the lines
+        self.part_head: PartHead | None = None
         if cfg.parts:
-            head_in = chans[0] if depth == 1 else 2 * chans[0] + extra[0]
-            self.part_head = nn.Sequential(nn.ReLU(), nn.Conv2d(head_in, PART_HIDDEN, 3, padding=1), nn.ReLU(),
-                                           nn.Conv2d(PART_HIDDEN, len(cfg.parts), 1))
+            levels = reversed(range(min(PART_LEVELS, depth)))  # deepest first, as _run collects them
+            ins = [chans[i] if i == depth - 1 else 2 * chans[i] + extra[i] for i in levels]
+            self.part_head = PartHead(ins, len(cfg.parts))
 
     def _run(self, x: torch.Tensor, materials: bool = False, parts: bool = False):
         feats: list[torch.Tensor] = []
@@ -209,6 +231,7 @@ class UNetGenerator(nn.Module):
             skips.append(x)
         x = skips.pop()  # bottleneck: (B, chans[-1], H/2^depth, W/2^depth)
         depth = len(self.downs)
+        reads = []  # what the last PART_LEVELS decoder blocks read, deepest first (the part head's input)
         for j, up in enumerate(self.ups):
             if j > 0:
                 level = depth - 1 - j
@@ -216,11 +239,13 @@ class UNetGenerator(nn.Module):
                 if level in self.sketch_levels:
                     joined.append(self.adapters[str(level)](feats[self.sketch_levels[level]].to(x.dtype)))
                 x = torch.cat(joined, dim=1)  # (B, 2C (+ C_sketch), h, w)
+            if parts and j >= len(self.ups) - PART_LEVELS:
+                reads.append(x)
             if j == len(self.ups) - 1:
                 if materials:
                     emb = F.interpolate(self.material_head(x), scale_factor=2, mode="nearest")  # (B, D, H, W)
                 if parts:
-                    logits = F.interpolate(self.part_head(x), scale_factor=2, mode="nearest")  # (B, P, H, W)
+                    logits = F.interpolate(self.part_head(reads), scale_factor=2, mode="nearest")  # (B, P, H, W)
             x = self._maybe_ckpt(up, x)
         out = [torch.tanh(x)]
         if materials:

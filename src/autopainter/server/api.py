@@ -28,6 +28,7 @@ from ..data.sketch import SKETCH_METHODS, extract_sketch
 from ..imageio import ORA_MIMETYPE, ImageError, decode_image, flatten_on_white, image_pixels
 from ..inference.colorizer import STYLES, ColorizeResult
 from ..inference.layers import describe_layers
+from ..inference.palettes import MAX_VARIANT, parse_palette
 from ..inference.regions import MAX_GAP, Regions, check_gap, encode_png, encode_runs
 from .bounds import InFlight, PixelBudget
 from .counter import Counter
@@ -41,6 +42,11 @@ __all__ = ["ColoringService", "ImageAPI", "COLORIZE_FORMATS", "VISITOR_COOKIE", 
 log = logging.getLogger("autopainter.server")
 COLORIZE_FORMATS = ("png", "json", "ora")
 GAP_HELP = f"widest gap in a line (px) that still closes a region, 0-{MAX_GAP} (default: chosen from the drawing)"  # what POST /api/v1/colorize answers with (format=...)
+VARIANT_HELP = (f"which palette colors the sketch's materials, 0-{MAX_VARIANT} (0, the default: the palette closest to "
+                "the model's own colors; 1, 2, ...: others, the same each time); with a model that names no materials "
+                "it changes nothing")
+PALETTE_HELP = ('a JSON object of material names and hex colors, e.g. {"hair": "#3b2a20", "clothing 2": "#112233"} '
+                "(the names X-Palette lists): these colors win over the variant's for the materials they name")
 _BROWSER_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
 # The visitor cookie: GET / sets "0" (seen, not counted); the page's own call to /api/v1/visitors counts a
 # "0" once and sets "1". So a client without cookies (curl, a flood of GET /) is never counted.
@@ -56,7 +62,8 @@ class ColoringService(Protocol):
 
     def colorize(self, sketch: Image.Image, hints: Image.Image | None = None, style: str | None = None, *,
                  gap: int | None = None, closing: Image.Image | None = None,
-                 empty: Image.Image | None = None) -> ColorizeResult: ...
+                 empty: Image.Image | None = None, variant: int = 0,
+                 palette: dict[str, str] | None = None) -> ColorizeResult: ...
 
     def regions(self, sketch: Image.Image, gap: int | None = None, closing: Image.Image | None = None) -> Regions: ...
 
@@ -95,6 +102,12 @@ class ImageAPI:
                  counter: Counter, examples: list[dict[str, Any]], model_name: str, resolver: Resolver | None = None):
         self.settings, self.service, self.gate, self.budget = settings, check_service(service), gate, budget
         self.counter, self.examples, self.model_name, self.resolver = counter, examples, model_name, resolver
+
+    @property
+    def names_materials(self) -> bool:
+        """Whether the model names materials (``Colorizer.names_materials``): only then do ``variant`` and
+        ``palette`` change the colors, and a result has a palette."""
+        return bool(getattr(self.service, "names_materials", False))
 
     async def run_gated(self, request: Request, job: Callable[[], Any]) -> Any:
         """Run ``job`` in a worker thread in the slot the Guard took for the request (or one taken now:
@@ -143,6 +156,21 @@ class ImageAPI:
         except ValueError as e:
             raise APIError(422, str(e)) from None
 
+    @staticmethod
+    def valid_palette(variant: int, palette: str | None) -> dict[str, str] | None:
+        """The palette form field as the mapping ``Colorizer.prepare`` takes (None: none); 422 for a variant out
+        of range or a palette that is not a JSON object of material names and hex colors."""
+        if not 0 <= variant <= MAX_VARIANT:
+            raise APIError(422, f"variant must be a whole number from 0 to {MAX_VARIANT}, got {variant}")
+        if palette is None or not palette.strip():
+            return None
+        try:
+            parse_palette(palette)
+        except ValueError as e:
+            why = str(e).strip().splitlines()[0]  # it may quote the client's text: its middle goes, the reason stays
+            raise APIError(422, why if len(why) <= 200 else f"{why[:80]}...{why[-100:]}") from None
+        return json.loads(palette)
+
     def one_source(self, data: BinaryIO | None, url: str | None, what: str) -> None:
         if data is not None and url:
             raise APIError(422, f"give either a {what} file or a url, not both")
@@ -161,6 +189,9 @@ class ImageAPI:
             "formats": list(COLORIZE_FORMATS),  # format=ora: an OpenRaster file of the layers
             "styles": list(STYLES), "default_style": self.service.style,
             "gap": {"max": MAX_GAP, "default": "auto"},  # gap= on colorize and regions; closing= and empty= files too
+            # variant= and palette= on colorize; "materials": whether the model names materials (else a variant
+            # changes nothing and X-Palette is never sent)
+            "variants": {"default": 0, "max": MAX_VARIANT, "materials": self.names_materials},
             "in_flight": self.gate.count,
             "max_in_flight": self.gate.limit,
             "limits": {"max_upload_bytes": self.settings.max_upload_bytes, "max_pixels": self.settings.max_pixels,
@@ -200,14 +231,18 @@ class ImageAPI:
                                                             "close regions like ink and never show; any size (stretched)"),
         empty: UploadFile | None = File(None, description="optional RGBA PNG of leave-empty marks: every region holding a "
                                                           "non-transparent pixel stays paper white; any size (stretched)"),
+        variant: int = Form(0, description=VARIANT_HELP),
+        palette: str | None = Form(None, description=PALETTE_HELP),
     ):
-        """Color a sketch. The result has the sketch's exact size."""
+        """Color a sketch. The result has the sketch's exact size. With a model that names materials (health's
+        ``variants.materials``), ``X-Palette`` gives each material's color (JSON), ``X-Palette-Variant`` the variant."""
         fmt = chosen_format(request, format, COLORIZE_FORMATS)
         if layers and fmt == "png":
             raise APIError(422, "layers come as JSON or in an OpenRaster file: add format=json or format=ora")
         if style is not None and style not in STYLES:
             raise APIError(422, f"style must be one of: {', '.join(STYLES)}; got {clip(style)}")
         self.valid_gap(gap)
+        user_palette = self.valid_palette(variant, palette)
         sketch_data = read_upload(sketch, "sketch")
         hints_data = read_upload(hints, "hints")
         closing_data, empty_data = read_upload(closing, "closing"), read_upload(empty, "empty")
@@ -216,18 +251,25 @@ class ImageAPI:
         def job() -> dict[str, Any]:
             with self.decoded(self.source(sketch_data, url, "sketch"), (hints_data, "hints"), (closing_data, "closing"),
                               (empty_data, "empty")) as (sk, hint, walls, marks):
-                res = self.service.colorize(sk, hints=hint, style=style, gap=gap, closing=walls, empty=marks)
+                res = self.service.colorize(sk, hints=hint, style=style, gap=gap, closing=walls, empty=marks,
+                                            variant=variant, palette=user_palette)
+                # the materials' colors; asked only of a model that names materials (in the soft style reading them
+                # makes the flats, which a model without materials must not pay for)
+                colors = getattr(res, "palette", None) if self.names_materials else None
                 if fmt == "ora":
-                    return {"size": res.image.size, "ora": res.to_ora(), "gap": res.gap_used}
+                    return {"size": res.image.size, "ora": res.to_ora(), "gap": res.gap_used, "palette": colors}
                 images = {"image": res.image, **(res.layers if layers else {})}
                 found = getattr(res, "found", None)  # the gap the regions were made with, when they were needed
                 return {"size": res.image.size, "names": tuple(images)[1:], "gap": found[0].gap if found else None,
-                        **{k: png_bytes(v) for k, v in images.items()}}
+                        "palette": colors, **{k: png_bytes(v) for k, v in images.items()}}
 
         out = await self.run_gated(request, job)
         response = image_response(out, fmt, "colored.png", layer_names=out.get("names", ()))
         if out.get("gap") is not None:
             response.headers["X-Region-Gap"] = str(out["gap"])
+        response.headers["X-Palette-Variant"] = str(variant)
+        if out.get("palette"):  # JSON with \u escapes: a header value stays ASCII
+            response.headers["X-Palette"] = json.dumps(out["palette"], separators=(",", ":"), ensure_ascii=True)
         return response
 
     async def regions(

@@ -63,8 +63,13 @@ def heads_step(models: RunState, cfg: Config, batch: dict[str, torch.Tensor]) ->
     if cfg.train.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     models.opt_G.zero_grad(set_to_none=True)
-    with models.amp:
-        out = models.G(x, materials=cfg.loss.material > 0, parts=cfg.loss.parts > 0)
+    training = models.G.training
+    models.G.eval()  # the U-Net as at inference: batch norm's statistics stay, dropout is off (heads have neither)
+    try:
+        with models.amp:
+            out = models.G(x, materials=cfg.loss.material > 0, parts=cfg.loss.parts > 0)
+    finally:
+        models.G.train(training)
     terms: dict[str, torch.Tensor] = {}
     total = out[0].new_zeros((), dtype=torch.float32)
     heads = list(out[1:])

@@ -7,7 +7,7 @@
 //   recolor.js live re-color: debounced, one request in flight, stale answers dropped, results cached
 //   api.js     requests, errors as one line, waiting out a busy server
 //   saved.js   the sketch and its work kept in the browser (IndexedDB) across reloads; the work in a hints PNG
-// This file wires them to the page: loading, tools, downloads, keys, messages.
+// This file wires them to the page: loading, tools, palette variants, downloads, keys, messages.
 
 import { Aborted, errorOf, getJSON, post } from "./api.js";
 import { HINT_ALPHA, HintLayer, History, RegionMap, readPixels } from "./hints.js";
@@ -37,6 +37,7 @@ const els = {
   gap: $("gap"), gapValue: $("gap-value"), regionsToggle: $("regions-toggle"), clearMarks: $("clear-marks-btn"),
   closingCanvas: $("closing-canvas"), emptyCanvas: $("empty-canvas"), gapCanvas: $("gap-canvas"),
   outlineCanvas: $("outline-canvas"), marks: $("empty-marks"),
+  variantsBtn: $("variants-btn"), variants: $("variants"), palette: $("palette"),
 };
 const SWATCHES = ["#e4572e", "#f3a712", "#ffd23f", "#76b041", "#2e933c", "#17bebb", "#2d7dd2", "#3a3db0",
                   "#8e44ad", "#f06ca8", "#8b5a2b", "#f2d0a4", "#9e9e9e", "#222222"];
@@ -45,6 +46,7 @@ const LINE_TOOLS = ["closing", "unmark"]; // these have their own size (thin lin
 const REGION_TOOLS = ["fill", "empty"]; // these take a whole region: it is outlined under the pointer
 const CLOSING_RGB = [0, 200, 255], EMPTY_RGB = [194, 24, 91];
 const HOLD_MS = 400; // a press this long on a touch screen shows the region instead of filling it
+const VARIANTS = [0, 1, 2, 3]; // the palette variants the Variants button offers (0: closest to the model's colors)
 const PHONE = window.matchMedia("(max-width: 899px)");
 
 const state = {
@@ -70,6 +72,9 @@ const state = {
   stroke: null, // the layers a drag paints into and how
   press: null, // a touch press with a region tool: {p, start, held, timer}
   hovered: 0, // the label outlined under the pointer
+  variant: 0, // the palette variant every re-color asks for (a model that names materials: /api/v1/health variants)
+  maxVariant: 1000000,
+  variantsRun: null, // the Variants button's requests under way: {controller}
 };
 
 const layer = new HintLayer(els.canvas);
@@ -78,7 +83,8 @@ const empty = new HintLayer(els.emptyCanvas); // alpha 255: a leave-empty mark
 const history = new History([layer, closing, empty]);
 const asPart = (l) => ({ png: () => l.toPNG(), pngNow: () => l.toPNGNow() });
 const autosave = new Autosave({ parts: { hints: asPart(layer), closing: asPart(closing), empty: asPart(empty),
-                                         settings: { value: () => ({ gap: state.gap }) } }, limits: () => state.limits });
+                                         settings: { value: () => ({ gap: state.gap, variant: state.variant }) } },
+                              limits: () => state.limits });
 const view = new SharedView();
 view.addStage(els.stage, els.sketchView);
 view.addStage(els.resultStage, els.resultView);
@@ -171,6 +177,7 @@ async function loadSketch(blob, name, saved = null) {
     URL.revokeObjectURL(url);
     return fail(`${w}×${h} is too large: the server takes up to ${state.limits.max_pixels.toLocaleString()} pixels`);
   }
+  forgetVariants();
   recolor.reset();
   forgetDownloads();
   if (state.sketchUrl) URL.revokeObjectURL(state.sketchUrl);
@@ -183,6 +190,7 @@ async function loadSketch(blob, name, saved = null) {
   empty.reset(w, h);
   forgetRegions();
   setGap(saved && saved.settings ? saved.settings.gap : "auto", false);
+  setVariant(saved && saved.settings ? saved.settings.variant : 0, false); // a variant is per sketch: a new one starts at 0
   for (const [part, l] of saved ? [["hints", layer], ["closing", closing], ["empty", empty]] : []) {
     if (!saved[part]) continue;
     try {
@@ -204,7 +212,7 @@ async function loadSketch(blob, name, saved = null) {
   clearResult();
   for (const s of [els.stage, els.resultStage]) s.style.setProperty("--sketch-ratio", `${w} / ${h}`); // no empty bands
   view.setImage(w, h);
-  for (const b of [els.colorize, els.extractBtn, els.startOver]) b.disabled = false;
+  for (const b of [els.colorize, els.extractBtn, els.startOver, els.variantsBtn]) b.disabled = false;
   workChanged();
   setStatus(`${w}×${h}`);
   if (els.live.checked) recolor.now(); else recolor.changed(); // live: the first result without waiting
@@ -222,6 +230,7 @@ function clearResult() {
   els.downloadMenu.hidden = true;
   els.downloadMenu.open = false;
   state.resultPixels = null;
+  showPalette(null);
 }
 
 els.fileInput.addEventListener("change", () => {
@@ -441,7 +450,8 @@ function workChanged() {
   els.redo.disabled = !history.canRedo();
   els.clear.disabled = !state.sketch;
   els.clearMarks.disabled = !state.sketch || !(closing.hasPixels() || empty.hasPixels());
-  els.saveHints.disabled = !state.sketch || !(layer.hasHints() || closing.hasPixels() || empty.hasPixels() || state.gap !== "auto");
+  els.saveHints.disabled = !state.sketch || !(layer.hasHints() || closing.hasPixels() || empty.hasPixels() || state.gap !== "auto" ||
+                                               state.variant !== 0);
 }
 layer.addEventListener("change", () => { workChanged(); recolor.changed(); autosave.changed("hints"); });
 closing.addEventListener("change", () => { // new walls: new regions
@@ -716,25 +726,31 @@ els.zoomActual.addEventListener("click", () => view.zoomTo(1));
 // ------------------------------------------------------------------ the result: live re-color, style, before/after
 const currentStyle = () => els.styles.find((r) => r.checked).value;
 
+/** What a result of the page as it is now, colored with palette `variant`, is made from: its key (the same
+ * state, the same key: the cache's), and what its request sends. `base`: the key without the variant. */
+function describeFor(variant) {
+  if (!state.sketch) return null;
+  const useHints = els.hintsToggle.checked && layer.hasHints();
+  const style = currentStyle(), gap = state.gap;
+  const useClosing = closing.hasPixels(), useEmpty = empty.hasPixels();
+  // the key of a sketch without regions work or a variant stays as it was: `${version}:${hints}:${style}`
+  const work = (gap !== "auto" ? `:g${gap}` : "") + (useClosing ? `:c${closing.revision}` : "") + (useEmpty ? `:e${empty.revision}` : "");
+  const base = `${state.version}:${useHints ? layer.revision : "none"}:${style}${work}`;
+  return { key: base + (variant ? `:v${variant}` : ""), base, useHints, style, gap, useClosing, useEmpty, variant };
+}
+
 const recolor = new Recolorer({
-  describe() {
-    if (!state.sketch) return null;
-    const useHints = els.hintsToggle.checked && layer.hasHints();
-    const style = currentStyle(), gap = state.gap;
-    const useClosing = closing.hasPixels(), useEmpty = empty.hasPixels();
-    // the key of a sketch without regions work stays as it was: `${version}:${hints}:${style}`
-    const work = (gap !== "auto" ? `:g${gap}` : "") + (useClosing ? `:c${closing.revision}` : "") + (useEmpty ? `:e${empty.revision}` : "");
-    return { key: `${state.version}:${useHints ? layer.revision : "none"}:${style}${work}`, useHints, style, gap, useClosing, useEmpty };
-  },
+  describe: () => describeFor(state.variant),
   async request(job, signal) {
     // the layers as they are now, at the sketch's size
     const pngs = [job.useHints && layer.toPNG(), job.useClosing && closing.toPNG(), job.useEmpty && empty.toPNG()];
     const [hints, lines, marks] = await Promise.all(pngs.map((p) => p || null));
-    const what = { hints, closing: lines, empty: marks, style: job.style, gap: job.gap };
+    const what = { hints, closing: lines, empty: marks, style: job.style, gap: job.gap, variant: job.variant };
     remember(sent, job.key, what, 48); // for the downloads of this result
     const response = await post("/api/v1/colorize", workForm(what), { what: "colorize", signal, onBusy: busyNotice });
     const used = parseInt(response.headers.get("X-Region-Gap"), 10); // where the server says which gap it used
     if (Number.isFinite(used) && job.gap === "auto") { state.usedGap = used; showGapValue(); }
+    remember(palettes, job.key, paletteOf(response.headers.get("X-Palette")), 48);
     return response.blob();
   },
   show(job, url) {
@@ -756,6 +772,7 @@ const recolor = new Recolorer({
     for (const b of downloadButtons()) b.querySelector("[data-file]").textContent = downloadName(b.dataset.download);
     els.downloadMenu.hidden = false;
     state.resultPixels = null;
+    showPalette(job.key);
     if (!els.notice.dataset.news) hideNotice();
     clearError();
     placeCompareLine();
@@ -776,6 +793,8 @@ function showRecolorState() {
   if (busy) setStatus("coloring…", true);
   else if (els.status.classList.contains("busy")) setStatus(els.result.dataset.ready ? `${els.result.naturalWidth}×${els.result.naturalHeight}` : "");
   els.progress.hidden = !(busy && !state.resultInView); // in view wherever the user has scrolled to
+  const job = recolor.describe(); // thumbnails made from other hints (or style, gap...) than those on show now
+  els.variants.classList.toggle("stale", Boolean(job && els.variants.dataset.base && els.variants.dataset.base !== job.base));
 }
 new IntersectionObserver(([entry]) => {
   state.resultInView = entry.intersectionRatio >= 0.4;
@@ -821,11 +840,125 @@ function placeCompareLine() { // the result left of the line (at the slider's va
 }
 els.compare.addEventListener("input", placeCompareLine);
 
+// ------------------------------------------------------------------ palette variants and the palette on show
+// With a model that names materials (hair, skin, clothing...), each material of a sketch without hints takes one
+// color of a palette from the training pictures; `variant` picks which (0: the one closest to the model's own
+// colors). Variants colors the sketch as it is (hints and all) with VARIANTS, one request after another, and
+// shows them as thumbnails; a click makes one the variant every later re-color sends, kept with the sketch.
+
+/** The variant every re-color asks for (a whole number, 0..max; anything else: 0). */
+function setVariant(v, changed = true) {
+  v = Number(v);
+  if (!Number.isInteger(v) || v < 0 || v > state.maxVariant) v = 0;
+  const same = v === state.variant;
+  state.variant = v;
+  els.variantsBtn.textContent = v ? `Variants: ${v}` : "Variants";
+  for (const b of els.variants.querySelectorAll("[data-variant]")) b.setAttribute("aria-pressed", String(Number(b.dataset.variant) === v));
+  if (!changed || same) return;
+  workChanged();
+  autosave.changed("settings");
+  resultChoiceChanged(); // a thumbnail's result is cached: it shows at once
+}
+
+/** The thumbnails go (a new sketch, start over), and their requests under way with them. */
+function forgetVariants() {
+  if (state.variantsRun) state.variantsRun.controller.abort();
+  state.variantsRun = null;
+  els.variants.replaceChildren();
+  els.variants.hidden = true;
+  delete els.variants.dataset.base;
+  els.variants.classList.remove("stale");
+  els.variantsBtn.setAttribute("aria-expanded", "false");
+}
+
+async function makeVariants() {
+  if (!state.sketch) return showError("load a sketch first");
+  clearError();
+  forgetVariants();
+  const run = { controller: new AbortController() };
+  state.variantsRun = run;
+  const thumbs = VARIANTS.map((v) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "variant";
+    b.dataset.variant = String(v);
+    b.setAttribute("aria-pressed", String(v === state.variant));
+    b.title = v === 0 ? "Variant 0: the palette closest to the model's own colors" : `Variant ${v}: another palette`;
+    b.setAttribute("aria-label", `palette variant ${v}`);
+    const img = document.createElement("img");
+    img.alt = "";
+    img.draggable = false;
+    const label = document.createElement("span");
+    label.textContent = String(v);
+    b.append(img, label);
+    b.addEventListener("click", () => setVariant(v));
+    return b;
+  });
+  els.variants.replaceChildren(...thumbs);
+  els.variants.dataset.base = describeFor(0).base;
+  els.variants.hidden = false;
+  els.variantsBtn.setAttribute("aria-expanded", "true");
+  els.variantsBtn.disabled = true;
+  showRecolorState();
+  try {
+    for (const [i, v] of VARIANTS.entries()) { // one after another: the server's bound is shared with live re-color
+      const url = await recolor.fetch(describeFor(v), run.controller.signal);
+      if (state.variantsRun !== run) return;
+      thumbs[i].querySelector("img").src = url;
+      thumbs[i].dataset.ready = "1";
+    }
+  } catch (e) {
+    if (state.variantsRun === run) reportError(e);
+  } finally {
+    if (state.variantsRun === run) {
+      state.variantsRun = null;
+      els.variantsBtn.disabled = !state.sketch;
+    }
+  }
+}
+els.variantsBtn.addEventListener("click", makeVariants);
+
+/** X-Palette's JSON as {name: "#rrggbb"} (colors only as the server writes them), or null. */
+function paletteOf(header) {
+  if (!header) return null;
+  try {
+    const p = JSON.parse(header);
+    const entries = Object.entries(p || {}).filter(([, hex]) => /^#[0-9a-f]{6}$/i.test(hex));
+    return entries.length ? Object.fromEntries(entries) : null;
+  } catch (_) {
+    return null;
+  }
+}
+
+/** The palette of result `key` as labelled chips under the result; a click paints with the color. */
+function showPalette(key) {
+  const pal = key ? palettes.get(key) : null;
+  if (!pal) { els.palette.hidden = true; els.palette.replaceChildren(); return; }
+  const title = document.createElement("span");
+  title.className = "palette-title";
+  title.textContent = "Palette";
+  els.palette.replaceChildren(title, ...Object.entries(pal).map(([name, hex]) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "chip";
+    b.dataset.color = hex;
+    b.title = `${name}: ${hex}; click to paint with it`;
+    const dot = document.createElement("span");
+    dot.className = "chip-color";
+    dot.style.backgroundColor = hex;
+    b.append(dot, name);
+    b.addEventListener("click", () => { selectColor(hex); notice(`Painting with the ${name} color ${hex}`, 1500); });
+    return b;
+  }));
+  els.palette.hidden = false;
+}
+
 // ------------------------------------------------------------------ downloads: the result on show, its layers, OpenRaster
 // Every download is of the result on show: the layers and the .ora are asked for with the hints and style that
 // result was made from (a stale result gives its own layers, not those of hints painted since). The result PNG
 // is the one already here; the layers come in one request for the three, the .ora in one; both are kept.
-const sent = new Map(); // result key -> {hints, closing, empty: Blob | null, style, gap}: what its request carried
+const sent = new Map(); // result key -> {hints, closing, empty: Blob | null, style, gap, variant}: what its request carried
+const palettes = new Map(); // result key -> its palette {material name: "#rrggbb"} (the X-Palette header), or null
 const extras = new Map(); // `${key}|${format}` -> Promise of the layers {color, lines, flats} or the .ora Blob
 
 /** Keep `value` under `key` in `map`, the oldest dropped beyond `size`. */
@@ -835,13 +968,15 @@ function remember(map, key, value, size) {
   while (map.size > size) map.delete(map.keys().next().value);
 }
 
-/** The colorize form of a result: the sketch, and the hints, style, gap, closing lines and marks it was made with. */
-function workForm({ hints, closing: lines, empty: marks, style, gap }) {
+/** The colorize form of a result: the sketch, and the hints, style, gap, closing lines, marks and palette variant
+ * it was made with. */
+function workForm({ hints, closing: lines, empty: marks, style, gap, variant }) {
   const form = new FormData();
   form.append("sketch", state.sketch, `${state.name}.png`);
   if (hints) form.append("hints", hints, "hints.png");
   form.append("style", style);
   if (gap !== undefined && gap !== "auto") form.append("gap", String(gap));
+  if (variant) form.append("variant", String(variant));
   if (lines) form.append("closing", lines, "closing.png");
   if (marks) form.append("empty", marks, "empty.png");
   return form;
@@ -850,6 +985,7 @@ function workForm({ hints, closing: lines, empty: marks, style, gap }) {
 function forgetDownloads() {
   sent.clear();
   extras.clear();
+  palettes.clear();
 }
 
 const DOWNLOADS = { // what -> [file name suffix, what it is called in messages]; the layers come from the server
@@ -950,9 +1086,9 @@ els.saveHints.addEventListener("click", async () => {
  * (saved.js pngWithWork: chunks that every other reader skips, so the file stays the CLI's --hints). */
 async function workPNG() {
   const hints = await layer.toPNG();
-  if (!closing.hasPixels() && !empty.hasPixels() && state.gap === "auto") return hints;
+  if (!closing.hasPixels() && !empty.hasPixels() && state.gap === "auto" && state.variant === 0) return hints;
   return pngWithWork(hints, { closing: closing.hasPixels() ? await closing.toPNG() : null,
-                              empty: empty.hasPixels() ? await empty.toPNG() : null, gap: state.gap });
+                              empty: empty.hasPixels() ? await empty.toPNG() : null, gap: state.gap, variant: state.variant });
 }
 
 /** Load the regions work a hints file carries (null: a plain hint layer, the rest stays as it is), as part
@@ -965,6 +1101,8 @@ async function loadWork(work) {
   }
   if (work.gap !== state.gap) setGap(work.gap);
   if (work.gap !== "auto") came.push(`gap ${state.gap} px`);
+  if (work.variant !== state.variant) setVariant(work.variant);
+  if (work.variant) came.push(`palette variant ${state.variant}`);
   return came;
 }
 
@@ -1030,6 +1168,7 @@ els.startOverConfirm.addEventListener("click", () => {
 /** Back to an empty page, and nothing kept in the browser. */
 function startOver() {
   autosave.clear();
+  forgetVariants();
   recolor.reset();
   forgetDownloads();
   clearError();
@@ -1043,13 +1182,14 @@ function startOver() {
   empty.reset(1, 1);
   forgetRegions();
   setGap("auto", false);
+  setVariant(0, false);
   clearResult();
   els.sketchView.hidden = true;
   els.placeholder.hidden = false;
   els.stage.classList.add("empty");
   els.cursor.hidden = true;
   for (const s of [els.stage, els.resultStage]) s.style.removeProperty("--sketch-ratio");
-  for (const b of [els.colorize, els.extractBtn, els.startOver]) b.disabled = true;
+  for (const b of [els.colorize, els.extractBtn, els.startOver, els.variantsBtn]) b.disabled = true;
   setStatus("");
   news("Started over: nothing is kept");
 }
@@ -1089,6 +1229,7 @@ document.addEventListener("keydown", (e) => {
     setGap(Math.max(-1, Math.min(state.maxGap, now + (up ? 1 : -1))));
     peekGap();
   } else if (k === "[" || k === "]") stepSize(k === "]" ? 1 : -1);
+  else if (k === "v" && !els.variantsBtn.hidden && !els.variantsBtn.disabled) makeVariants();
   else if (k === "g") { els.regionsToggle.checked = !els.regionsToggle.checked; els.regionsToggle.dispatchEvent(new Event("change")); }
   else if (e.key === "?") els.keysDialog.showModal();
   else if (k === "+" || k === "=") view.zoomBy(1.25);
@@ -1114,6 +1255,9 @@ getJSON("/api/v1/health").then((h) => {
   state.limits = h.limits;
   addLayerDownloads(h.output_layers || []);
   if (h.gap && Number.isFinite(h.gap.max)) { state.maxGap = h.gap.max; els.gap.max = String(h.gap.max); }
+  // Variants only where a variant changes something: a model that names materials
+  if (h.variants && Number.isInteger(h.variants.max)) state.maxVariant = h.variants.max;
+  els.variantsBtn.hidden = !(h.variants && h.variants.materials);
 }).catch(() => {});
 getJSON("/api/v1/visitors").then((v) => {
   els.visitors.textContent = `${v.visitors.toLocaleString()} visitor${v.visitors === 1 ? "" : "s"}`;
@@ -1143,4 +1287,5 @@ getJSON("/api/v1/examples").then(({ examples }) => {
 }).catch((e) => showError(`could not list the examples: ${e.message}`));
 
 // for scripts and tests: the page's parts
-window.autopainter = { layer, closing, empty, history, view, recolor, autosave, restored, state, loadSketch, regionMap, setGap };
+window.autopainter = { layer, closing, empty, history, view, recolor, autosave, restored, state, loadSketch, regionMap, setGap,
+                       setVariant, makeVariants };

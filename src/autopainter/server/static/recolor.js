@@ -72,6 +72,18 @@ export class Recolorer extends EventTarget {
     }
   }
 
+  /** A result for `job` without showing it (the palette variants' thumbnails): the one cached, or one request,
+   * kept in the cache so that choosing it later shows it at once. Resolves with its object URL. */
+  async fetch(job, signal) {
+    if (this.cache.has(job.key)) return this.cache.get(job.key);
+    const blob = await this.request(job, signal);
+    if (signal && signal.aborted) throw new Aborted("aborted");
+    if (this.cache.has(job.key)) return this.cache.get(job.key); // the live re-color brought it meanwhile
+    const url = URL.createObjectURL(blob);
+    this._remember(job.key, url);
+    return url;
+  }
+
   /** A new sketch: the request in flight is abandoned and every result forgotten. */
   reset() {
     clearTimeout(this.timer);

@@ -1,5 +1,5 @@
-// Saved work: the sketch on show and its hint layer (with the closing lines, the leave-empty marks and the
-// gap) are kept in the browser (IndexedDB), so a reload or a closed tab loses nothing. One sketch at a time: a new sketch replaces the one kept, "Start over" empties the
+// Saved work: the sketch on show and its hint layer (with the closing lines, the leave-empty marks, the
+// gap and the palette variant) are kept in the browser (IndexedDB), so a reload or a closed tab loses nothing. One sketch at a time: a new sketch replaces the one kept, "Start over" empties the
 // store. The hints are saved a moment after each change (one write for a run of strokes) and at once when
 // the page goes away. Without IndexedDB (storage blocked, some private windows) the page works and keeps
 // nothing; a full disk is said once per sketch, never a broken page.
@@ -213,7 +213,8 @@ export class Autosave extends EventTarget {
 // ------------------------------------------------------------------ the work in one hints file
 // "Save hints" writes the hint layer as the RGBA PNG that `autopainter colorize --hints` takes; the rest of the
 // work rides in chunks that every PNG reader skips: the closing lines and the leave-empty marks as PNGs in
-// private ancillary chunks (apCl, apEm), the gap in a tEXt chunk "autopainter" (JSON {"gap": "auto" | px}).
+// private ancillary chunks (apCl, apEm), the gap and the palette variant in a tEXt chunk "autopainter" (JSON
+// {"gap": "auto" | px, "variant": n}; the variant only when it is not 0).
 export const WORK_CHUNKS = { closing: "apCl", empty: "apEm" };
 const TEXT_KEY = "autopainter";
 
@@ -242,11 +243,12 @@ function chunk(type, data) {
   return out;
 }
 
-/** `png` (a Blob) with the work's chunks put before its end: `extra` {closing: Blob, empty: Blob, gap}. */
-export async function pngWithWork(png, { closing = null, empty = null, gap = "auto" } = {}) {
+/** `png` (a Blob) with the work's chunks put before its end: `extra` {closing: Blob, empty: Blob, gap, variant}. */
+export async function pngWithWork(png, { closing = null, empty = null, gap = "auto", variant = 0 } = {}) {
   const bytes = new Uint8Array(await png.arrayBuffer()), end = bytes.length - 12; // IEND is the last chunk
   const parts = [bytes.subarray(0, end)];
-  parts.push(chunk("tEXt", new TextEncoder().encode(`${TEXT_KEY}\0${JSON.stringify({ gap })}`)));
+  const text = variant ? { gap, variant } : { gap };
+  parts.push(chunk("tEXt", new TextEncoder().encode(`${TEXT_KEY}\0${JSON.stringify(text)}`)));
   for (const [name, blob] of Object.entries({ closing, empty })) {
     if (blob) parts.push(chunk(WORK_CHUNKS[name], new Uint8Array(await blob.arrayBuffer())));
   }
@@ -254,8 +256,8 @@ export async function pngWithWork(png, { closing = null, empty = null, gap = "au
   return new Blob(parts, { type: "image/png" });
 }
 
-/** The work a hints PNG carries: null when it is a plain hint layer, else {gap, closing: Blob | null,
- * empty: Blob | null}. */
+/** The work a hints PNG carries: null when it is a plain hint layer, else {gap, variant (0 when it names
+ * none), closing: Blob | null, empty: Blob | null}. */
 export async function workOfPNG(blob) {
   const bytes = new Uint8Array(await blob.arrayBuffer()), view = new DataView(bytes.buffer);
   if (bytes.length < 8 || bytes[1] !== 0x50 || bytes[2] !== 0x4e || bytes[3] !== 0x47) return null; // not a PNG
@@ -275,5 +277,6 @@ export async function workOfPNG(blob) {
     at += 12 + length;
   }
   if (!work) return null;
-  return { gap: work.gap === undefined ? "auto" : work.gap, closing: layers.closing || null, empty: layers.empty || null };
+  const variant = Number.isInteger(work.variant) && work.variant >= 0 ? work.variant : 0;
+  return { gap: work.gap === undefined ? "auto" : work.gap, variant, closing: layers.closing || null, empty: layers.empty || null };
 }
