@@ -102,6 +102,7 @@ def compute(tmp: Path) -> dict[str, dict[str, str]]:
         "model-soft-ora": ["--precision", "fp32", "--style", "soft", "--format", "ora"],
         "model-flat-nohints": ["--precision", "fp32", "--no-hints"],
         "model-gap0": ["--precision", "fp32", "--gap", "0"],
+        "model-variant2-nohints": ["--precision", "fp32", "--variant", "2", "--no-hints"],
     }
     original, original_heads = TorchRunner.__call__, TorchRunner.heads
     TorchRunner.__call__, TorchRunner.heads = _replay, _replay_heads

@@ -15,8 +15,9 @@ differ from each other and from the skin. Palettes are ranked by how close their
 for this sketch (lightness counts fully, hue half: the model's lightness is what it knows best), and
 ``variant`` picks one deterministically: 0 is the closest, 1, 2, ... the next palettes of the closest
 ``VARIANT_POOL`` that color this sketch differently (palettes that differ only in parts it lacks count once),
-each as unlike the ones before as the pool allows (farthest-point order). Within a palette the
-materials of one name take its colors of that name by the cheapest assignment; a material the palette has no
+each as unlike the ones before as the pool allows (farthest-point order). Within a palette the materials of
+one name take its colors of that name, the largest material first, each the nearest color not yet taken (the
+ranking is kept per sketch, so another variant or a re-color with hints does not redo it); a material the palette has no
 color for takes a color of its name from the next palettes that is at least ``DISTINCT_DE`` from every color
 already used, so materials stay apart. A user palette (``--palette FILE``: a hex color per material name, as
 ``ColorizeResult.palette`` reports them) wins over the variant for the materials it names.
@@ -24,8 +25,10 @@ already used, so materials stay apart. A user palette (``--palette FILE``: a hex
 
 from __future__ import annotations
 
+import hashlib
 import json
-import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -40,13 +43,14 @@ __all__ = ["Materials", "find_materials", "PaletteLibrary", "paint_materials", "
 
 LIBRARY_NAME = "palettes.json"  # the palette library beside config.json in a model folder
 COLORED_PARTS = ("skin", "hair", "eyes", "clothing", "accessory", "other")  # the names a palette colors
-CLUSTER_DISTANCE = 0.35  # regions of one name whose mean embeddings are closer (cosine distance) are one material
+CLUSTER_DISTANCE = 0.1  # regions of one name whose mean embeddings are closer (cosine distance) are one material
 MAX_CLUSTERED = 400  # the largest regions are clustered; each smaller one joins its most alike material
 VARIANT_POOL = 64  # the variants come from this many palettes closest to the model's colors
 DISTINCT_DE = 20.0  # a color borrowed for a material is at least this far (ΔE) from every color already used
 HUE_WEIGHT = 0.5  # weight of a* and b* against L* when palettes are ranked by the model's colors
 MAX_VARIANT = 1_000_000  # variants wrap around the pool; this bounds the number a caller may give
 MAX_SCORED = 24  # the largest materials decide the ranking (a noise scan's thousand specks do not)
+RANK_CACHE = 32  # sketches whose palette rankings a library keeps
 SAME_DE = 3.0  # two palettes coloring a sketch within this (area-weighted mean ΔE) are one variant
 
 
@@ -172,8 +176,46 @@ class PaletteLibrary:
             self.lab.append({part: lab(np.asarray([_rgb(c) for c in cols], np.uint8)[:, None, :])[:, 0, :]
                              for part, cols in pal.items() if part in COLORED_PARTS and cols})
 
+        self._padded: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._ranks: OrderedDict[bytes, tuple] = OrderedDict()  # the rankings of the last sketches' materials
+        self._lock = threading.Lock()
+
     def __len__(self) -> int:
         return len(self.hex)
+
+    def padded(self, part: str) -> tuple[np.ndarray, np.ndarray]:
+        """Every palette's colors of ``part`` as one array: (N, K, 3) CIELAB, K the most any palette has, and
+        (N, K) bool, which are colors."""
+        with self._lock:
+            if part not in self._padded:
+                k = max((len(p.get(part, ())) for p in self.lab), default=0)
+                cols = np.zeros((len(self.lab), k, 3))
+                valid = np.zeros((len(self.lab), k), bool)
+                for j, p in enumerate(self.lab):
+                    c = p.get(part)
+                    if c is not None:
+                        cols[j, : len(c)] = c
+                        valid[j, : len(c)] = True
+                self._padded[part] = (cols, valid)
+            return self._padded[part]
+
+    def ranking(self, mats: Materials) -> tuple[np.ndarray, np.ndarray, list[int], np.ndarray]:
+        """(colors, given, the variant order, the full ranking) for these materials (``_rank``), kept for the
+        last ``RANK_CACHE`` sketches: a re-color with other hints or another variant does not rank again."""
+        key = hashlib.blake2b(repr((mats.parts, mats.area.tolist(), mats.model_lab.round(3).tolist())).encode(),
+                              digest_size=16).digest()
+        with self._lock:
+            hit = self._ranks.get(key)
+            if hit is not None:
+                self._ranks.move_to_end(key)
+                return hit
+        colors, given, ranked = _rank(mats, self)
+        out = (colors, given, _variant_order(_distinct_pool(ranked, colors, mats), colors, mats), ranked)
+        with self._lock:
+            self._ranks[key] = out
+            while len(self._ranks) > RANK_CACHE:
+                self._ranks.popitem(last=False)
+        return out
 
     @classmethod
     def load(cls, path: str | Path) -> "PaletteLibrary":
@@ -242,22 +284,37 @@ def _weighted_de(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sqrt(d[..., 0] ** 2 + HUE_WEIGHT * (d[..., 1] ** 2 + d[..., 2] ** 2))
 
 
-def _assign(mats: Materials, idx_of_part: dict[str, np.ndarray], pal: dict[str, np.ndarray]):
-    """One palette's colors for the materials: {material index: Lab}, and the area-weighted cost."""
-    from scipy.optimize import linear_sum_assignment
+def _rank(mats: Materials, library: PaletteLibrary) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every palette's colors for this sketch's materials and the palettes' ranking: (colors (N, M, 3) CIELAB,
+    the model's own where a palette gives none; given (N, M) bool; palette ids, the closest first).
 
-    got: dict[int, np.ndarray] = {}
-    cost = 0.0
-    for part, idx in idx_of_part.items():
-        cols = pal.get(part)
-        if cols is None:
+    Within a part, the materials take the palette's colors of that part greedily, the largest material first,
+    each the nearest color (``_weighted_de``) not taken yet. A palette's cost is the area-weighted distance of
+    the ``MAX_SCORED`` largest materials to the colors they took, and 40 per pixel of a material it has no
+    color for."""
+    n, m = len(library), mats.count
+    colors = np.repeat(mats.model_lab.astype(np.float64)[None], n, 0)  # (N, M, 3)
+    given = np.zeros((n, m), bool)
+    cost = np.zeros(n)
+    scored = np.argsort(-mats.area, kind="stable")[:MAX_SCORED]
+    rows = np.arange(n)
+    for part in dict.fromkeys(mats.parts[i] for i in scored):
+        cols, valid = library.padded(part)  # (N, K, 3), (N, K)
+        if cols.shape[1] == 0:
             continue
-        c = _weighted_de(mats.model_lab[idx][:, None, :], cols[None, :, :])  # (materials, colors)
-        rows, picks = linear_sum_assignment(c)
-        for r, k in zip(rows, picks):
-            got[int(idx[r])] = cols[k]
-            cost += float(c[r, k]) * float(mats.area[idx[r]])
-    return got, cost
+        free = valid.copy()
+        for i in (int(i) for i in scored if mats.parts[i] == part):
+            d = np.where(free, _weighted_de(mats.model_lab[i].astype(np.float64), cols), np.inf)  # (N, K)
+            k = d.argmin(1)
+            best = d[rows, k]
+            ok = np.isfinite(best)
+            colors[ok, i] = cols[ok, k[ok]]
+            given[ok, i] = True
+            free[rows[ok], k[ok]] = False
+            cost[ok] += best[ok] * float(mats.area[i])
+    missing = (~given[:, scored] * mats.area[scored].astype(np.float64)).sum(1)
+    total = float(mats.area[scored].sum()) or 1.0
+    return colors, given, np.argsort((cost + 40.0 * missing) / total, kind="stable")
 
 
 def paint_materials(mats: Materials, library: PaletteLibrary | None, variant: int = 0,
@@ -267,41 +324,34 @@ def paint_materials(mats: Materials, library: PaletteLibrary | None, variant: in
     out_lab = mats.model_lab.astype(np.float64).copy()
     if m == 0:
         return np.zeros((0, 3), np.uint8)
-    done = np.zeros(m, bool)
     if library is not None and len(library):
-        scored = np.argsort(-mats.area, kind="stable")[:MAX_SCORED]
-        idx_of_part: dict[str, np.ndarray] = {}
-        for i in scored:
-            idx_of_part.setdefault(mats.parts[i], []).append(int(i))
-        idx_of_part = {k: np.asarray(v) for k, v in idx_of_part.items()}
-        total = float(mats.area[scored].sum()) or 1.0
-        results, costs = [], np.empty(len(library))
-        for j, pal in enumerate(library.lab):
-            got, cost = _assign(mats, idx_of_part, pal)
-            missing = sum(float(mats.area[i]) for i in scored if int(i) not in got)
-            results.append(got)
-            costs[j] = (cost + 40.0 * missing) / total  # a palette lacking a part pays for it
-        ranked = np.argsort(costs, kind="stable")
-        order = _variant_order(_distinct_pool(ranked, results, mats), results, mats)
+        colors, given, order, ranked = library.ranking(mats)
         first = order[int(variant) % len(order)]
-        for i, c in results[first].items():
-            out_lab[i] = c
-            done[i] = True
+        done = given[first].copy()
+        out_lab[done] = colors[first][done]
         used = [out_lab[i] for i in np.flatnonzero(done)]
-        # materials the chosen palette has no color for: their name's colors in the next palettes, kept apart
+        # materials the chosen palette has no color for: a color of their name from the next palettes (the variant
+        # order, then the ranking), the first at least DISTINCT_DE from every color used so far
+        priority = np.full(len(library), len(library) + len(order), np.int64)  # (N,) each palette's turn
+        priority[ranked] = len(order) + np.arange(len(ranked))
+        priority[order] = np.arange(len(order))
         for i in np.argsort(-mats.area, kind="stable"):
             if done[i]:
                 continue
-            for j in list(order) + [int(k) for k in ranked]:
-                cols = library.lab[j].get(mats.parts[i])
-                if cols is None:
-                    continue
-                far = [c for c in cols if not used or min(float(np.linalg.norm(c - u)) for u in used) >= DISTINCT_DE]
-                if far:
-                    out_lab[i] = far[0]
-                    done[i] = True
-                    used.append(far[0])
-                    break
+            cols, valid = library.padded(mats.parts[i])  # (N, K, 3), (N, K)
+            if cols.shape[1] == 0:
+                continue
+            far = valid.copy()
+            if used:
+                u = np.asarray(used)  # (U, 3)
+                far &= np.linalg.norm(cols[:, :, None, :] - u[None, None], axis=3).min(2) >= DISTINCT_DE
+            has = far.any(1)
+            if not has.any():
+                continue
+            j = int(np.flatnonzero(has)[np.argmin(priority[has])])
+            out_lab[i] = cols[j, int(np.argmax(far[j]))]
+            done[i] = True
+            used.append(out_lab[i].copy())
     rgb = np.stack([_lab_to_rgb(c) for c in out_lab]).astype(np.uint8)
     for i, name in enumerate(mats.names):
         if user and name in user:
@@ -309,35 +359,28 @@ def paint_materials(mats: Materials, library: PaletteLibrary | None, variant: in
     return rgb
 
 
-def _signature(result: dict[int, np.ndarray], mats: Materials) -> np.ndarray:
-    """(M, 3) the colors a palette gives this sketch's materials (the model's own where it gives none)."""
-    return np.stack([result.get(i, mats.model_lab[i]) for i in range(mats.count)])
-
-
-def _distinct_pool(ranked: np.ndarray, results: list[dict[int, np.ndarray]], mats: Materials) -> list[int]:
+def _distinct_pool(ranked: np.ndarray, colors: np.ndarray, mats: Materials) -> list[int]:
     """The first ``VARIANT_POOL`` palettes in ``ranked`` order that color this sketch differently from every one
     before them (area-weighted mean ΔE over the materials at least ``SAME_DE``): palettes that differ only in
     parts the sketch does not have are one variant, not two."""
     w = mats.area.astype(np.float64) / max(float(mats.area.sum()), 1.0)
     pool: list[int] = []
-    sigs: list[np.ndarray] = []
     for j in ranked:
-        sig = _signature(results[int(j)], mats)
-        if all(float(np.linalg.norm(sig - o, axis=1) @ w) >= SAME_DE for o in sigs):
+        sig = colors[int(j)]
+        if not pool or float((np.linalg.norm(colors[pool] - sig, axis=2) @ w).min()) >= SAME_DE:
             pool.append(int(j))
-            sigs.append(sig)
             if len(pool) == VARIANT_POOL:
                 break
     return pool
 
 
-def _variant_order(pool: list[int], results: list[dict[int, np.ndarray]], mats: Materials) -> list[int]:
+def _variant_order(pool: list[int], colors: np.ndarray, mats: Materials) -> list[int]:
     """The pool's palettes in variant order: the closest first, then each one the farthest (area-weighted mean
     ΔE over the materials) from those before it."""
     if len(pool) <= 1:
         return pool
     w = mats.area.astype(np.float64)
-    sig = np.stack([_signature(results[j], mats) for j in pool])
+    sig = colors[pool]  # (P, M, 3)
     order = [0]
     best = np.linalg.norm(sig - sig[0], axis=2) @ w
     best[0] = -1
