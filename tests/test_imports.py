@@ -1,6 +1,6 @@
 """The package's imports point one way, and there are no import cycles.
 
-config, imageio, devices, ink, colorspace <- models, losses, data <- training, inference <- evaluate (<- evaluate_hintauc, evaluate_locality) <- server, cli
+config, imageio, devices, ink, colorspace <- models, losses, data <- training, inference <- evaluate (<- evaluate_hintauc, evaluate_locality <- evaluate_palettes) <- server, cli
 
 Every ``import`` statement counts, also those inside functions (lazy imports of heavy optional
 packages are still dependencies). ``data`` may use ``models.inputs`` alone (the generator-input
@@ -36,8 +36,10 @@ ALLOWED: dict[str, set[str]] = {
     "evaluate": BASE | {"models", "data", "inference", "color_metrics"},
     "evaluate_hintauc": BASE | {"models", "data", "inference", "evaluate"},
     "evaluate_locality": BASE | {"models", "data", "inference", "evaluate"},
+    "evaluate_palettes": BASE | {"models", "data", "inference", "evaluate", "evaluate_locality"},
     "server": BASE | {"models", "data", "inference"},
-    "cli": BASE | {"models", "losses", "data", "training", "inference", "evaluate", "evaluate_hintauc", "evaluate_locality", "server"},
+    "cli": BASE | {"models", "losses", "data", "training", "inference", "evaluate", "evaluate_hintauc", "evaluate_locality",
+            "evaluate_palettes", "server"},
 }
 ROOT_MODULES = {"__init__", "__main__"}  # the package's front door: lazy re-exports only
 
