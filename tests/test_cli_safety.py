@@ -148,6 +148,11 @@ def _pillow_sized(c):
     return ["sketchify", "a.png", "-o", "o.png", "--max-pixels", "1000"], "over the 1,000-pixel limit (--max-pixels N"
 
 
+def _junk(path: Path) -> Path:
+    path.write_bytes(b"not an image at all")
+    return path
+
+
 # (id, setup(ctx) -> (argv, a part of the expected message)); paths are relative to the test's folder
 CASES = [
     # 1. outputs that are inputs: refused unless --overwrite
@@ -225,6 +230,15 @@ CASES = [
     ("colorize-over-max-pixels", lambda c: (["colorize", sketch(c.tmp / "a.png").name, "-o", "o.png", "--model", str(c.model),
                                              "--max-pixels", "1000"], "over the 1,000-pixel limit (--max-pixels N")),
     ("sketchify-over-max-pixels", _pillow_sized),
+    # 6. names and sizes a user may mistype
+    ("colorize-to-a-gif", lambda c: (["colorize", sketch(c.tmp / "a.png").name, "-o", "out.gif", "--model", str(c.model)],
+                                     ".gif is not a format this command writes; name a file ending in .png .jpg")),
+    ("sketchify-to-a-tif", lambda c: (["sketchify", sketch(c.tmp / "a.png").name, "-o", "out.tif"],
+                                      ".tif is not a format this command writes")),
+    ("colorize-size-huge", lambda c: (["colorize", sketch(c.tmp / "a.png").name, "-o", "o.png", "--model", str(c.model),
+                                       "--size", "100000"], "16 to 4096 px")),
+    ("colorize-not-an-image", lambda c: (["colorize", _junk(c.tmp / "j.png").name, "-o", "o.png", "--model", str(c.model)],
+                                         "j.png: not a readable image (an unknown format, or a damaged file)")),
 ]
 
 

@@ -120,9 +120,10 @@ def _decode(fp, name: str, max_pixels: int, formats: tuple[str, ...] | None) -> 
     except UnidentifiedImageError as e:
         if formats:
             raise NotAnImageError(f"{name}: not an image, or not one of {', '.join(formats)}") from None
-        raise NotAnImageError(f"{name}: not a readable image ({type(e).__name__})") from None
+        raise NotAnImageError(f"{name}: not a readable image (an unknown format, or a damaged file)") from None
     except (OSError, SyntaxError, ValueError) as e:
-        raise ImageError(f"{name}: corrupt or truncated image ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+        why = str(e).splitlines()[0] if str(e) else ""
+        raise ImageError(f"{name}: corrupt or truncated image" + (f" ({why})" if why else "")) from None
     try:
         img = ImageOps.exif_transpose(img)
     except Exception:  # a broken EXIF block must not make a good image unusable

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..inference.palettes import MAX_VARIANT
 from ..inference.regions import MAX_GAP, check_gap
-from .outputs import (EXIT_BAD_INPUT, OUTPUT_SUFFIXES, OVERWRITE_HELP, CLIError, collect_inputs, image_error_text,
+from .outputs import (EXIT_BAD_INPUT, check_size, OUTPUT_SUFFIXES, OVERWRITE_HELP, CLIError, collect_inputs, image_error_text,
                       names_one_file, output_help, plan_outputs, require_positive)
 
 __all__ = ["add_colorize_command", "cmd_colorize"]
@@ -90,6 +90,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
 
     files = collect_inputs(args.inputs)
     require_positive(args, "size", "max_pixels", "jobs", "threads")
+    check_size(args)
     try:
         check_gap(args.gap)
     except ValueError as e:

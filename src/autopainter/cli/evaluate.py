@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .outputs import OVERWRITE_HELP, CLIError, refuse_overwrite
+from .outputs import OVERWRITE_HELP, CLIError, check_size, refuse_overwrite
 
 __all__ = ["add_eval_command", "cmd_evaluate"]
 
@@ -20,6 +20,7 @@ PROTOCOLS = ("strokes", "hintauc", "locality", "palettes")
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..evaluate import evaluate, format_table
 
+    check_size(args)
     if args.limit < 0:
         raise CLIError(f"--limit must be >= 0, got {args.limit}")
     if args.protocol == "hintauc":

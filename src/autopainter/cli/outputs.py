@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-__all__ = ["CLIError", "EXIT_BAD_INPUT", "OUTPUT_SUFFIXES", "OVERWRITE_HELP", "collect_inputs", "image_error_text",
+__all__ = ["check_size", "MAX_WORKING_SIZE", "CLIError", "EXIT_BAD_INPUT", "OUTPUT_SUFFIXES", "OVERWRITE_HELP", "collect_inputs", "image_error_text",
            "names_one_file", "output_help", "plan_outputs", "refuse_overwrite", "require_positive"]
 
 OVERWRITE_HELP = "allow outputs to replace input files (refused by default: an error names the first one)"
@@ -54,6 +54,25 @@ def require_positive(args, *names: str) -> None:
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise CLIError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+
+
+MAX_WORKING_SIZE = 4096  # --size: the generator's working resolution (long side); 4096 px already asks for GBs
+
+
+def check_size(args) -> None:
+    """--size (the working resolution, long side) within 16..MAX_WORKING_SIZE px, or a one-line CLIError."""
+    size = getattr(args, "size", None)
+    if size is not None and not 16 <= size <= MAX_WORKING_SIZE:
+        raise CLIError(f"--size is the working resolution's long side: 16 to {MAX_WORKING_SIZE} px (the bundled model "
+                       f"was trained at 256), got {size}")
+
+
+def _image_suffixes() -> set[str]:
+    """Every file suffix Pillow reads or writes (.gif, .bmp, .tif, ...)."""
+    from PIL import Image
+
+    Image.init()
+    return {ext.lower() for ext in Image.registered_extensions()}
 
 
 def names_one_file(out: Path, suffixes: tuple[str, ...] = OUTPUT_SUFFIXES) -> bool:
@@ -118,6 +137,10 @@ def plan_outputs(files: list[Path], out: Path, single_file: bool | None = None,
     out = Path(out)
     if single_file is None:
         single_file = names_one_file(out, suffixes)
+        if not single_file and not out.is_dir() and out.suffix.lower() in _image_suffixes():
+            # out.gif would become a folder named out.gif: a surprise, not what was meant
+            raise CLIError(f"-o {out}: {out.suffix} is not a format this command writes; name a file ending in "
+                           f"{' '.join(suffixes)}, or a folder")
     if single_file and len(files) > 1:
         raise CLIError(f"-o {out} names one image but there are {len(files)} inputs: give a folder")
     if single_file and out.is_dir():  # e.g. a folder left by older versions, which made out.png/ for several inputs

@@ -11,7 +11,7 @@ import dataclasses
 import sys
 from typing import Any
 
-from .outputs import CLIError
+from .outputs import CLIError, check_size
 
 __all__ = ["add_serve_command", "cmd_serve"]
 
@@ -32,6 +32,7 @@ def _defaults(cls: type) -> dict[str, Any]:
 def cmd_serve(args: argparse.Namespace) -> int:
     from ..server import missing_dependencies
 
+    check_size(args)
     missing = missing_dependencies()
     if missing:
         raise CLIError(f"the web app needs {', '.join(missing)}: pip install 'autopainter[serve]'")
