@@ -337,6 +337,9 @@ class Colorizer:
         ``gap``: this call's gap (default the colorizer's); ``closing``, ``empty``, ``variant``, ``palette``: see
         ``prepare``."""
         prep = self.prepare(sketch, hints, gap=gap, closing=closing, empty=empty, variant=variant, palette=palette)
+        if prep.hints is None and self.names_materials and self._head_runner_is_main():
+            self.heads(prep, threads)  # one run gives the heads and the no-hint colors (kept with the plain colors)
+            return self.finish(prep, self.plain_colors(prep, threads), style=style, threads=threads)
         return self.finish(prep, self.generate(prep.x, threads), style=style, threads=threads)
 
     def regions(self, sketch: ImageLike, gap: int | None = None, closing: ImageLike | None = None) -> Regions:
@@ -483,8 +486,10 @@ class Colorizer:
         if self._head_runner is None:
             self._head_runner = (self.runner if isinstance(self.runner, TorchRunner)
                                  else TorchRunner(self.generator, self.device, "fp32", self.threads))
-        _, emb, probs = self._head_runner.heads(encode_inputs(prep.small, None, None, self.in_channels)[None],
+        y, emb, probs = self._head_runner.heads(encode_inputs(prep.small, None, None, self.in_channels)[None],
                                                 int(threads or self.threads))
+        if self._head_runner_is_main():  # the same run the runner makes: its colors are the no-hint colors
+            self._keep_plain(prep, from_unit(y[0].transpose(1, 2, 0)))
         out = (np.ascontiguousarray(emb[0].transpose(1, 2, 0)), np.ascontiguousarray(probs[0].transpose(1, 2, 0)))
         for a in out:
             a.flags.writeable = False
@@ -493,6 +498,10 @@ class Colorizer:
             while len(self._heads) > PLAIN_CACHE:
                 self._heads.popitem(last=False)
         return out
+
+    def _head_runner_is_main(self) -> bool:
+        """Whether the heads run on the colorizer's own runner (the torch backend), so one run gives both."""
+        return isinstance(self.runner, TorchRunner)
 
     def _material_colors(self, prep: Prepared, regions: Regions, plain: np.ndarray, threads: int | None):
         """The no-hint flat colors with one palette color per material: ((count + 1, 3) uint8, (count + 1,)

@@ -77,46 +77,40 @@ class TorchRunner:
             self.fast = copy.deepcopy(generator).to(torch.bfloat16, memory_format=torch.channels_last)
         self._lock = threading.Lock()
 
-    @torch.no_grad()
-    def __call__(self, x: np.ndarray, threads: int | None = None) -> np.ndarray:
+    @contextlib.contextmanager
+    def _run(self, threads: int | None):
+        """The section one generator run holds: the lock for multi-threaded runs, PyTorch's thread count set to
+        ``threads`` (default ``self.threads``) on the CPU and put back after."""
         n = int(threads or self.threads)
         with self._lock if n > 1 else contextlib.nullcontext():
             before = torch.get_num_threads()
             if self.device.type == "cpu" and before != n:
                 torch.set_num_threads(n)
             try:
-                xt = torch.from_numpy(x).to(self.device)
-                if self.fast is not None:
-                    y = self.fast(xt.to(torch.bfloat16).contiguous(memory_format=torch.channels_last))
-                else:
-                    y = self.generator(xt)
-                return y.float().cpu().numpy()  # (1, 3, h, w)
+                yield
             finally:
                 if torch.get_num_threads() != before:
                     torch.set_num_threads(before)
 
+    def _forward(self, x: np.ndarray, **heads):
+        xt = torch.from_numpy(x).to(self.device)
+        if self.fast is not None:
+            return self.fast(xt.to(torch.bfloat16).contiguous(memory_format=torch.channels_last), **heads)
+        return self.generator(xt, **heads)
+
+    @torch.no_grad()
+    def __call__(self, x: np.ndarray, threads: int | None = None) -> np.ndarray:
+        with self._run(threads):
+            return self._forward(x).float().cpu().numpy()  # (1, 3, h, w)
 
     @torch.no_grad()
     def heads(self, x: np.ndarray, threads: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One run that also reads the material and part heads (a model with ``model.material_dim`` and
         ``model.parts``): (1, 3, h, w) colors, (1, D, h, w) unit embeddings, (1, P, h, w) part probabilities."""
-        n = int(threads or self.threads)
-        with self._lock if n > 1 else contextlib.nullcontext():
-            before = torch.get_num_threads()
-            if self.device.type == "cpu" and before != n:
-                torch.set_num_threads(n)
-            try:
-                xt = torch.from_numpy(x).to(self.device)
-                if self.fast is not None:
-                    y, emb, logits = self.fast(xt.to(torch.bfloat16).contiguous(memory_format=torch.channels_last),
-                                               materials=True, parts=True)
-                else:
-                    y, emb, logits = self.generator(xt, materials=True, parts=True)
-                return (y.float().cpu().numpy(), emb.float().cpu().numpy(),
-                        torch.softmax(logits.float(), dim=1).cpu().numpy())
-            finally:
-                if torch.get_num_threads() != before:
-                    torch.set_num_threads(before)
+        with self._run(threads):
+            y, emb, logits = self._forward(x, materials=True, parts=True)
+            return (y.float().cpu().numpy(), emb.float().cpu().numpy(),
+                    torch.softmax(logits.float(), dim=1).cpu().numpy())
 
 
 def make_runner(generator: UNetGenerator, backend: str, precision: str, device: torch.device, threads: int,
