@@ -72,20 +72,30 @@ def _read_palette(path: str) -> dict:
     return json.loads(text)
 
 
-def _check_palette_out(dest: Path, inputs: list[Path], overwrite: bool) -> None:
-    """--save-palette FILE: a new .json file (or one --overwrite may replace) that is none of the inputs."""
+def _check_json_out(dest: Path, inputs: list[Path], overwrite: bool, option: str = "save-palette") -> None:
+    """--save-palette / --report FILE: a new .json file (or one --overwrite may replace) that is none of the inputs."""
     if dest.suffix.lower() != ".json":
-        raise CLIError(f"--save-palette writes JSON: name the file NAME.json, not {dest.name}")
+        raise CLIError(f"--{option} writes JSON: name the file NAME.json, not {dest.name}")
     if any(dest.resolve() == p.resolve() for p in inputs):
-        raise CLIError(f"--save-palette {dest} is one of the inputs; it would be overwritten")
+        raise CLIError(f"--{option} {dest} is one of the inputs; it would be overwritten")
     if dest.exists() and not overwrite:
-        raise CLIError(f"--save-palette {dest} exists; pass --overwrite to replace it")
+        raise CLIError(f"--{option} {dest} exists; pass --overwrite to replace it")
     if not dest.parent.is_dir():
-        raise CLIError(f"--save-palette: no such folder: {dest.parent}")
+        raise CLIError(f"--{option}: no such folder: {dest.parent}")
+
+
+def _reference_file(path: str | None, option: str) -> Path | None:
+    if not path:
+        return None
+    p = Path(path)
+    if not p.is_file():
+        raise CLIError(f"--{option}: no such file: {p}")
+    return p
 
 
 def cmd_colorize(args: argparse.Namespace) -> int:
-    from ..inference import Colorizer, FileJob, colorize_files, layer_paths
+    from ..imageio import ImageError, atomic_write_bytes
+    from ..inference import Colorizer, FileJob, colorize_files, colorize_sequence_files, layer_paths
     from ..inference.files import layer_suffixes
 
     files = collect_inputs(args.inputs)
@@ -106,8 +116,19 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     out = Path(args.output)
     side = [h for found in (hints, closing, empty) for h in found.values() if h is not None]
     side += [Path(p) for p in (args.palette,) if p]
+    reference = _reference_file(args.reference, "reference")
+    reference_lines = _reference_file(args.reference_lines, "reference-lines")
+    if reference_lines is not None and reference is None:
+        raise CLIError("--reference-lines is the line art of --reference: give --reference too")
+    if args.report and reference is None:
+        raise CLIError("--report writes how the regions matched --reference: give --reference too")
+    if reference is not None and args.style != "flat":
+        raise CLIError("--reference colors flats: leave out --style soft")
+    side += [p for p in (reference, reference_lines) if p is not None]
     if args.save_palette:
-        _check_palette_out(Path(args.save_palette), files + side, args.overwrite)
+        _check_json_out(Path(args.save_palette), files + side, args.overwrite)
+    if args.report:
+        _check_json_out(Path(args.report), files + side, args.overwrite, "report")
     targets = plan_outputs(files, out, extras=layer_suffixes() if args.layers else (),
                            inputs=side, overwrite=args.overwrite,
                            suffixes=COLORIZE_SUFFIXES, folder_suffix=_folder_suffix(out, args.format))
@@ -122,6 +143,13 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     if args.max_pixels is not None:
         options["max_pixels"] = args.max_pixels
     colorizer = Colorizer.from_pretrained(args.model, device=args.device, size=args.size, **options)
+    ref = None
+    if reference is not None:  # read it now: a bad reference is one line before any sketch is colored
+        try:
+            ref = colorizer.reference(reference, reference_lines)
+        except ValueError as e:
+            text = image_error_text(e) if isinstance(e, ImageError) else str(e).removeprefix("reference: ")
+            raise CLIError(f"--reference {reference}: {text}") from None
     jobs = []
     for f, dest in targets.items():
         jobs.append(FileJob(f, dest, hints[f], layer_paths(dest) if args.layers else {},  # layers: PNGs next to dest
@@ -129,13 +157,30 @@ def cmd_colorize(args: argparse.Namespace) -> int:
                             palette_out=Path(args.save_palette) if args.save_palette else None))
     unhinted = sum(1 for h in hints.values() if h is None) if hints_dir is not None else 0
 
+    reports: list[dict] = []
+
+    def run(on_done=None):
+        if ref is None:
+            return colorize_files(colorizer, jobs, workers=1 if len(jobs) == 1 else args.jobs, on_done=on_done)
+        # with a reference the sketches are frames, colored in name order: each also matches the previous one
+        keep = (lambda job, res: reports.append({"sketch": str(job.sketch), "output": str(job.dest),
+                                                 **res.reference_report()})) if args.report else None
+        return colorize_sequence_files(colorizer, jobs, ref, on_done=on_done, on_result=keep)
+
+    def write_report():
+        if args.report:
+            body = reports[0] if len(jobs) == 1 and reports else {"frames": reports}
+            atomic_write_bytes(args.report, (json.dumps(body, indent=1) + "\n").encode())
+
     if len(jobs) == 1:  # one file: its error is the command's error
         job = jobs[0]
-        failed = colorize_files(colorizer, jobs, workers=1)
+        failed = run()
         if failed:
             raise CLIError(image_error_text(failed[0][1]))
+        write_report()
         if not args.quiet:
             extra = [job.palette_out] if job.palette_out is not None else []
+            extra += [Path(args.report)] if args.report else []
             print("\n".join(str(p) for p in (job.dest, *job.layers.values(), *extra)))
         _count_unhinted(unhinted, 1, hints_dir)
         return 0
@@ -153,10 +198,11 @@ def cmd_colorize(args: argparse.Namespace) -> int:
             bar.update(1)
 
     try:
-        failed = colorize_files(colorizer, jobs, workers=args.jobs, on_done=done)
+        failed = run(done)
     finally:
         if bar is not None:
             bar.close()
+    write_report()
     _count_unhinted(unhinted, len(jobs), hints_dir)
     if failed:
         print(f"autopainter: error: {len(failed)} of {len(jobs)} images could not be colored", file=sys.stderr)
@@ -203,6 +249,14 @@ def add_colorize_command(sub) -> None:
                    '"clothing 2": "#2a4d8f"}: those materials take those colors (what --save-palette writes)')
     c.add_argument("--save-palette", metavar="FILE.json", help="write the result's material colors as JSON, for "
                    "--palette on other drawings (one sketch)")
+    c.add_argument("--reference", metavar="FILE", help="a colored drawing of the same character: the sketch's regions take "
+                   "the colors of the matching parts (flat style; hints still win). With several sketches they are frames, "
+                   "colored in name order, each also matched to the previous one; a frame with hints is a correction the "
+                   "next frames follow")
+    c.add_argument("--reference-lines", metavar="FILE", help="the line art of --reference, when you have it "
+                   "(default: extracted from the colored drawing)")
+    c.add_argument("--report", metavar="FILE.json", help="with --reference: write how each region matched (region, "
+                   "color, source, confidence, matched part) as JSON; several sketches give {\"frames\": [...]}")
     c.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx"),
                    help="auto (= torch), torch, or onnx: ONNX Runtime, needs pip install 'autopainter[onnx]' (default: auto)")
     c.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),

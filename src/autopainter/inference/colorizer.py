@@ -30,7 +30,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Union
 
 import numpy as np
 import torch
@@ -46,6 +46,7 @@ from ..models.unet import UNetGenerator
 from . import compose
 from .flats import flat_layer, hints_at, leave_empty, local_soft, open_paper, region_colors
 from .palettes import LIBRARY_NAME, MAX_VARIANT, Materials, PaletteLibrary, find_materials, paint_materials, parse_palette
+from .reference import Match, ReferenceDrawing, match, region_means
 from .regions import REGION_CACHE_BYTES, RegionCache, Regions, check_gap
 from .layers import exported_layers, ora_stack
 from .runners import BACKENDS, PRECISIONS, HintsOnlyRunner, Runner, TorchRunner, default_threads, make_runner
@@ -56,6 +57,8 @@ DEFAULT_STYLE = "flat"
 ORA_GAP, ORA_GAP_USED = "autopainter-gap", "autopainter-gap-used"  # the .ora's <image> attributes for the gap
 ORA_VARIANT, ORA_PALETTE = "autopainter-variant", "autopainter-palette"  # ... for the palette variant and colors
 PLAIN_CACHE = 64  # sketches whose no-hint generator colors a colorizer keeps (about 200 KB each at 256 px)
+REFERENCE_CACHE = 8  # references a colorizer keeps read and segmented (about 2 MB each)
+KEYFRAMES = 4  # corrected frames of a sequence that later frames match before the reference
 
 
 def _as_pil(img: ImageLike, what: str, max_pixels: int) -> Image.Image:
@@ -114,6 +117,27 @@ class ColorizeResult:
         back (made with the flats); None for a model that names no materials."""
         self.flats  # noqa: B018 - the flats make it
         return self.named.get("palette")
+
+    @property
+    def reference(self) -> Optional[Match]:
+        """How the regions matched the reference (``reference.Match``: colors, confidences, the report); None
+        without a reference."""
+        self.flats  # noqa: B018 - the flats make it
+        return self.named.get("reference")
+
+    def reference_report(self, min_area: int = 0) -> Optional[dict]:
+        """The reference match as a JSON-ready dict: the alignment (scale, angle, fit), the reference's palette,
+        and one entry per region of at least ``min_area`` px (``reference.Match.report``); None without a
+        reference."""
+        m = self.reference
+        if m is None or self.make_regions is None:
+            return None
+        regions = self.make_regions()
+        area = np.bincount(regions.labels.ravel(), minlength=regions.count + 1)
+        a = m.alignment
+        return {"alignment": {"scale": round(a.scale, 4), "angle": round(a.angle, 2), "fit": round(a.fit, 3)},
+                "palette": ["#%02x%02x%02x" % tuple(int(v) for v in c) for c in m.reference.palette],
+                "regions": m.report(min_area, area)}
 
     @property
     def materials(self) -> Optional[Materials]:
@@ -204,6 +228,7 @@ class Prepared:
     gap: Optional[int] = None  # the gap for this sketch's regions (None: the colorizer's)
     variant: int = 0  # the palette variant (0: the palette closest to the model's own colors)
     palette: Optional[dict] = field(default=None, repr=False)  # {material name: (r, g, b)} the user's palette
+    references: tuple = field(default=(), repr=False)  # ReferenceDrawings, the first confident one wins per region
 
 
 class Colorizer:
@@ -290,6 +315,7 @@ class Colorizer:
         self.palettes = palettes
         self._heads: OrderedDict[bytes, tuple] = OrderedDict()  # the heads' no-hint outputs by sketch
         self._head_runner: TorchRunner | None = None
+        self._references: OrderedDict[bytes, ReferenceDrawing] = OrderedDict()  # read references by content
         if not self.runner.generates:
             self._check_without_model(self.style)
 
@@ -332,15 +358,32 @@ class Colorizer:
     def colorize(self, sketch: ImageLike, hints: ImageLike | None = None, style: str | None = None,
                  threads: int | None = None, gap: int | None = None, closing: ImageLike | None = None,
                  empty: ImageLike | None = None, variant: int = 0,
-                 palette: Mapping[str, Any] | None = None) -> ColorizeResult:
+                 palette: Mapping[str, Any] | None = None, reference: Any = None,
+                 reference_lines: ImageLike | None = None) -> ColorizeResult:
         """The whole pipeline: ``finish(prepare(sketch, hints, ...), generate(...))``: the image and its layers.
-        ``gap``: this call's gap (default the colorizer's); ``closing``, ``empty``, ``variant``, ``palette``: see
-        ``prepare``."""
-        prep = self.prepare(sketch, hints, gap=gap, closing=closing, empty=empty, variant=variant, palette=palette)
+        ``gap``: this call's gap (default the colorizer's); ``closing``, ``empty``, ``variant``, ``palette``,
+        ``reference``, ``reference_lines``: see ``prepare``."""
+        prep = self.prepare(sketch, hints, gap=gap, closing=closing, empty=empty, variant=variant, palette=palette,
+                            reference=reference, reference_lines=reference_lines)
         if prep.hints is None and self.names_materials and self._head_runner_is_main():
             self.heads(prep, threads)  # one run gives the heads and the no-hint colors (kept with the plain colors)
             return self.finish(prep, self.plain_colors(prep, threads), style=style, threads=threads)
         return self.finish(prep, self.generate(prep.x, threads), style=style, threads=threads)
+
+    def sequence(self, reference: Any, reference_lines: ImageLike | None = None) -> "Sequence":
+        """A sequence of frames colored from one ``reference`` (the character's colored drawing), one ``colorize``
+        call per frame in order: ``Sequence``."""
+        ref = reference if isinstance(reference, ReferenceDrawing) else self.reference(reference, reference_lines)
+        return Sequence(self, ref)
+
+    def colorize_sequence(self, frames: Iterable[ImageLike], reference: Any, reference_lines: ImageLike | None = None,
+                          hints: Iterable[ImageLike | None] | None = None, **kwargs) -> Iterator[ColorizeResult]:
+        """Color ``frames`` in order from one ``reference``, yielding each result (``Sequence``). ``hints``: one hint
+        image (or None) per frame; ``kwargs``: ``colorize``'s."""
+        seq = self.sequence(reference, reference_lines)
+        hint_list = iter(hints) if hints is not None else None
+        for frame in frames:
+            yield seq.colorize(frame, next(hint_list, None) if hint_list is not None else None, **kwargs)
 
     def regions(self, sketch: ImageLike, gap: int | None = None, closing: ImageLike | None = None) -> Regions:
         """The sketch's closed regions at its full size (``regions.segment`` with ``gap``, default this
@@ -369,7 +412,8 @@ class Colorizer:
     # ------------------------------------------------------------------------------ the three stages
     def prepare(self, sketch: ImageLike, hints: ImageLike | None = None, gap: int | None = None,
                 closing: ImageLike | None = None, empty: ImageLike | None = None, variant: int = 0,
-                palette: Mapping[str, Any] | None = None) -> Prepared:
+                palette: Mapping[str, Any] | None = None, reference: Any = None,
+                reference_lines: ImageLike | None = None) -> Prepared:
         """Read the sketch (and hints), bring them to the working resolution and encode them.
 
         ``gap``: the gap for this sketch's regions (default the colorizer's). ``closing``: an RGBA image
@@ -378,6 +422,10 @@ class Colorizer:
         non-transparent pixels mark regions that stay paper white (the leave-empty key). ``variant``: which
         palette colors the materials (0: the one closest to the model's own colors; ``palettes``); ``palette``:
         {material name: "#rrggbb"}, colors that win over the variant's for the materials they name.
+        ``reference``: a colored drawing of the same character (a path, image or array; or a ``ReferenceDrawing``
+        from ``reference()``, or a sequence of them, the first confident one winning per region): the sketch's
+        regions take the colors of the matching parts (``reference``), in the flat style; ``reference_lines``:
+        its line art when the user has it (else it is extracted).
 
         Returns a ``Prepared`` whose ``x`` is the generator's input (1, C, h, w) float32 in [-1, 1]
         (C = 0 for the hints-only baseline)."""
@@ -402,9 +450,45 @@ class Colorizer:
         # numpy, not torch: this runs beside other work, where small multi-threaded torch ops stall
         x = encode_inputs(small_a, rgb, m, self.in_channels)[None] if self.in_channels else np.zeros((1, 0, h, w), np.float32)
         full = np.asarray(sk)
+        refs: tuple = ()
+        if reference is not None:
+            many = isinstance(reference, (list, tuple))
+            if many and reference_lines is not None:
+                raise ValueError("reference_lines goes with one reference; give ReferenceDrawings for several")
+            refs = tuple(r if isinstance(r, ReferenceDrawing) else self.reference(r, reference_lines)
+                         for r in (reference if many else [reference]))
+        elif reference_lines is not None:
+            raise ValueError("reference_lines needs a reference (the colored drawing)")
         return Prepared(sketch=full, small=small_a, x=x, hints=rgba, gap=gap,  # x: (1, C, h, w)
                         closing=self._marks(closing, "closing", full.shape), empty=self._marks(empty, "empty", full.shape),
-                        variant=int(variant), palette=user)
+                        variant=int(variant), palette=user, references=refs)
+
+    def reference(self, image: ImageLike, lines: ImageLike | None = None) -> ReferenceDrawing:
+        """A colored reference read, segmented and (with a model that names parts) named by the part head:
+        ``reference.ReferenceDrawing``, kept for the last ``REFERENCE_CACHE`` references. ``lines``: its line art
+        (any size; default: extracted with XDoG). Raises ImageError for an unreadable or too large picture and
+        ValueError for one that holds no colors (line art given as the reference)."""
+        rgb = np.asarray(flatten_on_white(_as_pil(image, "reference", self.max_pixels)).convert("RGB"))
+        gray = None
+        if lines is not None:
+            gray = np.asarray(flatten_on_white(_as_pil(lines, "reference lines", self.max_pixels)).convert("L"))
+        key = hashlib.blake2b(rgb.tobytes(), digest_size=16, key=str(rgb.shape).encode()).digest()
+        if gray is not None:
+            key += hashlib.blake2b(gray.tobytes(), digest_size=16, key=str(gray.shape).encode()).digest()
+        with self._plain_lock:
+            hit = self._references.get(key)
+            if hit is not None:
+                self._references.move_to_end(key)
+                return hit
+        ref = ReferenceDrawing.build(rgb, gray)
+        if self.names_materials:  # the part head's names for the reference's regions, from its line art
+            _, probs = self.heads(self.prepare(ref.lines))
+            ref.with_parts(probs, self.generator.cfg.parts)
+        with self._plain_lock:
+            self._references[key] = ref
+            while len(self._references) > REFERENCE_CACHE:
+                self._references.popitem(last=False)
+        return ref
 
     def generate(self, x: np.ndarray, threads: int | None = None) -> np.ndarray | None:
         """(1, C, h, w) float32 in [-1, 1] -> (h, w, 3) uint8: one generator run on this colorizer's runner
@@ -449,9 +533,16 @@ class Colorizer:
                 base, named["materials"], named["palette"] = self._material_colors(
                     prep, regions(), soft if hints is None else plain, threads)
                 mats = named["materials"].region
+            if prep.references:
+                if base is None:
+                    base = region_colors(regions(), soft if plain is None else plain)
+                named["reference"] = m = self._match(prep, regions(), base, threads)
+                base, mats = m.lut, m.materials()
             return leave_empty(regions(), flat_layer(regions(), soft, hints, plain=plain, base=base, materials=mats),
                                prep.empty)
 
+        if prep.references and style != "flat":
+            raise ValueError("a reference gives flat colors: use the flat style with a reference")
         if style == "flat":
             color = make_flats()
         else:
@@ -466,6 +557,16 @@ class Colorizer:
                               style=style, hints=prep.hints, make_flats=make_flats, closing=prep.closing,
                               empty=prep.empty, gap=gap, make_regions=regions, found=found, variant=prep.variant,
                               named=named)
+
+    def _match(self, prep: Prepared, regions: Regions, base: np.ndarray, threads: int | None) -> Match:
+        """The sketch's regions matched to each of ``prep.references`` (``reference.match``), combined: the first
+        reference that matches a region confidently gives its color."""
+        parts = None
+        if self.names_materials:
+            _, probs = self.heads(prep, threads)
+            parts = region_means(regions, probs)
+        found = [match(regions, ref, base, parts, sketch=prep.sketch) for ref in prep.references]
+        return found[0] if len(found) == 1 else Match.first_confident(found)
 
     @property
     def names_materials(self) -> bool:
@@ -566,6 +667,35 @@ class Colorizer:
     def _check_without_model(style: str) -> None:
         if style != "flat":
             raise ValueError("without a model only the flat style exists (flats from the hints alone)")
+
+
+class Sequence:
+    """Frames of one character colored in order from its reference (``Colorizer.sequence``).
+
+    Each frame is matched to the reference and to the previous colored frame; the reference wins where it
+    matches confidently, so an error in one frame does not drift into the next. A frame colored with hints is a
+    correction: later frames match it before the reference (the last ``KEYFRAMES`` corrections, latest first).
+    A frame that fails (an unreadable file) changes nothing for the next.
+    """
+
+    def __init__(self, colorizer: Colorizer, reference: ReferenceDrawing):
+        self.colorizer = colorizer
+        self.reference = reference
+        self.corrected: list[ReferenceDrawing] = []
+        self.previous: ReferenceDrawing | None = None
+
+    def colorize(self, frame: ImageLike, hints: ImageLike | None = None, **kwargs) -> ColorizeResult:
+        """The next frame (``Colorizer.colorize``'s arguments but the reference)."""
+        refs = [*self.corrected, self.reference] + ([self.previous] if self.previous is not None else [])
+        res = self.colorizer.colorize(frame, hints, reference=refs, **kwargs)
+        try:  # the colored frame as a reference for the next ones
+            drawing = self.colorizer.reference(res.color, res.sketch)
+        except ValueError:  # no colors to take (all paper)
+            return res
+        if hints is not None:
+            self.corrected = [drawing, *self.corrected][:KEYFRAMES]
+        self.previous = drawing
+        return res
 
 
 def _check_style(style: str) -> str:

@@ -7,7 +7,7 @@ import json
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import torch
 from PIL import Image
@@ -17,7 +17,8 @@ from .colorizer import Colorizer
 from .layers import exported_layers, layer_suffix
 from .runners import CORES
 
-__all__ = ["FileJob", "ORA_SUFFIX", "layer_paths", "layer_suffixes", "save_output", "colorize_files", "PNG_COMPRESS_LEVEL"]
+__all__ = ["FileJob", "ORA_SUFFIX", "layer_paths", "layer_suffixes", "save_output", "colorize_files",
+           "colorize_sequence_files", "write_result", "PNG_COMPRESS_LEVEL"]
 
 ORA_SUFFIX = ".ora"  # an output named NAME.ora is an OpenRaster file of the result's layers
 
@@ -36,6 +37,8 @@ class FileJob:
     variant: int = 0  # the palette variant (``Colorizer.prepare``)
     palette: Optional[dict] = None  # {material name: "#rrggbb"} that wins over the variant
     palette_out: Optional[Path] = None  # where the result's palette is written as JSON (``ColorizeResult.palette``)
+    reference: Optional[Path] = None  # a colored drawing of the same character (``Colorizer.prepare``)
+    reference_lines: Optional[Path] = None  # its line art
 
 
 def layer_suffixes() -> tuple[str, ...]:
@@ -74,19 +77,11 @@ def colorize_files(colorizer: Colorizer, jobs: Iterable[FileJob], workers: int |
     def one(job: FileJob) -> Optional[ImageError]:
         try:
             res = colorizer.colorize(job.sketch, job.hints, threads=per_run, closing=job.closing, empty=job.empty,
-                                     variant=job.variant, palette=job.palette)
+                                     variant=job.variant, palette=job.palette, reference=job.reference,
+                                     reference_lines=job.reference_lines)
         except ImageError as e:
             return e
-        if job.dest.suffix.lower() == ORA_SUFFIX:
-            res.save_ora(job.dest)
-        else:
-            save_output(res.image, job.dest)
-        if job.palette_out is not None:
-            atomic_write_bytes(job.palette_out, (json.dumps(res.palette or {}, indent=1) + "\n").encode())
-        if job.layers:
-            images = res.layers
-            for name, path in job.layers.items():
-                save_output(images[name], path)
+        write_result(job, res)
         return None
 
     failed: list[tuple[FileJob, ImageError]] = []
@@ -104,6 +99,46 @@ def colorize_files(colorizer: Colorizer, jobs: Iterable[FileJob], workers: int |
         return _run_pool(one, jobs, workers, on_done)
     finally:
         torch.set_num_threads(before)
+
+
+def write_result(job: FileJob, res) -> None:
+    """Write a result where ``job`` says: the image (or .ora), its palette and layers, each atomically."""
+    if job.dest.suffix.lower() == ORA_SUFFIX:
+        res.save_ora(job.dest)
+    else:
+        save_output(res.image, job.dest)
+    if job.palette_out is not None:
+        atomic_write_bytes(job.palette_out, (json.dumps(res.palette or {}, indent=1) + "\n").encode())
+    if job.layers:
+        images = res.layers
+        for name, path in job.layers.items():
+            save_output(images[name], path)
+
+
+def colorize_sequence_files(colorizer: Colorizer, jobs: Iterable[FileJob], reference, reference_lines=None,
+                            on_done: Callable[[FileJob, Optional[ImageError]], None] | None = None,
+                            on_result: Callable[[FileJob, Any], None] | None = None) -> list[tuple[FileJob, ImageError]]:
+    """Color the frames of ``jobs`` in order from one ``reference`` (``Colorizer.sequence``: each frame matched to
+    the reference and the previous frame; a frame with hints is a correction later frames follow). Returns the
+    (job, error) of frames that could not be read; such a frame changes nothing for the next. ``on_result`` gets
+    each frame's result once it is written (e.g. for its ``reference_report``)."""
+    seq = colorizer.sequence(reference, reference_lines)
+    failed: list[tuple[FileJob, ImageError]] = []
+    for job in jobs:
+        err = None
+        try:
+            res = seq.colorize(job.sketch, job.hints, closing=job.closing, empty=job.empty, variant=job.variant,
+                               palette=job.palette)
+        except ImageError as e:
+            err = e
+            failed.append((job, e))
+        else:
+            write_result(job, res)
+            if on_result:
+                on_result(job, res)
+        if on_done:
+            on_done(job, err)
+    return failed
 
 
 def _run_pool(one: Callable[[FileJob], Optional[ImageError]], jobs: list[FileJob], workers: int,

@@ -276,14 +276,17 @@ def flat_layer(regions: Regions, colors: np.ndarray | None,
             local (``material_of_hints``): the regions the model groups with a hinted one take its hint, every
             other region keeps its no-hint color, and the open paper (``open_paper``) stays paper.
         base: (count + 1, 3) uint8, each region's no-hint color when it is not the median of the model's
-            (``palettes``: one color per material); used with no hints, and with ``plain`` for local hints.
+            (``palettes``: one color per material; ``reference``: the reference's colors): the color every region
+            without a hint keeps.
         materials: (count + 1,) int, each region's material (``palettes.find_materials``): with ``plain``, a hint
             reaches exactly the regions of its material (``material_of_hints``).
     """
     labels = regions.labels
     local = plain is not None and colors is not None and hints is not None
-    if base is not None and (local or hints is None):
+    if base is not None:
         lut = np.asarray(base, np.uint8).copy()
+        if not local:
+            materials = None
     else:
         lut = region_colors(regions, plain if local else colors)
         materials = None
