@@ -175,7 +175,7 @@ def test_cli_sequence_folder(tmp_path):
     assert [f["sketch"] for f in body["frames"]] == [str(frames / f"f{i}.png") for i in range(3)]
 
 
-@pytest.mark.parametrize("case", ["line-art", "missing", "lines-alone", "soft", "report-alone", "unreadable"])
+@pytest.mark.parametrize("case", ["line-art", "missing", "lines-alone", "soft", "report-alone", "unreadable", "too-large"])
 def test_cli_bad_reference_is_one_line(tmp_path, capsys, case):
     sketch = _save(tmp_path, "new.png", lines_of(character(False)))
     ref = _save(tmp_path, "ref.png", character(True))
@@ -190,6 +190,8 @@ def test_cli_bad_reference_is_one_line(tmp_path, capsys, case):
         args += ["--reference", str(ref), "--style", "soft"]
     elif case == "report-alone":
         args += ["--report", str(tmp_path / "r.json")]
+    elif case == "too-large":  # the sketch (256 x 256) fits, the reference (512 x 512) does not
+        args += ["--reference", str(_save(tmp_path, "big.png", character(True, size=512))), "--max-pixels", "100000"]
     else:
         bad = tmp_path / "bad.png"
         bad.write_bytes(b"not an image at all")

@@ -46,7 +46,7 @@ from ..models.unet import UNetGenerator
 from . import compose
 from .flats import flat_layer, hints_at, leave_empty, local_soft, open_paper, region_colors
 from .palettes import LIBRARY_NAME, MAX_VARIANT, Materials, PaletteLibrary, find_materials, paint_materials, parse_palette
-from .reference import Match, ReferenceDrawing, match, region_means
+from .reference import Alignment, Match, ReferenceDrawing, align, match, region_means
 from .regions import REGION_CACHE_BYTES, RegionCache, Regions, check_gap
 from .layers import exported_layers, ora_stack
 from .runners import BACKENDS, PRECISIONS, HintsOnlyRunner, Runner, TorchRunner, default_threads, make_runner
@@ -135,7 +135,9 @@ class ColorizeResult:
         regions = self.make_regions()
         area = np.bincount(regions.labels.ravel(), minlength=regions.count + 1)
         a = m.alignment
-        return {"alignment": {"scale": round(a.scale, 4), "angle": round(a.angle, 2), "fit": round(a.fit, 3)},
+        # scale: px of the new sketch per px of the reference as given
+        return {"alignment": {"scale": round(a.scale * m.reference.zoom, 4), "angle": round(a.angle, 2),
+                              "fit": round(a.fit, 3)},
                 "palette": ["#%02x%02x%02x" % tuple(int(v) for v in c) for c in m.reference.palette],
                 "regions": m.report(min_area, area)}
 
@@ -316,6 +318,7 @@ class Colorizer:
         self._heads: OrderedDict[bytes, tuple] = OrderedDict()  # the heads' no-hint outputs by sketch
         self._head_runner: TorchRunner | None = None
         self._references: OrderedDict[bytes, ReferenceDrawing] = OrderedDict()  # read references by content
+        self._alignments: OrderedDict[bytes, Alignment] = OrderedDict()  # by sketch and reference
         if not self.runner.generates:
             self._check_without_model(self.style)
 
@@ -565,7 +568,19 @@ class Colorizer:
         if self.names_materials:
             _, probs = self.heads(prep, threads)
             parts = region_means(regions, probs)
-        found = [match(regions, ref, base, parts, sketch=prep.sketch) for ref in prep.references]
+        sketch_key = hashlib.blake2b(prep.sketch.data, digest_size=16, key=str(prep.sketch.shape).encode()).digest()
+        found = []
+        for ref in prep.references:
+            key = sketch_key + ref.key
+            with self._plain_lock:
+                known = self._alignments.get(key)
+            if known is None:  # a re-color of the same sketch (new hints) does not align it again
+                known = align(ref.lines, prep.sketch, ref.shape)
+                with self._plain_lock:
+                    self._alignments[key] = known
+                    while len(self._alignments) > PLAIN_CACHE:
+                        self._alignments.popitem(last=False)
+            found.append(match(regions, ref, base, parts, alignment=known))
         return found[0] if len(found) == 1 else Match.first_confident(found)
 
     @property

@@ -5,8 +5,7 @@ done the way a colorist matches regions by eye rather than by a network trained 
 
 1. **The reference** (``ReferenceDrawing.build``): the colored picture and its line art (the user's, else
    ``data.sketch.extract_sketch``'s XDoG of it) at ``MATCH_SIZE`` px; the line art is cut into regions
-   (``regions.segment``), each region's color is the median of the reference's colors over its paper (off the
-   lines), and colors within ``PALETTE_DE`` are one palette color (the largest region's color, so the flats
+   (``regions.segment``), each region's color is its most common color over its paper (off the lines), and colors within ``PALETTE_DE`` are one palette color (the largest region's color, so the flats
    are the reference's own). With a model that names parts, each region's part probabilities come from the
    part head run on the reference's line art.
 2. **Alignment** (``align``): the similarity transform (move, scale, rotate) that lays the reference's line
@@ -55,6 +54,7 @@ __all__ = ["ReferenceDrawing", "Alignment", "Match", "align", "match", "looks_li
 MATCH_SIZE = 512  # the reference is read at this long side (px): regions of a character sheet are large
 ALIGN_SIZE = 160  # both line arts are aligned at this long side (px)
 PALETTE_DE = 4.0  # reference region colors within this ΔE are one palette color
+MIN_REF_AREA = 30  # reference regions smaller than this (px at MATCH_SIZE: specks, anti-aliased seams) give no color
 ALIGN_ANGLES = (-30.0, -15.0, 0.0, 15.0, 30.0)  # starting rotations (degrees) of the alignment search
 ALIGN_SCALES = (0.8, 1.0, 1.25)  # ... and scales (times the moments' estimate: a cropped frame fools moments)
 ALIGN_REFINED = 3  # the best starts refined by Nelder-Mead
@@ -67,7 +67,9 @@ W_PART = 0.5  # cost per unit of part disagreement (1 - histogram intersection o
 MARGIN = 0.5  # the cost margin to the next palette color at which confidence is 1 - 1/e
 MIN_CONFIDENCE = 0.25  # a match under this confidence gives way to the reference's color for the region's part
 CHECK_BELOW = 0.5  # regions matched with less confidence are the ones to check (the page outlines them)
-MIN_FIT = 0.35  # an alignment whose fit is under this is another drawing: confidences are scaled by fit / MIN_FIT
+MIN_FIT = 0.4  # an alignment whose fit is under this is likely another drawing: confidences fall ...
+NO_FIT = 0.25  # ... linearly to 0 at this fit (the reference then gives no color by matching)
+MAX_ANGLE = 45.0  # degrees: a turn beyond this costs more in the alignment (a frame is rarely upside down)
 MIN_COLOR_SHARE = 0.15  # a reference whose non-paper pixels are under this share colored is line art
 SOURCES = ("reference", "part", "model", "hint")  # where a region's color came from, in the report
 
@@ -205,6 +207,11 @@ def _moments(mask: np.ndarray) -> tuple[float, float, float]:
     return float(ys.mean()), float(xs.mean()), float(ys.size)
 
 
+def _turn_cost(angle: float) -> float:
+    """What a turn beyond ``MAX_ANGLE`` adds to the alignment's cost (Nelder-Mead is unbounded)."""
+    return 0.2 * max(0.0, abs(angle) - MAX_ANGLE)
+
+
 def _matrix(p: np.ndarray, c_ref: tuple[float, float], c_new: tuple[float, float]) -> np.ndarray:
     """(2, 3): ref (x, y) -> new (x, y) for params (angle deg, log scale, tx, ty) about the two centroids."""
     a, ls, tx, ty = p
@@ -249,12 +256,12 @@ def align(ref_lines: np.ndarray, new_lines: np.ndarray, ref_shape: Optional[_Sha
         for ds in ALIGN_SCALES:
             for ang in ALIGN_ANGLES:
                 p = np.array([ang, ls0 + np.log(ds), 0.0, 0.0])
-                starts.append((_cost(_matrix(p, *centres), ref, new), p, centres))
+                starts.append((_cost(_matrix(p, *centres), ref, new) + _turn_cost(ang), p, centres))
     starts.sort(key=lambda t: t[0])
     best_p, best_c, best_centres = None, np.inf, None
     for _, p0, centres in starts[:ALIGN_REFINED]:
         simplex = p0 + np.array([[0, 0, 0, 0], [6, 0, 0, 0], [0, 0.08, 0, 0], [0, 0, 4, 0], [0, 0, 0, 4]])
-        r = minimize(lambda p: _cost(_matrix(p, *centres), ref, new), p0, method="Nelder-Mead",
+        r = minimize(lambda p: _cost(_matrix(p, *centres), ref, new) + _turn_cost(p[0]), p0, method="Nelder-Mead",
                      options={"initial_simplex": simplex, "maxfev": 160, "xatol": 0.05, "fatol": 1e-3})
         if r.fun < best_c:
             best_p, best_c, best_centres = r.x, float(r.fun), centres
@@ -264,6 +271,7 @@ def align(ref_lines: np.ndarray, new_lines: np.ndarray, ref_shape: Optional[_Sha
     full = m.copy()
     full[:, :2] *= k_ref * new.scale
     full[:, 2] *= new.scale
+    best_c -= _turn_cost(best_p[0])
     fit = float(np.clip(1.0 - best_c / (CHAMFER_CAP * 0.5 + SILHOUETTE_WEIGHT * 0.5), 0.0, 1.0))
     return Alignment(full, float(np.exp(best_p[1])) * k_ref * new.scale, float(best_p[0]), fit)
 
@@ -290,6 +298,7 @@ class ReferenceDrawing:
     part_names: Sequence[str] = ()
     key: bytes = b""
     background: int = -1  # the palette color around the figure (the reference's border), -1: none
+    zoom: float = 1.0  # MATCH_SIZE px per px of the reference as given
     outside: int = 0  # the region label standing for "outside the reference's canvas"
 
     @classmethod
@@ -300,7 +309,7 @@ class ReferenceDrawing:
 
         if looks_like_line_art(rgb):
             raise ValueError("reference: this picture has almost no colors (it looks like line art); "
-                             "give the colored drawing as the reference (its line art goes in --reference-lines)")
+                             "give the colored drawing as the reference, and its line art as the reference's lines")
         H, W = rgb.shape[:2]
         size = _fit_size(H, W, MATCH_SIZE)
         small = np.ascontiguousarray(_resize(rgb, size))
@@ -318,7 +327,7 @@ class ReferenceDrawing:
         key = hashlib.blake2b(small.tobytes() + gray.tobytes(), digest_size=16).digest()
         outside = int(np.bincount(rim).argmax()) if rim.size else 0
         return cls(small, gray, regions, color, color_id, palette, stats, _Shape.of(gray), key=key,
-                   background=background, outside=outside)
+                   background=background, outside=outside, zoom=size[0] / W)
 
     def with_parts(self, probs: np.ndarray, part_names: Sequence[str]) -> "ReferenceDrawing":
         """Itself with each region's part probabilities from ``probs`` ((h, w, P), the part head's softmax on
@@ -497,11 +506,12 @@ def match(regions: Regions, ref: ReferenceDrawing, base: np.ndarray, parts: Opti
     qx, qy = alignment.apply(ref.stats.cx, ref.stats.cy)
     figure = np.sqrt(max(float(st.area[1:].sum() - st.area[np.unique(border_labels(regions))].sum()), H * W * 0.05))
     dist = np.hypot(st.cy[:, None] - qy[None, :], st.cx[:, None] - qx[None, :]) / figure
+    figure = np.sqrt(max(float(st.area[1:].sum() - st.area[np.unique(border_labels(regions))].sum()), H * W * 0.05))
     size = np.abs(np.log((st.area[:, None] + 1.0) / (area_q[None, :] + 1.0)))
     cost = W_POSITION * dist + W_AREA * size - W_OVERLAP * overlap
     if parts is not None and ref.parts is not None and parts.shape[1] == ref.parts.shape[1]:
         cost += W_PART * (1.0 - np.minimum(parts[:, None, :], ref.parts[None, :, :]).sum(2))
-    valid = ref.color_id >= 0
+    valid = (ref.color_id >= 0) & (ref.stats.area >= MIN_REF_AREA)
     valid[0] = False
     cost[:, ~valid] = np.inf
     K = len(ref.palette)
@@ -522,7 +532,7 @@ def match(regions: Regions, ref: ReferenceDrawing, base: np.ndarray, parts: Opti
     c2 = per_color[np.arange(n), order[:, 1]] if K > 1 else np.full(n, np.inf)
     margin = np.where(np.isfinite(c2), c2 - c1, 10.0)
     conf = (1.0 - np.exp(-margin / MARGIN)) * np.exp(-np.maximum(c1, 0.0))
-    conf *= min(1.0, alignment.fit / MIN_FIT)
+    conf *= float(np.clip((alignment.fit - NO_FIT) / (MIN_FIT - NO_FIT), 0.0, 1.0))
     conf[~np.isfinite(c1)] = 0.0
     lut = np.asarray(base, np.uint8).copy()
     color_id = np.full(n, -1, np.int64)
@@ -534,7 +544,7 @@ def match(regions: Regions, ref: ReferenceDrawing, base: np.ndarray, parts: Opti
     color_id[good] = k1[good]
     matched[good] = best_q[good, k1[good]]
     source[good] = SOURCES.index("reference")
-    if parts is not None and ref.parts is not None and alignment.fit >= MIN_FIT:
+    if parts is not None and ref.parts is not None and alignment.fit >= NO_FIT:
         by_part = ref.part_palette()
         name = np.asarray(ref.part_names)[parts.argmax(1)]
         for r in np.flatnonzero(~good[1:]) + 1:

@@ -6,7 +6,8 @@ image and layers by name) and ``regions``. ``create_app`` (app.py) builds the ap
 
 Work (decoding, fetching, the generator, encoding) runs in worker threads, at most
 ``settings.max_in_flight`` requests at once (``run_gated``); decoded pixels are held against
-``settings.max_pixels_in_flight`` (``decoded``).
+``settings.max_pixels_in_flight`` (``decoded``: the sketch, the files stretched over it, and a reference
+coloring's reference drawing and its lines at their own sizes).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ..imageio import ORA_MIMETYPE, ImageError, decode_image, flatten_on_white, 
 from ..inference.colorizer import STYLES, ColorizeResult
 from ..inference.layers import describe_layers
 from ..inference.palettes import MAX_VARIANT, parse_palette
+from ..inference.reference import CHECK_BELOW, MIN_FIT
 from ..inference.regions import MAX_GAP, Regions, check_gap, encode_png, encode_runs
 from .bounds import InFlight, PixelBudget
 from .counter import Counter
@@ -47,6 +49,14 @@ VARIANT_HELP = (f"which palette colors the sketch's materials, 0-{MAX_VARIANT} (
                 "it changes nothing")
 PALETTE_HELP = ('a JSON object of material names and hex colors, e.g. {"hair": "#3b2a20", "clothing 2": "#112233"} '
                 "(the names X-Palette lists): these colors win over the variant's for the materials they name")
+REFERENCE_HELP = ("optional: a colored drawing of the same character (PNG, JPEG, WebP, BMP, GIF or TIFF; any size, "
+                  "not stretched): the sketch's regions take the colors of the matching parts of it (reference "
+                  "coloring; the flat style only, a soft style is a 422; line art with no colors is a 422). The "
+                  "answer's X-Reference-Fit, X-Reference-Palette and X-Reference-Check headers (and, with "
+                  "format=json, its \"reference\" object) say how it matched")
+REFERENCE_LINES_HELP = ("optional: the reference's own line art (gray or RGB, any size: stretched over the reference); "
+                        "default: extracted from the reference. Only with reference (alone: a 422)")
+MAX_CHECK_IDS = 2000  # X-Reference-Check lists at most this many region ids (then X-Reference-Check-Truncated: 1)
 _BROWSER_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
 # The visitor cookie: GET / sets "0" (seen, not counted); the page's own call to /api/v1/visitors counts a
 # "0" once and sets "1". So a client without cookies (curl, a flood of GET /) is never counted.
@@ -63,7 +73,10 @@ class ColoringService(Protocol):
     def colorize(self, sketch: Image.Image, hints: Image.Image | None = None, style: str | None = None, *,
                  gap: int | None = None, closing: Image.Image | None = None,
                  empty: Image.Image | None = None, variant: int = 0,
-                 palette: dict[str, str] | None = None) -> ColorizeResult: ...
+                 palette: dict[str, str] | None = None, reference: Image.Image | None = None,
+                 reference_lines: Image.Image | None = None) -> ColorizeResult: ...
+    # ``reference``, ``reference_lines`` are passed only when the client sent a reference: a service without
+    # reference coloring serves every other request as before (its ``colorize`` may lack them)
 
     def regions(self, sketch: Image.Image, gap: int | None = None, closing: Image.Image | None = None) -> Regions: ...
 
@@ -138,16 +151,23 @@ class ImageAPI:
         return data, what
 
     @contextmanager
-    def decoded(self, *sources: tuple[BinaryIO | None, str]) -> Iterator[list[Image.Image | None]]:
-        """The images of ``sources`` (None stays None), decoded once their pixels fit in the pixel budget,
-        which they hold until the block ends (the work on them included). The first is the sketch; the others
-        (hints, closing lines, leave-empty marks) are stretched over it, so each holds at least its pixels."""
-        sizes = [image_pixels(fp) or 0 if fp is not None else 0 for fp, _ in sources]
-        sizes = [n if n <= self.settings.max_pixels else 0 for n in sizes]  # over the cap: decoding refuses it
+    def decoded(self, *sources: tuple[BinaryIO | None, str],
+                own: tuple[tuple[BinaryIO | None, str], ...] = ()) -> Iterator[list[Image.Image | None]]:
+        """The images of ``sources`` and then of ``own`` (None stays None), decoded once their pixels fit in
+        the pixel budget, which they hold until the block ends (the work on them included). The first source is
+        the sketch; the others (hints, closing lines, leave-empty marks) are stretched over it, so each holds at
+        least its pixels. ``own`` are read at their own size (a reference drawing and its line art: the
+        colorizer reads them whole, then works on them at ``reference.MATCH_SIZE``), so each holds its own."""
+        def pixels(fp: BinaryIO | None) -> int:
+            n = image_pixels(fp) or 0 if fp is not None else 0
+            return n if n <= self.settings.max_pixels else 0  # over the cap: decoding refuses it
+
+        sizes = [pixels(fp) for fp, _ in sources]
         sizes = sizes[:1] + [max(n, sizes[0]) if fp is not None else 0 for n, (fp, _) in zip(sizes[1:], sources[1:])]
+        sizes += [pixels(fp) for fp, _ in own]
         with self.budget.hold(sum(sizes)):
             yield [decode_image(fp, name=name, max_pixels=self.settings.max_pixels) if fp is not None else None
-                   for fp, name in sources]
+                   for fp, name in (*sources, *own)]
 
     @staticmethod
     def valid_gap(gap: int | None) -> None:
@@ -171,6 +191,22 @@ class ImageAPI:
             raise APIError(422, why if len(why) <= 200 else f"{why[:80]}...{why[-100:]}") from None
         return json.loads(palette)
 
+    @staticmethod
+    def reference_headers(report: dict[str, Any] | None) -> dict[str, str]:
+        """The answer's headers for a reference coloring's ``report`` (``ColorizeResult.reference_report``):
+        the alignment's fit, the reference's palette (JSON, ASCII), the regions to check (confidence under
+        ``reference.CHECK_BELOW``: at most ``MAX_CHECK_IDS`` ids, comma-separated) and how many there are."""
+        if not report:
+            return {}
+        check = [int(r["region"]) for r in report.get("regions", ()) if float(r["confidence"]) < CHECK_BELOW]
+        out = {"X-Reference-Fit": f"{float(report['alignment']['fit']):.3f}",
+               "X-Reference-Palette": json.dumps(list(report.get("palette", ())), separators=(",", ":"), ensure_ascii=True),
+               "X-Reference-Check": ",".join(map(str, check[:MAX_CHECK_IDS])),
+               "X-Reference-Check-Count": str(len(check))}
+        if len(check) > MAX_CHECK_IDS:
+            out["X-Reference-Check-Truncated"] = "1"
+        return out
+
     def one_source(self, data: BinaryIO | None, url: str | None, what: str) -> None:
         if data is not None and url:
             raise APIError(422, f"give either a {what} file or a url, not both")
@@ -192,6 +228,9 @@ class ImageAPI:
             # variant= and palette= on colorize; "materials": whether the model names materials (else a variant
             # changes nothing and X-Palette is never sent)
             "variants": {"default": 0, "max": MAX_VARIANT, "materials": self.names_materials},
+            # reference= (and reference_lines=) on colorize: regions under check_below confidence are X-Reference-Check;
+            # a fit under min_fit: the reference is taken for another drawing (its colors only where confident)
+            "reference": {"check_below": CHECK_BELOW, "min_fit": MIN_FIT, "max_check_ids": MAX_CHECK_IDS},
             "in_flight": self.gate.count,
             "max_in_flight": self.gate.limit,
             "limits": {"max_upload_bytes": self.settings.max_upload_bytes, "max_pixels": self.settings.max_pixels,
@@ -233,9 +272,20 @@ class ImageAPI:
                                                           "non-transparent pixel stays paper white; any size (stretched)"),
         variant: int = Form(0, description=VARIANT_HELP),
         palette: str | None = Form(None, description=PALETTE_HELP),
+        reference: UploadFile | None = File(None, description=REFERENCE_HELP),
+        reference_lines: UploadFile | None = File(None, description=REFERENCE_LINES_HELP),
     ):
         """Color a sketch. The result has the sketch's exact size. With a model that names materials (health's
-        ``variants.materials``), ``X-Palette`` gives each material's color (JSON), ``X-Palette-Variant`` the variant."""
+        ``variants.materials``), ``X-Palette`` gives each material's color (JSON), ``X-Palette-Variant`` the variant.
+
+        With a ``reference`` (a colored drawing of the same character), the regions take the reference's colors:
+        ``X-Reference-Fit`` says how well the two drawings lie over each other (0-1, 3 decimals),
+        ``X-Reference-Palette`` the reference's flat colors (a JSON list of "#rrggbb", largest area first),
+        ``X-Reference-Check`` the regions matched with little confidence (comma-separated region ids, those of
+        ``POST /api/v1/regions`` with the same gap and closing lines; at most 2000, then
+        ``X-Reference-Check-Truncated: 1``; ``X-Reference-Check-Count`` says how many in all); ``format=json``
+        adds ``"reference"``: the alignment, the palette, and per region its color, where it came from
+        (reference, part, model, hint), the confidence and the reference region it matched."""
         fmt = chosen_format(request, format, COLORIZE_FORMATS)
         if layers and fmt == "png":
             raise APIError(422, "layers come as JSON or in an OpenRaster file: add format=json or format=ora")
@@ -246,30 +296,44 @@ class ImageAPI:
         sketch_data = read_upload(sketch, "sketch")
         hints_data = read_upload(hints, "hints")
         closing_data, empty_data = read_upload(closing, "closing"), read_upload(empty, "empty")
+        ref_data, ref_lines_data = read_upload(reference, "reference"), read_upload(reference_lines, "reference_lines")
         self.one_source(sketch_data, url, "sketch")
+        if ref_lines_data is not None and ref_data is None:
+            raise APIError(422, "reference_lines needs a reference: send the colored drawing as reference too")
+        if ref_data is not None:
+            if style is not None and style != "flat":
+                raise APIError(422, f"a reference gives flat colors: send style=flat (or no style) with a reference, not {clip(style)}")
+            style = "flat"  # whatever the server's default style: a reference colors flat
 
         def job() -> dict[str, Any]:
             with self.decoded(self.source(sketch_data, url, "sketch"), (hints_data, "hints"), (closing_data, "closing"),
-                              (empty_data, "empty")) as (sk, hint, walls, marks):
+                              (empty_data, "empty"), own=((ref_data, "reference"), (ref_lines_data, "reference_lines"))
+                              ) as (sk, hint, walls, marks, ref, ref_lines):
+                extra = {} if ref is None else {"reference": ref, "reference_lines": ref_lines}
                 res = self.service.colorize(sk, hints=hint, style=style, gap=gap, closing=walls, empty=marks,
-                                            variant=variant, palette=user_palette)
+                                            variant=variant, palette=user_palette, **extra)
+                report = res.reference_report() if ref is not None and hasattr(res, "reference_report") else None
                 # the materials' colors; asked only of a model that names materials (in the soft style reading them
                 # makes the flats, which a model without materials must not pay for)
                 colors = getattr(res, "palette", None) if self.names_materials else None
                 if fmt == "ora":
-                    return {"size": res.image.size, "ora": res.to_ora(), "gap": res.gap_used, "palette": colors}
+                    return {"size": res.image.size, "ora": res.to_ora(), "gap": res.gap_used, "palette": colors,
+                            "reference": report}
                 images = {"image": res.image, **(res.layers if layers else {})}
                 found = getattr(res, "found", None)  # the gap the regions were made with, when they were needed
                 return {"size": res.image.size, "names": tuple(images)[1:], "gap": found[0].gap if found else None,
-                        "palette": colors, **{k: png_bytes(v) for k, v in images.items()}}
+                        "palette": colors, "reference": report, **{k: png_bytes(v) for k, v in images.items()}}
 
         out = await self.run_gated(request, job)
-        response = image_response(out, fmt, "colored.png", layer_names=out.get("names", ()))
+        report = out.get("reference")
+        response = image_response(out, fmt, "colored.png", layer_names=out.get("names", ()),
+                                  extra={"reference": report} if report is not None else None)
         if out.get("gap") is not None:
             response.headers["X-Region-Gap"] = str(out["gap"])
         response.headers["X-Palette-Variant"] = str(variant)
         if out.get("palette"):  # JSON with \u escapes: a header value stays ASCII
             response.headers["X-Palette"] = json.dumps(out["palette"], separators=(",", ":"), ensure_ascii=True)
+        response.headers.update(self.reference_headers(report))
         return response
 
     async def regions(

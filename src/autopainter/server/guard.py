@@ -184,4 +184,4 @@ class Guard:
 
 
 def too_large_message(limit: int) -> str:
-    return f"request too large: the limit is {limit:,} bytes (sketch and hints together)"
+    return f"request too large: the limit is {limit:,} bytes (all of a request's files together)"

@@ -69,15 +69,17 @@ def read_upload(upload: UploadFile | None, what: str) -> BinaryIO | None:
     return f
 
 
-def image_response(out: dict[str, Any], fmt: str, filename: str, layer_names: tuple[str, ...] = ()) -> Response:
+def image_response(out: dict[str, Any], fmt: str, filename: str, layer_names: tuple[str, ...] = (),
+                   extra: dict[str, Any] | None = None) -> Response:
     """``out`` (``size`` and ``image`` PNG bytes; the ``layer_names`` as PNG bytes; ``ora`` bytes) in ``fmt``:
-    ``png`` (the image, shown inline), ``json`` (base64 PNGs) or ``ora`` (the OpenRaster file, a download
-    named like ``filename``)."""
+    ``png`` (the image, shown inline), ``json`` (base64 PNGs, and the fields of ``extra``) or ``ora`` (the
+    OpenRaster file, a download named like ``filename``)."""
     w, h = out["size"]
     if fmt == "json":
         body: dict[str, Any] = {"width": w, "height": h, "media_type": "image/png", "image": b64(out["image"])}
         if layer_names:
             body["layers"] = {k: b64(out[k]) for k in layer_names}
+        body.update(extra or {})
         return Response(json.dumps(body), media_type="application/json", headers={"Cache-Control": "no-store"})
     if fmt == "ora":
         data, media, disposition = out["ora"], ORA_MIMETYPE, "attachment"

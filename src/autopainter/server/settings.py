@@ -31,7 +31,7 @@ class ServerSettings:
     model_dir: str | Path | None = None  # model folder (config.json + model.safetensors); None: the bundled model
     device: str = "cpu"  # cpu or cuda
     size: int | None = None  # working resolution, long side in px; None: the size the model was trained at
-    max_upload_bytes: int = 20 * MB  # largest request body (sketch and hints together); larger: 413
+    max_upload_bytes: int = 20 * MB  # largest request body (all of a request's files together); larger: 413
     max_pixels: int = 4096 * 4096  # largest image (upload or URL), width x height, checked before decoding (bombs)
     max_in_flight: int = 4  # requests colored (or sketched, fetched) at once; beyond that: 503 + Retry-After
     max_pixels_in_flight: int = 4096 * 2048  # image pixels worked on at once, all requests; more wait their turn

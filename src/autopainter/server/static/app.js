@@ -7,12 +7,12 @@
 //   recolor.js live re-color: debounced, one request in flight, stale answers dropped, results cached
 //   api.js     requests, errors as one line, waiting out a busy server
 //   saved.js   the sketch and its work kept in the browser (IndexedDB) across reloads; the work in a hints PNG
-// This file wires them to the page: loading, tools, palette variants, downloads, keys, messages.
+// This file wires them to the page: loading, tools, palette variants, the reference, downloads, keys, messages.
 
 import { Aborted, errorOf, getJSON, post } from "./api.js";
 import { HINT_ALPHA, HintLayer, History, RegionMap, readPixels } from "./hints.js";
 import { Recolorer } from "./recolor.js";
-import { closingLines, markCenters, outline, paperMask } from "./regions.js";
+import { checkOutlines, closingLines, markCenters, outline, paperMask } from "./regions.js";
 import { Autosave, pngWithWork, workOfPNG } from "./saved.js";
 import { SharedView } from "./view.js";
 
@@ -38,6 +38,10 @@ const els = {
   closingCanvas: $("closing-canvas"), emptyCanvas: $("empty-canvas"), gapCanvas: $("gap-canvas"),
   outlineCanvas: $("outline-canvas"), marks: $("empty-marks"),
   variantsBtn: $("variants-btn"), variants: $("variants"), palette: $("palette"),
+  referenceInput: $("reference-input"), referenceLabel: $("reference-label"), reference: $("reference"),
+  referenceImg: $("reference-img"), referenceClear: $("reference-clear"), referenceName: $("reference-name"),
+  referenceFit: $("reference-fit"), referencePalette: $("reference-palette"), checkLegend: $("check-legend"),
+  checkToggle: $("check-toggle"), checkText: $("check-text"), checkCanvas: $("check-canvas"),
 };
 const SWATCHES = ["#e4572e", "#f3a712", "#ffd23f", "#76b041", "#2e933c", "#17bebb", "#2d7dd2", "#3a3db0",
                   "#8e44ad", "#f06ca8", "#8b5a2b", "#f2d0a4", "#9e9e9e", "#222222"];
@@ -75,6 +79,10 @@ const state = {
   variant: 0, // the palette variant every re-color asks for (a model that names materials: /api/v1/health variants)
   maxVariant: 1000000,
   variantsRun: null, // the Variants button's requests under way: {controller}
+  minFit: 0.35, // a reference fit under it: another drawing (/api/v1/health's reference.min_fit)
+  reference: null, // the reference drawing every re-color sends: {blob, name, url, version, palette: ["#rrggbb"] | null}
+  references: 0, // references loaded so far (each one's version)
+  shownJob: null, // the job of the result on show (for the regions to check)
 };
 
 const layer = new HintLayer(els.canvas);
@@ -83,7 +91,8 @@ const empty = new HintLayer(els.emptyCanvas); // alpha 255: a leave-empty mark
 const history = new History([layer, closing, empty]);
 const asPart = (l) => ({ png: () => l.toPNG(), pngNow: () => l.toPNGNow() });
 const autosave = new Autosave({ parts: { hints: asPart(layer), closing: asPart(closing), empty: asPart(empty),
-                                         settings: { value: () => ({ gap: state.gap, variant: state.variant }) } },
+                                         settings: { value: () => ({ gap: state.gap, variant: state.variant }) },
+                                         reference: { value: () => state.reference && { blob: state.reference.blob, name: state.reference.name } } },
                               limits: () => state.limits });
 const view = new SharedView();
 view.addStage(els.stage, els.sketchView);
@@ -111,11 +120,13 @@ function fitStagesToWindow() {
 
 // ------------------------------------------------------------------ messages: toasts at the bottom of the screen
 let noticeTimer = null;
-function showError(message) {
+/** An error toast; `keep`: it stays when the next result comes (which otherwise clears it). */
+function showError(message, keep = false) {
   els.errorText.textContent = message;
   els.error.hidden = false;
+  els.error.dataset.keep = keep ? "1" : "";
 }
-function clearError() { els.error.hidden = true; els.errorText.textContent = ""; }
+function clearError() { els.error.hidden = true; els.errorText.textContent = ""; els.error.dataset.keep = ""; }
 els.errorClose.addEventListener("click", clearError);
 
 /** A passing message (progress, a busy server); `ms` = 0 keeps it until hideNotice(). A `news` message (what
@@ -153,16 +164,13 @@ function loadImage(url) {
   });
 }
 
-/** Show a new sketch (a blank hint layer); `saved` is the work kept in the browser, {sketch, hints, closing,
- * empty, settings}, when restoring it. Resolves with whether the sketch is on show. */
-async function loadSketch(blob, name, saved = null) {
-  clearError();
-  if (!blob) return false;
-  const fail = (message) => { showError(message); return false; };
-  if (blob.type && !blob.type.startsWith("image/")) return fail(`${name || "file"} is not an image (it is ${blob.type})`);
+/** An image file the server would take, shown in this browser: {url (an object URL, the caller's), width,
+ * height}; throws an Error saying why not (not an image, over the server's limits). */
+async function checkedImage(blob, name) {
+  if (blob.type && !blob.type.startsWith("image/")) throw new Error(`${name || "file"} is not an image (it is ${blob.type})`);
   if (state.limits && blob.size > state.limits.max_upload_bytes) {
-    return fail(`${name || "the image"} is ${(blob.size / 1048576).toFixed(1)} MB; the server takes up to ` +
-                `${(state.limits.max_upload_bytes / 1048576).toFixed(0)} MB`);
+    throw new Error(`${name || "the image"} is ${(blob.size / 1048576).toFixed(1)} MB; the server takes up to ` +
+                    `${(state.limits.max_upload_bytes / 1048576).toFixed(0)} MB`);
   }
   const url = URL.createObjectURL(blob);
   let img;
@@ -170,12 +178,28 @@ async function loadSketch(blob, name, saved = null) {
     img = await loadImage(url);
   } catch (e) {
     URL.revokeObjectURL(url);
-    return fail(e.message);
+    throw e;
   }
   const w = img.naturalWidth, h = img.naturalHeight;
   if (state.limits && w * h > state.limits.max_pixels) {
     URL.revokeObjectURL(url);
-    return fail(`${w}×${h} is too large: the server takes up to ${state.limits.max_pixels.toLocaleString()} pixels`);
+    throw new Error(`${w}×${h} is too large: the server takes up to ${state.limits.max_pixels.toLocaleString()} pixels`);
+  }
+  return { url, width: w, height: h };
+}
+
+/** Show a new sketch (a blank hint layer); `saved` is the work kept in the browser, {sketch, hints, closing,
+ * empty, settings, reference}, when restoring it. Resolves with whether the sketch is on show. The reference (a
+ * drawing of the character) stays for the next sketch. */
+async function loadSketch(blob, name, saved = null) {
+  clearError();
+  if (!blob) return false;
+  let url, w, h;
+  try {
+    ({ url, width: w, height: h } = await checkedImage(blob, name));
+  } catch (e) {
+    showError(e.message);
+    return false;
   }
   forgetVariants();
   recolor.reset();
@@ -191,6 +215,10 @@ async function loadSketch(blob, name, saved = null) {
   forgetRegions();
   setGap(saved && saved.settings ? saved.settings.gap : "auto", false);
   setVariant(saved && saved.settings ? saved.settings.variant : 0, false); // a variant is per sketch: a new one starts at 0
+  if (saved && saved.reference && saved.reference.blob instanceof Blob) {
+    await setReference(saved.reference.blob, saved.reference.name, { restoring: true });
+    if (version !== state.version) return false;
+  }
   for (const [part, l] of saved ? [["hints", layer], ["closing", closing], ["empty", empty]] : []) {
     if (!saved[part]) continue;
     try {
@@ -201,7 +229,10 @@ async function loadSketch(blob, name, saved = null) {
     if (version !== state.version) return false; // another sketch came meanwhile
   }
   if (saved) autosave.restored(saved.sketch);
-  else autosave.sketch(blob, state.name, w, h);
+  else {
+    autosave.sketch(blob, state.name, w, h);
+    if (state.reference) autosave.changed("reference"); // kept with the new sketch
+  }
   setTool("brush"); // an eraser left on from the last picture would silently paint nothing
   if (!state.sizeTouched) state.sizes.paint = Math.round(Math.max(w, h) / 40); // about the same on screen for any size
   state.sizes.lines = Math.max(2, Math.round(Math.max(w, h) / 300)); // a closing line: about a line's width
@@ -212,7 +243,8 @@ async function loadSketch(blob, name, saved = null) {
   clearResult();
   for (const s of [els.stage, els.resultStage]) s.style.setProperty("--sketch-ratio", `${w} / ${h}`); // no empty bands
   view.setImage(w, h);
-  for (const b of [els.colorize, els.extractBtn, els.startOver, els.variantsBtn]) b.disabled = false;
+  for (const b of [els.colorize, els.extractBtn, els.startOver]) b.disabled = false;
+  showVariantsButton();
   workChanged();
   setStatus(`${w}×${h}`);
   if (els.live.checked) recolor.now(); else recolor.changed(); // live: the first result without waiting
@@ -230,7 +262,9 @@ function clearResult() {
   els.downloadMenu.hidden = true;
   els.downloadMenu.open = false;
   state.resultPixels = null;
+  state.shownJob = null;
   showPalette(null);
+  showReferenceResult(null);
 }
 
 els.fileInput.addEventListener("change", () => {
@@ -332,7 +366,9 @@ for (const color of SWATCHES) {
 function selectColor(color) {
   els.picker.value = color;
   if (!PAINT_TOOLS.includes(state.tool)) setTool(state.paintTool); // a color is for painting
-  for (const b of els.swatches.children) b.setAttribute("aria-pressed", String(b.dataset.color === els.picker.value));
+  for (const b of [...els.swatches.children, ...els.referencePalette.children]) {
+    b.setAttribute("aria-pressed", String(b.dataset.color === els.picker.value));
+  }
 }
 els.picker.addEventListener("input", () => selectColor(els.picker.value));
 selectColor(els.picker.value);
@@ -451,7 +487,7 @@ function workChanged() {
   els.clear.disabled = !state.sketch;
   els.clearMarks.disabled = !state.sketch || !(closing.hasPixels() || empty.hasPixels());
   els.saveHints.disabled = !state.sketch || !(layer.hasHints() || closing.hasPixels() || empty.hasPixels() || state.gap !== "auto" ||
-                                               state.variant !== 0);
+                                               state.variant !== 0 || state.reference !== null);
 }
 layer.addEventListener("change", () => { workChanged(); recolor.changed(); autosave.changed("hints"); });
 closing.addEventListener("change", () => { // new walls: new regions
@@ -716,6 +752,7 @@ view.addEventListener("change", () => {
   state.zoomTimer = setTimeout(() => {
     if (!els.gapCanvas.hidden) showGapPreview();
     if (!els.outlineCanvas.hidden && state.hoverAt) { const p = state.hoverAt; state.hovered = 0; showOutlineAt(p); }
+    if (!els.checkCanvas.hidden) showChecks();
   }, 200);
 });
 els.zoomIn.addEventListener("click", () => view.zoomBy(1.25));
@@ -734,9 +771,13 @@ function describeFor(variant) {
   const style = currentStyle(), gap = state.gap;
   const useClosing = closing.hasPixels(), useEmpty = empty.hasPixels();
   // the key of a sketch without regions work or a variant stays as it was: `${version}:${hints}:${style}`
-  const work = (gap !== "auto" ? `:g${gap}` : "") + (useClosing ? `:c${closing.revision}` : "") + (useEmpty ? `:e${empty.revision}` : "");
+  const reference = state.reference;
+  const work = (gap !== "auto" ? `:g${gap}` : "") + (useClosing ? `:c${closing.revision}` : "") + (useEmpty ? `:e${empty.revision}` : "") +
+    (reference ? `:r${reference.version}` : "");
   const base = `${state.version}:${useHints ? layer.revision : "none"}:${style}${work}`;
-  return { key: base + (variant ? `:v${variant}` : ""), base, useHints, style, gap, useClosing, useEmpty, variant };
+  // the region map the result's region ids (X-Reference-Check) are labels of: regionKey() when it was made
+  const regions = `${state.version}:${gap}:${useClosing ? closing.revision : "none"}`;
+  return { key: base + (variant ? `:v${variant}` : ""), base, useHints, style, gap, useClosing, useEmpty, variant, reference, regions };
 }
 
 const recolor = new Recolorer({
@@ -745,12 +786,28 @@ const recolor = new Recolorer({
     // the layers as they are now, at the sketch's size
     const pngs = [job.useHints && layer.toPNG(), job.useClosing && closing.toPNG(), job.useEmpty && empty.toPNG()];
     const [hints, lines, marks] = await Promise.all(pngs.map((p) => p || null));
-    const what = { hints, closing: lines, empty: marks, style: job.style, gap: job.gap, variant: job.variant };
+    const what = { hints, closing: lines, empty: marks, style: job.style, gap: job.gap, variant: job.variant, reference: job.reference };
     remember(sent, job.key, what, 48); // for the downloads of this result
-    const response = await post("/api/v1/colorize", workForm(what), { what: "colorize", signal, onBusy: busyNotice });
+    let response;
+    try {
+      response = await post("/api/v1/colorize", workForm(what), { what: "colorize", signal, onBusy: busyNotice });
+    } catch (e) {
+      // a reference the server cannot use (line art, unreadable, too large): it goes, so the strokes color again
+      if (job.reference && /^colorize: reference\b/.test(e.message)) {
+        const message = `${e.message} (the reference is removed)`;
+        if (state.reference === job.reference) setTimeout(() => { clearReference({ quiet: true }); showError(message, true); }, 0);
+        throw new Aborted(message); // said once the reference is gone (and kept over the result that follows)
+      }
+      throw e;
+    }
     const used = parseInt(response.headers.get("X-Region-Gap"), 10); // where the server says which gap it used
     if (Number.isFinite(used) && job.gap === "auto") { state.usedGap = used; showGapValue(); }
     remember(palettes, job.key, paletteOf(response.headers.get("X-Palette")), 48);
+    if (job.reference) {
+      const info = referenceInfoOf(response.headers);
+      remember(matches, job.key, info, 48);
+      if (info && info.palette.length && !job.reference.palette) { job.reference.palette = info.palette; showReference(); }
+    }
     return response.blob();
   },
   show(job, url) {
@@ -772,9 +829,11 @@ const recolor = new Recolorer({
     for (const b of downloadButtons()) b.querySelector("[data-file]").textContent = downloadName(b.dataset.download);
     els.downloadMenu.hidden = false;
     state.resultPixels = null;
-    showPalette(job.key);
+    state.shownJob = job;
+    showPalette(job.reference ? null : job.key); // with a reference its colors are the ones on show (its slot's swatches)
+    showReferenceResult(job);
     if (!els.notice.dataset.news) hideNotice();
-    clearError();
+    if (!els.error.dataset.keep) clearError();
     placeCompareLine();
   },
 });
@@ -833,7 +892,7 @@ for (const r of els.styles) r.addEventListener("change", resultChoiceChanged);
 
 function placeCompareLine() { // the result left of the line (at the slider's value), the sketch under it to the right
   const v = Number(els.compare.value);
-  els.result.style.clipPath = v >= 100 ? "" : `inset(0 ${100 - v}% 0 0)`;
+  els.result.style.clipPath = els.checkCanvas.style.clipPath = v >= 100 ? "" : `inset(0 ${100 - v}% 0 0)`;
   const show = v < 100 && !els.result.hidden && state.width > 0;
   els.compareLine.hidden = !show;
   if (show) els.compareLine.style.transform = `translateX(${view.toStage(els.resultStage, (state.width * v) / 100, 0).x}px)`;
@@ -912,7 +971,7 @@ async function makeVariants() {
   } finally {
     if (state.variantsRun === run) {
       state.variantsRun = null;
-      els.variantsBtn.disabled = !state.sketch;
+      showVariantsButton();
     }
   }
 }
@@ -953,12 +1012,209 @@ function showPalette(key) {
   els.palette.hidden = false;
 }
 
+// ------------------------------------------------------------------ the reference: a colored drawing of the same character
+// With a reference every re-color sends it (`reference`), and the server gives the sketch's regions the colors of
+// the matching parts (flat style only: Soft is off meanwhile, and Variants, whose palettes it replaces). Its answer
+// says how: X-Reference-Fit, X-Reference-Palette (the reference's colors: swatches the brush takes) and
+// X-Reference-Check (the regions matched with little confidence: outlined on the result, from the region map).
+// The reference stays for the next sketch (the same character in the next panel), is kept by autosave and
+// rides in Save hints.
+
+/** Use `blob` as the reference: checked like a sketch (an image within the server's limits), shown as a
+ * thumbnail. `restoring`: brought back with the sketch (no re-color, nothing to save). Resolves with whether
+ * it is set. */
+async function setReference(blob, name, { restoring = false, quiet = false } = {}) {
+  name = name || "reference";
+  let url;
+  try {
+    ({ url } = await checkedImage(blob, name));
+  } catch (e) {
+    showError(`${name} cannot be the reference: ${e.message}`);
+    return false;
+  }
+  if (state.reference) URL.revokeObjectURL(state.reference.url);
+  state.references += 1;
+  state.reference = { blob, name, url, version: state.references, palette: null };
+  forgetVariants(); // made without it
+  showReference();
+  if (restoring) return true;
+  autosave.changed("reference");
+  workChanged();
+  if (!quiet) news(state.sketch ? `Coloring with the colors of ${name}` : `${name} is the reference: open a sketch of the same character`);
+  resultChoiceChanged();
+  return true;
+}
+
+/** No reference: the model's colors again (the results with and without it are both kept). */
+function clearReference({ quiet = false } = {}) {
+  if (!state.reference) return;
+  URL.revokeObjectURL(state.reference.url);
+  state.reference = null;
+  showReference();
+  autosave.changed("reference");
+  workChanged();
+  if (!quiet) news("The reference is removed: the model colors again");
+  resultChoiceChanged();
+}
+
+/** The reference's slot (thumbnail, name, its colors), and what it rules out (Soft, Variants). */
+function showReference() {
+  const ref = state.reference;
+  els.reference.hidden = !ref;
+  els.referenceLabel.textContent = ref ? "Reference ✓" : "Reference…";
+  els.referenceLabel.classList.toggle("on", Boolean(ref));
+  if (ref) {
+    if (els.referenceImg.getAttribute("src") !== ref.url) els.referenceImg.src = ref.url;
+    els.referenceName.textContent = ref.name;
+    els.referenceName.title = ref.name;
+  } else {
+    els.referenceImg.removeAttribute("src");
+  }
+  showReferencePalette(ref && ref.palette);
+  // a reference colors flat: Soft waits until it goes
+  const soft = els.styles.find((r) => r.value === "soft"), flat = els.styles.find((r) => r.value === "flat");
+  if (ref && soft.checked) {
+    flat.checked = true;
+    notice("A reference colors in the flat style: Soft is off while it is set", 5000, true);
+  }
+  soft.disabled = Boolean(ref);
+  soft.parentElement.title = ref ? "A reference colors in the flat style only: remove it to color soft" : "";
+  showVariantsButton();
+}
+
+/** The reference's colors (largest area first) as swatches; a click gives the brush that color. */
+function showReferencePalette(colors) {
+  els.referencePalette.replaceChildren(...(colors || []).map((hex) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "swatch";
+    b.style.backgroundColor = hex;
+    b.dataset.color = hex;
+    b.title = `${hex}, a color of the reference: click to paint with it`;
+    b.setAttribute("aria-label", `reference color ${hex}`);
+    b.setAttribute("aria-pressed", String(hex === els.picker.value));
+    b.addEventListener("click", () => { selectColor(hex); notice(`Painting with the reference's ${hex}`, 1500); });
+    return b;
+  }));
+  els.referencePalette.hidden = !(colors && colors.length);
+}
+
+/** Variants is for the model's own palettes: off while a reference colors the sketch, or its requests run. */
+function showVariantsButton() {
+  els.variantsBtn.disabled = !state.sketch || Boolean(state.variantsRun) || Boolean(state.reference);
+  els.variantsBtn.title = state.reference ? "Variants color with the model's palettes: remove the reference to use them"
+    : "Color the sketch with four palettes (V): hair, skin, clothes as they go together in the training pictures; click one to keep it";
+}
+
+/** What a colorize answer says of its reference: {fit, palette, check: [region ids], count, truncated}, or null. */
+function referenceInfoOf(headers) {
+  const fit = parseFloat(headers.get("X-Reference-Fit"));
+  if (!Number.isFinite(fit)) return null;
+  let palette = [];
+  try {
+    palette = (JSON.parse(headers.get("X-Reference-Palette") || "[]") || []).filter((h) => /^#[0-9a-f]{6}$/i.test(h));
+  } catch (_) { /* none */ }
+  const check = (headers.get("X-Reference-Check") || "").split(",").map((x) => parseInt(x, 10)).filter((n) => n > 0);
+  const count = parseInt(headers.get("X-Reference-Check-Count"), 10);
+  return { fit, palette, check, count: Number.isFinite(count) ? count : check.length, truncated: headers.get("X-Reference-Check-Truncated") === "1" };
+}
+
+/** How the result on show matched its reference: the fit, the legend "N regions to check", the outlines. */
+function showReferenceResult(job) {
+  const info = job && job.reference ? matches.get(job.key) : null;
+  if (!info) {
+    els.referenceFit.textContent = "";
+    els.checkLegend.hidden = true;
+    els.checkCanvas.hidden = true;
+    return;
+  }
+  const bad = info.fit < state.minFit;
+  els.referenceFit.textContent = bad ? `fit ${info.fit.toFixed(2)}: another drawing? its colors are used only where they fit`
+    : `fit ${info.fit.toFixed(2)}`;
+  els.referenceFit.classList.toggle("bad", bad);
+  els.referenceFit.title = "How well the reference's lines lie over the sketch's once moved, scaled and turned (0-1)";
+  const n = info.count;
+  els.checkText.textContent = n === 0 ? "Every region matched the reference" : `${n} region${n === 1 ? "" : "s"} to check` +
+    (info.truncated ? ` (the first ${info.check.length} outlined)` : "");
+  els.checkToggle.disabled = n === 0;
+  els.checkLegend.classList.toggle("none", n === 0);
+  els.checkLegend.hidden = false;
+  showChecks();
+}
+
+/** Outline the regions to check of the result on show over it (dashed), from the region map its ids are labels of. */
+function showChecks() {
+  const job = state.shownJob, info = job && job.reference ? matches.get(job.key) : null;
+  const c = els.checkCanvas;
+  if (!info || !info.check.length || !els.checkToggle.checked) { c.hidden = true; return; }
+  const entry = state.maps.get(job.regions);
+  if (!(entry && entry.ready)) {
+    c.hidden = true;
+    if (job.regions === regionKey()) { // the map of what is on the page now: ask for it (once), then draw
+      regionMap().then(() => { if (state.shownJob === job) showChecks(); }, () => {});
+    }
+    return;
+  }
+  const map = entry.map;
+  if (map.width !== state.width || map.height !== state.height) { c.hidden = true; return; }
+  // about 4 screen px wide (half of it on the line: a region's edge runs along the middle of its outline), dashes of 8
+  const radius = Math.max(2, Math.min(24, Math.round(4 / view.scale)));
+  const dash = Math.max(3, Math.round(8 / view.scale));
+  const key = `${job.key}|${map.key}|${radius}`;
+  if (c.dataset.key !== key) {
+    const { image, count } = checkOutlines(map, info.check, radius, dash);
+    c.width = map.width;
+    c.height = map.height;
+    c.getContext("2d").putImageData(image, 0, 0);
+    c.dataset.key = key;
+    c.dataset.count = String(count);
+    c.dataset.regions = info.check.join(",");
+  }
+  c.hidden = false;
+}
+els.checkToggle.addEventListener("change", showChecks);
+
+els.referenceInput.addEventListener("change", () => {
+  const f = els.referenceInput.files[0];
+  els.referenceInput.value = ""; // the same file again must trigger a change
+  if (f) setReference(f, f.name);
+});
+els.referenceClear.addEventListener("click", () => clearReference());
+
+/** A reference dropped (a file, or an image link fetched through the server) on the result or the slot. */
+async function dropReference(e) {
+  e.preventDefault();
+  const f = e.dataTransfer.files && e.dataTransfer.files[0];
+  if (f) return setReference(f, f.name);
+  const uri = (e.dataTransfer.getData("text/uri-list") || e.dataTransfer.getData("text/plain") || "").split("\n")[0].trim();
+  if (!/^https?:\/\//i.test(uri)) return showError("drop an image file or an image link to use it as the reference");
+  const form = new FormData();
+  form.append("url", uri);
+  notice("Fetching the reference…", 0);
+  try {
+    const blob = await (await post("/api/v1/fetch", form, { what: "reference URL", onBusy: busyNotice })).blob();
+    hideNotice();
+    await setReference(blob, decodeURIComponent(uri.split(/[?#]/)[0].split("/").pop() || "reference"));
+  } catch (err) {
+    reportError(err);
+  }
+}
+for (const target of [els.resultStage, els.reference, els.referenceLabel]) {
+  ["dragenter", "dragover"].forEach((t) => target.addEventListener(t, (e) => {
+    e.preventDefault();
+    els.resultStage.classList.add("dragging");
+  }));
+  target.addEventListener("dragleave", () => els.resultStage.classList.remove("dragging"));
+  target.addEventListener("drop", (e) => { els.resultStage.classList.remove("dragging"); dropReference(e); });
+}
+
 // ------------------------------------------------------------------ downloads: the result on show, its layers, OpenRaster
 // Every download is of the result on show: the layers and the .ora are asked for with the hints and style that
 // result was made from (a stale result gives its own layers, not those of hints painted since). The result PNG
 // is the one already here; the layers come in one request for the three, the .ora in one; both are kept.
-const sent = new Map(); // result key -> {hints, closing, empty: Blob | null, style, gap, variant}: what its request carried
+const sent = new Map(); // result key -> {hints, closing, empty: Blob | null, style, gap, variant, reference}: what its request carried
 const palettes = new Map(); // result key -> its palette {material name: "#rrggbb"} (the X-Palette header), or null
+const matches = new Map(); // result key -> how it matched its reference {fit, palette, check, count, truncated}, or null
 const extras = new Map(); // `${key}|${format}` -> Promise of the layers {color, lines, flats} or the .ora Blob
 
 /** Keep `value` under `key` in `map`, the oldest dropped beyond `size`. */
@@ -968,9 +1224,9 @@ function remember(map, key, value, size) {
   while (map.size > size) map.delete(map.keys().next().value);
 }
 
-/** The colorize form of a result: the sketch, and the hints, style, gap, closing lines, marks and palette variant
- * it was made with. */
-function workForm({ hints, closing: lines, empty: marks, style, gap, variant }) {
+/** The colorize form of a result: the sketch, and the hints, style, gap, closing lines, marks, palette variant and
+ * reference it was made with. */
+function workForm({ hints, closing: lines, empty: marks, style, gap, variant, reference }) {
   const form = new FormData();
   form.append("sketch", state.sketch, `${state.name}.png`);
   if (hints) form.append("hints", hints, "hints.png");
@@ -979,6 +1235,7 @@ function workForm({ hints, closing: lines, empty: marks, style, gap, variant }) 
   if (variant) form.append("variant", String(variant));
   if (lines) form.append("closing", lines, "closing.png");
   if (marks) form.append("empty", marks, "empty.png");
+  if (reference) form.append("reference", reference.blob, reference.name || "reference.png");
   return form;
 }
 
@@ -986,6 +1243,7 @@ function forgetDownloads() {
   sent.clear();
   extras.clear();
   palettes.clear();
+  matches.clear();
 }
 
 const DOWNLOADS = { // what -> [file name suffix, what it is called in messages]; the layers come from the server
@@ -1086,9 +1344,10 @@ els.saveHints.addEventListener("click", async () => {
  * (saved.js pngWithWork: chunks that every other reader skips, so the file stays the CLI's --hints). */
 async function workPNG() {
   const hints = await layer.toPNG();
-  if (!closing.hasPixels() && !empty.hasPixels() && state.gap === "auto" && state.variant === 0) return hints;
+  if (!closing.hasPixels() && !empty.hasPixels() && state.gap === "auto" && state.variant === 0 && !state.reference) return hints;
   return pngWithWork(hints, { closing: closing.hasPixels() ? await closing.toPNG() : null,
-                              empty: empty.hasPixels() ? await empty.toPNG() : null, gap: state.gap, variant: state.variant });
+                              empty: empty.hasPixels() ? await empty.toPNG() : null, gap: state.gap, variant: state.variant,
+                              reference: state.reference && { blob: state.reference.blob, name: state.reference.name } });
 }
 
 /** Load the regions work a hints file carries (null: a plain hint layer, the rest stays as it is), as part
@@ -1103,6 +1362,7 @@ async function loadWork(work) {
   if (work.gap !== "auto") came.push(`gap ${state.gap} px`);
   if (work.variant !== state.variant) setVariant(work.variant);
   if (work.variant) came.push(`palette variant ${state.variant}`);
+  if (work.reference && await setReference(work.reference.blob, work.reference.name, { quiet: true })) came.push("reference");
   return came;
 }
 
@@ -1151,7 +1411,8 @@ const restored = autosave.ready.then(async (kept) => {
   if (!kept || state.sketch) return false; // nothing kept, or a sketch was opened meanwhile
   if (!(await loadSketch(kept.sketch.blob, kept.sketch.name, kept))) return false;
   const lines = closing.hasPixels() || empty.hasPixels() ? " and closing lines" : "";
-  news(kept.hints ? `Restored your last sketch${lines ? ", hints" : " and hints"}${lines}` : `Restored your last sketch${lines}`);
+  const ref = state.reference ? ", with its reference" : "";
+  news((kept.hints ? `Restored your last sketch${lines ? ", hints" : " and hints"}${lines}` : `Restored your last sketch${lines}`) + ref);
   return true;
 });
 // the last change is written as the page goes away (a reload, a closed tab, a phone switching apps)
@@ -1175,6 +1436,7 @@ function startOver() {
   if (state.sketchUrl) URL.revokeObjectURL(state.sketchUrl);
   Object.assign(state, { sketch: null, name: "sketch", width: 0, height: 0, sketchUrl: null,
                          version: state.version + 1, regions: null, resultPixels: null });
+  clearReference({ quiet: true }); // nothing is kept: the reference neither
   els.sketchImg.removeAttribute("src");
   els.beforeImg.removeAttribute("src");
   layer.reset(1, 1);
@@ -1189,7 +1451,8 @@ function startOver() {
   els.stage.classList.add("empty");
   els.cursor.hidden = true;
   for (const s of [els.stage, els.resultStage]) s.style.removeProperty("--sketch-ratio");
-  for (const b of [els.colorize, els.extractBtn, els.startOver, els.variantsBtn]) b.disabled = true;
+  for (const b of [els.colorize, els.extractBtn, els.startOver]) b.disabled = true;
+  showVariantsButton();
   setStatus("");
   news("Started over: nothing is kept");
 }
@@ -1230,6 +1493,7 @@ document.addEventListener("keydown", (e) => {
     peekGap();
   } else if (k === "[" || k === "]") stepSize(k === "]" ? 1 : -1);
   else if (k === "v" && !els.variantsBtn.hidden && !els.variantsBtn.disabled) makeVariants();
+  else if (k === "r" && !els.referenceLabel.hidden) els.referenceInput.click();
   else if (k === "g") { els.regionsToggle.checked = !els.regionsToggle.checked; els.regionsToggle.dispatchEvent(new Event("change")); }
   else if (e.key === "?") els.keysDialog.showModal();
   else if (k === "+" || k === "=") view.zoomBy(1.25);
@@ -1258,6 +1522,8 @@ getJSON("/api/v1/health").then((h) => {
   // Variants only where a variant changes something: a model that names materials
   if (h.variants && Number.isInteger(h.variants.max)) state.maxVariant = h.variants.max;
   els.variantsBtn.hidden = !(h.variants && h.variants.materials);
+  els.referenceLabel.hidden = !h.reference; // a server without reference coloring
+  if (h.reference && Number.isFinite(h.reference.min_fit)) state.minFit = h.reference.min_fit;
 }).catch(() => {});
 getJSON("/api/v1/visitors").then((v) => {
   els.visitors.textContent = `${v.visitors.toLocaleString()} visitor${v.visitors === 1 ? "" : "s"}`;
@@ -1288,4 +1554,4 @@ getJSON("/api/v1/examples").then(({ examples }) => {
 
 // for scripts and tests: the page's parts
 window.autopainter = { layer, closing, empty, history, view, recolor, autosave, restored, state, loadSketch, regionMap, setGap,
-                       setVariant, makeVariants };
+                       setVariant, makeVariants, setReference, clearReference };

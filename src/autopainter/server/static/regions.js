@@ -104,3 +104,39 @@ export function markCenters(data, width, apart = 6) {
   }
   return found.map((m) => ({ x: m.sx / m.n + 0.5, y: m.sy / m.n + 0.5 }));
 }
+
+/**
+ * The regions to check of a reference coloring (X-Reference-Check), outlined for the result: an ImageData of the
+ * map's size, a dashed border `radius` px wide inside each region whose label is in `ids` (`color` dashes with
+ * white between, `dash` px each, along the diagonal, so it shows on any color); nothing over the region's inside,
+ * whose color is what to check. Returns {image, count} (count: regions of `ids` the map holds).
+ */
+export function checkOutlines(map, ids, radius = 1, dash = 6, color = [230, 0, 126]) {
+  const { width: w, height: h, labels } = map;
+  const flagged = new Uint8Array(map.count + 1);
+  let count = 0;
+  for (const id of ids) if (id >= 1 && id <= map.count && !flagged[id]) { flagged[id] = 1; count++; }
+  const edge = new Uint8Array(w * h), inside = new Uint8Array(w * h);
+  for (let y = 0, i = 0; y < h; y++) {
+    for (let x = 0; x < w; x++, i++) {
+      const l = labels[i];
+      if (!flagged[l]) continue;
+      inside[i] = 1;
+      if (x === 0 || y === 0 || x === w - 1 || y === h - 1 || labels[i - 1] !== l || labels[i + 1] !== l ||
+          labels[i - w] !== l || labels[i + w] !== l) edge[i] = 1;
+    }
+  }
+  const near = radius > 1 ? within(edge, w, h, radius - 1) : edge;
+  const image = new ImageData(w, h), d = image.data, period = Math.max(2, Math.round(dash)) * 2;
+  for (let y = 0, i = 0; y < h; y++) {
+    for (let x = 0; x < w; x++, i++) {
+      if (!inside[i]) continue;
+      const k = i * 4;
+      if (near[i]) {
+        const on = (x + y) % period < period / 2;
+        d[k] = on ? color[0] : 255; d[k + 1] = on ? color[1] : 255; d[k + 2] = on ? color[2] : 255; d[k + 3] = 255;
+      }
+    }
+  }
+  return { image, count };
+}

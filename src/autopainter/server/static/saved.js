@@ -1,12 +1,13 @@
 // Saved work: the sketch on show and its hint layer (with the closing lines, the leave-empty marks, the
-// gap and the palette variant) are kept in the browser (IndexedDB), so a reload or a closed tab loses nothing. One sketch at a time: a new sketch replaces the one kept, "Start over" empties the
+// gap, the palette variant and the reference drawing) are kept in the browser (IndexedDB), so a reload or a
+// closed tab loses nothing. One sketch at a time: a new sketch replaces the one kept, "Start over" empties the
 // store. The hints are saved a moment after each change (one write for a run of strokes) and at once when
 // the page goes away. Without IndexedDB (storage blocked, some private windows) the page works and keeps
 // nothing; a full disk is said once per sketch, never a broken page.
 
 const DB_NAME = "autopainter";
 const STORE = "work"; // records "sketch" {id, blob, name, width, height}, and per part ("hints", "closing",
-// "empty", "settings") {id: the sketch's, blob} or {id, value}
+// "empty", "settings", "reference") {id: the sketch's, blob} or {id, value}
 const OPEN_TIMEOUT_MS = 3000;
 // kept when the server's limits are not known yet (its defaults): a sketch the server takes is kept
 const DEFAULT_LIMITS = { max_pixels: 4096 * 4096, max_upload_bytes: 20 * 1000 * 1000 };
@@ -213,9 +214,10 @@ export class Autosave extends EventTarget {
 // ------------------------------------------------------------------ the work in one hints file
 // "Save hints" writes the hint layer as the RGBA PNG that `autopainter colorize --hints` takes; the rest of the
 // work rides in chunks that every PNG reader skips: the closing lines and the leave-empty marks as PNGs in
-// private ancillary chunks (apCl, apEm), the gap and the palette variant in a tEXt chunk "autopainter" (JSON
-// {"gap": "auto" | px, "variant": n}; the variant only when it is not 0).
-export const WORK_CHUNKS = { closing: "apCl", empty: "apEm" };
+// private ancillary chunks (apCl, apEm), the reference drawing as its own file (PNG, JPEG, ...) in apRf, the gap
+// and the palette variant in a tEXt chunk "autopainter" (JSON {"gap": "auto" | px, "variant": n, "reference":
+// {"name", "type"}}; the variant only when it is not 0, the reference only with one).
+export const WORK_CHUNKS = { closing: "apCl", empty: "apEm", reference: "apRf" };
 const TEXT_KEY = "autopainter";
 
 const CRC_TABLE = (() => {
@@ -243,13 +245,17 @@ function chunk(type, data) {
   return out;
 }
 
-/** `png` (a Blob) with the work's chunks put before its end: `extra` {closing: Blob, empty: Blob, gap, variant}. */
-export async function pngWithWork(png, { closing = null, empty = null, gap = "auto", variant = 0 } = {}) {
+/** `png` (a Blob) with the work's chunks put before its end: `extra` {closing: Blob, empty: Blob, gap, variant,
+ * reference: {blob, name} | null}. */
+export async function pngWithWork(png, { closing = null, empty = null, gap = "auto", variant = 0, reference = null } = {}) {
   const bytes = new Uint8Array(await png.arrayBuffer()), end = bytes.length - 12; // IEND is the last chunk
   const parts = [bytes.subarray(0, end)];
   const text = variant ? { gap, variant } : { gap };
-  parts.push(chunk("tEXt", new TextEncoder().encode(`${TEXT_KEY}\0${JSON.stringify(text)}`)));
-  for (const [name, blob] of Object.entries({ closing, empty })) {
+  if (reference) text.reference = { name: reference.name, type: reference.blob.type || "" };
+  // JSON with \u escapes: a tEXt chunk is Latin-1, and a file name may be anything
+  const json = JSON.stringify(text).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  parts.push(chunk("tEXt", new TextEncoder().encode(`${TEXT_KEY}\0${json}`)));
+  for (const [name, blob] of Object.entries({ closing, empty, reference: reference && reference.blob })) {
     if (blob) parts.push(chunk(WORK_CHUNKS[name], new Uint8Array(await blob.arrayBuffer())));
   }
   parts.push(bytes.subarray(end));
@@ -257,7 +263,7 @@ export async function pngWithWork(png, { closing = null, empty = null, gap = "au
 }
 
 /** The work a hints PNG carries: null when it is a plain hint layer, else {gap, variant (0 when it names
- * none), closing: Blob | null, empty: Blob | null}. */
+ * none), closing: Blob | null, empty: Blob | null, reference: {blob, name} | null}. */
 export async function workOfPNG(blob) {
   const bytes = new Uint8Array(await blob.arrayBuffer()), view = new DataView(bytes.buffer);
   if (bytes.length < 8 || bytes[1] !== 0x50 || bytes[2] !== 0x4e || bytes[3] !== 0x47) return null; // not a PNG
@@ -278,5 +284,13 @@ export async function workOfPNG(blob) {
   }
   if (!work) return null;
   const variant = Number.isInteger(work.variant) && work.variant >= 0 ? work.variant : 0;
-  return { gap: work.gap === undefined ? "auto" : work.gap, variant, closing: layers.closing || null, empty: layers.empty || null };
+  let reference = null;
+  if (layers.reference) {
+    const about = work.reference && typeof work.reference === "object" ? work.reference : {};
+    const type = typeof about.type === "string" && /^image\/[\w.+-]+$/.test(about.type) ? about.type : "";
+    const name = typeof about.name === "string" && about.name ? about.name.slice(0, 200) : "reference";
+    reference = { blob: new Blob([layers.reference], { type }), name };
+  }
+  return { gap: work.gap === undefined ? "auto" : work.gap, variant, closing: layers.closing || null, empty: layers.empty || null,
+           reference };
 }
