@@ -7,6 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: install install-serve install-dev install-hintauc browser serve demo test clean
+.SECONDARY:  # keep the stamp files
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -15,11 +16,15 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install -q "$(TORCH)" -e ".[train,data]"
 
-install-serve: $(BIN)/python
-	$(BIN)/pip install -q "$(TORCH)" -e ".[serve]"
+# Each extra is installed once and again only when pyproject.toml changes (a stamp file in the venv): the install
+# is editable, so code changes need no reinstall, and restarting `make serve` starts the server at once.
+$(VENV)/.installed-%: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q "$(TORCH)" -e ".[$*]"
+	@touch $@
 
-install-dev: $(BIN)/python browser
-	$(BIN)/pip install -q "$(TORCH)" -e ".[dev]"
+install-serve: $(VENV)/.installed-serve
+
+install-dev: browser $(VENV)/.installed-dev
 
 # `autopainter evaluate --protocol hintauc` (Hint-AUC). hintauc goes in without its own requirements: it asks for
 # opencv-python, whose cv2 module would overwrite our opencv-python-headless (the same module; the headless build
@@ -43,7 +48,7 @@ browser:
 	fi
 
 # The web app at http://$(HOST):$(PORT)/ with the bundled model (MODEL=DIR for another model folder).
-serve: install-serve
+serve: $(VENV)/.installed-serve
 	@echo "starting Auto-Painter at http://$(HOST):$(PORT)/ (Ctrl+C stops it)"
 	$(BIN)/autopainter serve --host $(HOST) --port $(PORT) $(if $(MODEL),--model $(MODEL))
 
@@ -56,7 +61,7 @@ demo: install
 	$(BIN)/autopainter colorize examples/sketches -o demo/out --model demo/model
 	@echo "colored sketches: demo/out/"
 
-test: install-dev
+test: browser $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q -m ""
 
 clean:

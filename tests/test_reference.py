@@ -114,6 +114,8 @@ def test_hints_win_and_lines_stay(hints_only):
     assert tuple(color[100, 136]) == SKIN  # the face keeps the reference's skin
     plain = hints_only.colorize(sketch)
     np.testing.assert_array_equal(np.asarray(res.lines), np.asarray(plain.lines))  # the lines are the sketch's
+    body = [r for r in res.reference_report()["regions"] if r["color"] == "#14c814"]
+    assert body and all(r["source"] == "hint" and r["confidence"] == 1.0 for r in body)
 
 
 def test_sequence_follows_a_correction(hints_only):

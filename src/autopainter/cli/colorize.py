@@ -178,6 +178,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         if failed:
             raise CLIError(image_error_text(failed[0][1]))
         write_report()
+        for w in job.warnings:
+            _warn(f"{job.sketch}: {w} (autopainter sketchify {job.sketch} -o sketch.png)")
         if not args.quiet:
             extra = [job.palette_out] if job.palette_out is not None else []
             extra += [Path(args.report)] if args.report else []
@@ -193,6 +195,9 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     def done(job, err):
         if err is not None:
             msg = f"autopainter: skipped: {image_error_text(err)}"
+            bar.write(msg, file=sys.stderr) if bar is not None else print(msg, file=sys.stderr)
+        for w in job.warnings:
+            msg = f"autopainter: warning: {job.sketch}: {w} (autopainter sketchify)"
             bar.write(msg, file=sys.stderr) if bar is not None else print(msg, file=sys.stderr)
         if bar is not None:
             bar.update(1)

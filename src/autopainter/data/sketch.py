@@ -28,7 +28,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SKETCH_METHODS", "XDoGParams", "ThinParams", "extract_sketch", "to_gray", "gaussian_blur"]
+__all__ = ["SKETCH_METHODS", "XDoGParams", "ThinParams", "extract_sketch", "to_gray", "gaussian_blur", "color_share",
+           "looks_like_line_art", "looks_colored", "LINE_ART_BELOW", "COLORED_FROM"]
+
+LINE_ART_BELOW = 0.15  # a picture whose non-paper pixels are under this share colored is line art (a reference check)
+COLORED_FROM = 0.3  # a sketch whose non-paper pixels are this share chromatic or flat mid-tones is a colored picture
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,45 @@ def extract_sketch(rgb: np.ndarray, method: str = "xdog", **params: float) -> np
     else:
         out = _thin(gray, cfg)
     return np.rint(out * 255.0).astype(np.uint8)  # (H, W) uint8, 255 paper
+
+
+def color_share(rgb: np.ndarray, dark_fills: bool = True) -> float:
+    """The share of a picture's non-paper pixels that are colored: chromatic, or a flat mid-tone area (a gray
+    fill), or (``dark_fills``) a dark area wider than a line (black trousers), which line art rarely has. Paper
+    is light and gray; the rest of line art is its ink and the ink's anti-aliased edges, which are not flat.
+    Looks at most about 512 px on the long side. 0 for a picture all paper."""
+    import cv2
+
+    from ..colorspace import lab
+
+    rgb = np.asarray(rgb)
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[..., None], 3, axis=2)
+    step = max(1, max(rgb.shape[:2]) // 512)
+    L = lab(np.ascontiguousarray(rgb[::step, ::step, :3]))
+    chroma = np.hypot(L[..., 1], L[..., 2])
+    light = L[..., 0]
+    paper = (light > 92.0) & (chroma < 8.0)
+    if paper.all():
+        return 0.0
+    flat = np.abs(light - cv2.blur(light, (5, 5))) < 1.5
+    colored = (chroma > 10.0) | (flat & (light > 30.0) & (light < 85.0))
+    if dark_fills:
+        fill = cv2.erode((light <= 30.0).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        colored |= fill
+    return float(colored[~paper].mean())
+
+
+def looks_like_line_art(rgb: np.ndarray) -> bool:
+    """Whether a picture holds almost no color: paper, ink and the ink's edges only (line art given where a
+    colored drawing is expected, e.g. a reference). Dark fills count as color here (a black-and-white costume)."""
+    return color_share(rgb, dark_fills=True) < LINE_ART_BELOW
+
+
+def looks_colored(rgb: np.ndarray) -> bool:
+    """Whether a picture given as a sketch is a colored picture (colors or gray fills on much of it): coloring it
+    gives mud; its sketch (``extract_sketch``) is what to color. Spot blacks (manga) do not count."""
+    return color_share(rgb, dark_fills=False) >= COLORED_FROM
 
 
 def _sharpened(gray: np.ndarray, sigma: float, k: float, p: float) -> np.ndarray:

@@ -37,6 +37,7 @@ import torch
 from PIL import Image
 
 from ..data.hints import hints_from_rgba
+from ..data.sketch import looks_colored
 from ..devices import bf16_native
 from ..imageio import (DEFAULT_MAX_PIXELS, ImageError, ImageTooLargeError, OraLayer, atomic_write_bytes, flatten_on_white,
                        from_unit, open_image, ora_bytes)
@@ -46,7 +47,7 @@ from ..models.unet import UNetGenerator
 from . import compose
 from .flats import flat_layer, hints_at, leave_empty, local_soft, open_paper, region_colors
 from .palettes import LIBRARY_NAME, MAX_VARIANT, Materials, PaletteLibrary, find_materials, paint_materials, parse_palette
-from .reference import Alignment, Match, ReferenceDrawing, align, match, region_means
+from .reference import Alignment, Match, ReferenceDrawing, align, match, paper_colors, region_means
 from .regions import REGION_CACHE_BYTES, RegionCache, Regions, check_gap
 from .layers import exported_layers, ora_stack
 from .runners import BACKENDS, PRECISIONS, HintsOnlyRunner, Runner, TorchRunner, default_threads, make_runner
@@ -58,6 +59,8 @@ ORA_GAP, ORA_GAP_USED = "autopainter-gap", "autopainter-gap-used"  # the .ora's 
 ORA_VARIANT, ORA_PALETTE = "autopainter-variant", "autopainter-palette"  # ... for the palette variant and colors
 PLAIN_CACHE = 64  # sketches whose no-hint generator colors a colorizer keeps (about 200 KB each at 256 px)
 REFERENCE_CACHE = 8  # references a colorizer keeps read and segmented (about 2 MB each)
+COLORED_SKETCH = ("the sketch looks like a colored picture, not line art: coloring it gives muddy colors; "
+                  "color its extracted sketch instead")  # ``looks_colored``: a warning, the sketch is still colored
 KEYFRAMES = 4  # corrected frames of a sequence that later frames match before the reference
 
 
@@ -76,6 +79,15 @@ def _as_pil(img: ImageLike, what: str, max_pixels: int) -> Image.Image:
     if w * h > max_pixels:
         raise ImageTooLargeError(f"{what}: {w}x{h} is over the {max_pixels:,}-pixel limit")
     return pil
+
+
+def _thumb(img: Image.Image, long_side: int = 512) -> Image.Image:
+    """``img`` as RGB at most ``long_side`` px on its long side (a cheap look at a picture's colors)."""
+    img = img.convert("RGB")
+    if max(img.size) > long_side:
+        img = img.copy()
+        img.thumbnail((long_side, long_side), Image.Resampling.NEAREST)
+    return img
 
 
 def working_size(h: int, w: int, long_side: int) -> tuple[int, int]:
@@ -110,6 +122,7 @@ class ColorizeResult:
     found: list = field(default_factory=list, repr=False)  # the regions, once made (``make_regions`` fills it)
     variant: int = 0  # the palette variant asked for (``palettes``)
     named: dict = field(default_factory=dict, repr=False)  # "palette", "materials": filled when the flats are made
+    warnings: list = field(default_factory=list)  # what the user should know (``COLORED_SKETCH``: a colored picture)
 
     @property
     def palette(self) -> Optional[dict]:
@@ -134,12 +147,13 @@ class ColorizeResult:
             return None
         regions = self.make_regions()
         area = np.bincount(regions.labels.ravel(), minlength=regions.count + 1)
+        final = paper_colors(regions, np.asarray(self.flats)) if self.hints is not None else None
         a = m.alignment
         # scale: px of the new sketch per px of the reference as given
         return {"alignment": {"scale": round(a.scale * m.reference.zoom, 4), "angle": round(a.angle, 2),
                               "fit": round(a.fit, 3)},
                 "palette": ["#%02x%02x%02x" % tuple(int(v) for v in c) for c in m.reference.palette],
-                "regions": m.report(min_area, area)}
+                "regions": m.report(min_area, area, final)}
 
     @property
     def materials(self) -> Optional[Materials]:
@@ -231,6 +245,7 @@ class Prepared:
     variant: int = 0  # the palette variant (0: the palette closest to the model's own colors)
     palette: Optional[dict] = field(default=None, repr=False)  # {material name: (r, g, b)} the user's palette
     references: tuple = field(default=(), repr=False)  # ReferenceDrawings, the first confident one wins per region
+    warnings: list = field(default_factory=list)  # what the user should know about this sketch (``COLORED_SKETCH``)
 
 
 class Colorizer:
@@ -436,7 +451,9 @@ class Colorizer:
         if isinstance(variant, bool) or not isinstance(variant, (int, np.integer)) or not 0 <= variant <= MAX_VARIANT:
             raise ValueError(f"variant must be a whole number from 0 to {MAX_VARIANT}, got {variant!r}")
         user = parse_palette(palette) if palette is not None else None
-        sk = flatten_on_white(_as_pil(sketch, "sketch", self.max_pixels)).convert("L")
+        flat = flatten_on_white(_as_pil(sketch, "sketch", self.max_pixels))
+        warnings = [COLORED_SKETCH] if flat.mode != "L" and looks_colored(np.asarray(_thumb(flat))) else []
+        sk = flat.convert("L")
         W, H = sk.size
         h, w = working_size(H, W, self.size)
         small = sk.resize((w, h), Image.Resampling.LANCZOS) if (h, w) != (H, W) else sk
@@ -464,7 +481,7 @@ class Colorizer:
             raise ValueError("reference_lines needs a reference (the colored drawing)")
         return Prepared(sketch=full, small=small_a, x=x, hints=rgba, gap=gap,  # x: (1, C, h, w)
                         closing=self._marks(closing, "closing", full.shape), empty=self._marks(empty, "empty", full.shape),
-                        variant=int(variant), palette=user, references=refs)
+                        variant=int(variant), palette=user, references=refs, warnings=warnings)
 
     def reference(self, image: ImageLike, lines: ImageLike | None = None) -> ReferenceDrawing:
         """A colored reference read, segmented and (with a model that names parts) named by the part head:
@@ -559,7 +576,7 @@ class Colorizer:
         return ColorizeResult(image=Image.fromarray(image), color=Image.fromarray(color), sketch=prep.sketch,
                               style=style, hints=prep.hints, make_flats=make_flats, closing=prep.closing,
                               empty=prep.empty, gap=gap, make_regions=regions, found=found, variant=prep.variant,
-                              named=named)
+                              named=named, warnings=list(prep.warnings))
 
     def _match(self, prep: Prepared, regions: Regions, base: np.ndarray, threads: int | None) -> Match:
         """The sketch's regions matched to each of ``prep.references`` (``reference.match``), combined: the first

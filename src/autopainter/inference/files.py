@@ -39,6 +39,7 @@ class FileJob:
     palette_out: Optional[Path] = None  # where the result's palette is written as JSON (``ColorizeResult.palette``)
     reference: Optional[Path] = None  # a colored drawing of the same character (``Colorizer.prepare``)
     reference_lines: Optional[Path] = None  # its line art
+    warnings: list = field(default_factory=list)  # the result's warnings (``ColorizeResult.warnings``), once colored
 
 
 def layer_suffixes() -> tuple[str, ...]:
@@ -102,7 +103,9 @@ def colorize_files(colorizer: Colorizer, jobs: Iterable[FileJob], workers: int |
 
 
 def write_result(job: FileJob, res) -> None:
-    """Write a result where ``job`` says: the image (or .ora), its palette and layers, each atomically."""
+    """Write a result where ``job`` says: the image (or .ora), its palette and layers, each atomically (and keep its
+    warnings on the job)."""
+    job.warnings = list(getattr(res, "warnings", ()))
     if job.dest.suffix.lower() == ORA_SUFFIX:
         res.save_ora(job.dest)
     else:

@@ -5,13 +5,15 @@ done the way a colorist matches regions by eye rather than by a network trained 
 
 1. **The reference** (``ReferenceDrawing.build``): the colored picture and its line art (the user's, else
    ``data.sketch.extract_sketch``'s XDoG of it) at ``MATCH_SIZE`` px; the line art is cut into regions
-   (``regions.segment``), each region's color is its most common color over its paper (off the lines), and colors within ``PALETTE_DE`` are one palette color (the largest region's color, so the flats
-   are the reference's own). With a model that names parts, each region's part probabilities come from the
+   (``regions.segment``); each region's color is its most common color over its paper, off the lines
+   (``paper_colors``), and colors within ``PALETTE_DE`` are one palette color (the largest region's color, so
+   the flats are the reference's own). With a model that names parts, each region's part probabilities come from the
    part head run on the reference's line art.
 2. **Alignment** (``align``): the similarity transform (move, scale, rotate) that lays the reference's line
    art over the new one: Chamfer matching (the mean distance from each line pixel of one drawing to the
    nearest line of the other, both ways) plus the overlap of the two silhouettes, at ``ALIGN_SIZE`` px, from
-   moment-based starts at several angles refined by Nelder-Mead (scipy). Its residual says how alike the two
+   moment-based starts at several angles and scales refined by Nelder-Mead (scipy); lines of the reference that
+   fall off the new canvas do not count (a frame may crop the character). Its residual says how alike the two
    drawings are (``Alignment.fit``).
 3. **Matching** (``match``): every region of the new drawing against every region of the reference. The cost
    adds what a colorist looks at: where the region lies after alignment (relative to the figure's size), how
@@ -20,8 +22,8 @@ done the way a colorist matches regions by eye rather than by a network trained 
    the cheapest color, and its confidence grows with the margin to the next color and falls with the cost.
 4. **Fallbacks**: a region matched with a confidence under ``MIN_CONFIDENCE`` takes the reference's color for
    the part the model names it (the reference's palette per part), and failing that keeps the model's own
-   color. A reference that does not fit the drawing at all (``Alignment.fit`` under ``MIN_FIT``) lowers every
-   confidence, so a wrong reference leaves the model's colors.
+   color. A reference that does not fit the drawing (``Alignment.fit`` under ``MIN_FIT``) lowers every
+   confidence, to 0 at ``NO_FIT``, so a wrong reference leaves the model's colors.
 
 Hints win over all of it (``flats.flat_layer`` paints them over the matched colors) and the lines are always
 the new sketch's own. ``match`` returns the flat colors per region and a report (region, the matched reference
@@ -44,6 +46,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..colorspace import lab
+from ..data.sketch import looks_like_line_art
 from ..ink import ink_mask
 from .flats import border_labels, region_colors
 from .regions import Regions, _cv2, segment
@@ -70,7 +73,6 @@ CHECK_BELOW = 0.5  # regions matched with less confidence are the ones to check 
 MIN_FIT = 0.4  # an alignment whose fit is under this is likely another drawing: confidences fall ...
 NO_FIT = 0.25  # ... linearly to 0 at this fit (the reference then gives no color by matching)
 MAX_ANGLE = 45.0  # degrees: a turn beyond this costs more in the alignment (a frame is rarely upside down)
-MIN_COLOR_SHARE = 0.15  # a reference whose non-paper pixels are under this share colored is line art
 SOURCES = ("reference", "part", "model", "hint")  # where a region's color came from, in the report
 
 
@@ -122,25 +124,6 @@ def region_means(regions: Regions, maps: np.ndarray) -> np.ndarray:
             xx = np.clip((st.cx[still] * w / W).astype(np.int64), 0, w - 1)
             out[still] = maps[yy, xx]
     return out
-
-
-def looks_like_line_art(rgb: np.ndarray) -> bool:
-    """Whether an RGB picture holds almost no color: paper, ink and the ink's anti-aliased edges only (a sketch
-    given as a reference). Colored means chromatic, or a flat mid-tone area (a gray fill), among the pixels
-    that are not paper; so is a dark area wider than a line (black trousers), which line art does not have."""
-    cv2 = _cv2()
-    step = max(1, max(rgb.shape[:2]) // 512)
-    L = lab(np.ascontiguousarray(rgb[::step, ::step]))
-    chroma = np.hypot(L[..., 1], L[..., 2])
-    light = L[..., 0]
-    paper = (light > 92.0) & (chroma < 8.0)
-    if paper.all():
-        return True
-    flat = np.abs(light - cv2.blur(light, (5, 5))) < 1.5
-    dark = (light <= 30.0).astype(np.uint8)
-    fill = cv2.erode(dark, np.ones((5, 5), np.uint8)) > 0  # a dark area wider than a line: a black fill
-    colored = (chroma > 10.0) | (flat & (light > 30.0) & (light < 85.0)) | fill
-    return float(colored[~paper].mean()) < MIN_COLOR_SHARE
 
 
 def _resize(a: np.ndarray, size: tuple[int, int], nearest: bool = False) -> np.ndarray:
@@ -456,9 +439,10 @@ class Match:
             out[has] = np.unique(code, return_inverse=True)[1].ravel() + 1
         return out
 
-    def report(self, min_area: int = 0, area: Optional[np.ndarray] = None) -> list[dict]:
+    def report(self, min_area: int = 0, area: Optional[np.ndarray] = None, final: Optional[np.ndarray] = None) -> list[dict]:
         """One dict per region: region id, color "#rrggbb", source, confidence (0..1, 3 decimals), the
-        matched reference region and its part (the model's name for it, when it names parts)."""
+        matched reference region and its part (the model's name for it, when it names parts). ``final``: (count + 1,
+        3) the regions' colors in the result; where a hint changed one, its source is "hint" (confidence 1)."""
         ref = self.reference
         part_of = None
         if ref.parts is not None:
@@ -468,10 +452,13 @@ class Match:
             if area is not None and area[r] < min_area:
                 continue
             q = int(self.matched[r])
-            out.append({"region": r, "color": "#%02x%02x%02x" % tuple(int(v) for v in self.lut[r]),
-                        "source": SOURCES[int(self.source[r])], "confidence": round(float(self.confidence[r]), 3),
-                        "matched": q or None,
-                        "part": str(part_of[q]) if (part_of is not None and q) else None})
+            hinted = final is not None and (final[r] != self.lut[r]).any()
+            color = final[r] if hinted else self.lut[r]
+            out.append({"region": r, "color": "#%02x%02x%02x" % tuple(int(v) for v in color),
+                        "source": "hint" if hinted else SOURCES[int(self.source[r])],
+                        "confidence": 1.0 if hinted else round(float(self.confidence[r]), 3),
+                        "matched": None if hinted else (q or None),
+                        "part": str(part_of[q]) if (part_of is not None and q and not hinted) else None})
         return out
 
 

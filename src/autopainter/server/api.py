@@ -27,7 +27,7 @@ from PIL import Image
 from .. import __version__
 from ..data.sketch import SKETCH_METHODS, extract_sketch
 from ..imageio import ORA_MIMETYPE, ImageError, decode_image, flatten_on_white, image_pixels
-from ..inference.colorizer import STYLES, ColorizeResult
+from ..inference.colorizer import COLORED_SKETCH, STYLES, ColorizeResult
 from ..inference.layers import describe_layers
 from ..inference.palettes import MAX_VARIANT, parse_palette
 from ..inference.reference import CHECK_BELOW, MIN_FIT
@@ -316,24 +316,30 @@ class ImageAPI:
                 # the materials' colors; asked only of a model that names materials (in the soft style reading them
                 # makes the flats, which a model without materials must not pay for)
                 colors = getattr(res, "palette", None) if self.names_materials else None
+                warned = list(getattr(res, "warnings", ()))
                 if fmt == "ora":
                     return {"size": res.image.size, "ora": res.to_ora(), "gap": res.gap_used, "palette": colors,
-                            "reference": report}
+                            "reference": report, "warnings": warned}
                 images = {"image": res.image, **(res.layers if layers else {})}
                 found = getattr(res, "found", None)  # the gap the regions were made with, when they were needed
                 return {"size": res.image.size, "names": tuple(images)[1:], "gap": found[0].gap if found else None,
-                        "palette": colors, "reference": report, **{k: png_bytes(v) for k, v in images.items()}}
+                        "palette": colors, "reference": report, "warnings": warned,
+                        **{k: png_bytes(v) for k, v in images.items()}}
 
         out = await self.run_gated(request, job)
         report = out.get("reference")
-        response = image_response(out, fmt, "colored.png", layer_names=out.get("names", ()),
-                                  extra={"reference": report} if report is not None else None)
+        extra = {"reference": report} if report is not None else {}
+        if out.get("warnings"):
+            extra["warnings"] = out["warnings"]
+        response = image_response(out, fmt, "colored.png", layer_names=out.get("names", ()), extra=extra or None)
         if out.get("gap") is not None:
             response.headers["X-Region-Gap"] = str(out["gap"])
         response.headers["X-Palette-Variant"] = str(variant)
         if out.get("palette"):  # JSON with \u escapes: a header value stays ASCII
             response.headers["X-Palette"] = json.dumps(out["palette"], separators=(",", ":"), ensure_ascii=True)
         response.headers.update(self.reference_headers(report))
+        if COLORED_SKETCH in out.get("warnings", ()):  # the page offers Extract sketch
+            response.headers["X-Sketch-Warning"] = "colored"
         return response
 
     async def regions(

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..imageio import DEFAULT_MAX_PIXELS
 from .fetch import MB, FetchPolicy
 
 __all__ = ["ServerSettings", "FetchPolicy", "default_data_dir"]
@@ -32,7 +33,9 @@ class ServerSettings:
     device: str = "cpu"  # cpu or cuda
     size: int | None = None  # working resolution, long side in px; None: the size the model was trained at
     max_upload_bytes: int = 20 * MB  # largest request body (all of a request's files together); larger: 413
-    max_pixels: int = 4096 * 4096  # largest image (upload or URL), width x height, checked before decoding (bombs)
+    # largest image (upload or URL), width x height, checked before decoding (bombs): the CLI's and the library's
+    # limit too (8192 x 8192), so a sketch the CLI colors is not refused by the page; a larger one runs alone
+    max_pixels: int = DEFAULT_MAX_PIXELS
     max_in_flight: int = 4  # requests colored (or sketched, fetched) at once; beyond that: 503 + Retry-After
     max_pixels_in_flight: int = 4096 * 2048  # image pixels worked on at once, all requests; more wait their turn
     region_cache_bytes: int = 256 * MB  # regions kept per sketch, gap and closing lines (5 bytes a pixel), so a re-color does not segment again
