@@ -335,16 +335,23 @@ def paint_materials(mats: Materials, library: PaletteLibrary | None, variant: in
         priority = np.full(len(library), len(library) + len(order), np.int64)  # (N,) each palette's turn
         priority[ranked] = len(order) + np.arange(len(ranked))
         priority[order] = np.arange(len(order))
+        nearest: dict[str, np.ndarray] = {}  # part -> (N, K) ΔE from each of its colors to the nearest color used
+
+        def distances(part: str, cols: np.ndarray) -> np.ndarray:
+            if part not in nearest:  # once per part; then each color used updates it (not M x U x N x K)
+                d = np.full(cols.shape[:2], np.inf)
+                for u in used:
+                    np.minimum(d, np.linalg.norm(cols - u, axis=2), out=d)
+                nearest[part] = d
+            return nearest[part]
+
         for i in np.argsort(-mats.area, kind="stable"):
             if done[i]:
                 continue
             cols, valid = library.padded(mats.parts[i])  # (N, K, 3), (N, K)
             if cols.shape[1] == 0:
                 continue
-            far = valid.copy()
-            if used:
-                u = np.asarray(used)  # (U, 3)
-                far &= np.linalg.norm(cols[:, :, None, :] - u[None, None], axis=3).min(2) >= DISTINCT_DE
+            far = valid & (distances(mats.parts[i], cols) >= DISTINCT_DE)
             has = far.any(1)
             if not has.any():
                 continue
@@ -352,6 +359,8 @@ def paint_materials(mats: Materials, library: PaletteLibrary | None, variant: in
             out_lab[i] = cols[j, int(np.argmax(far[j]))]
             done[i] = True
             used.append(out_lab[i].copy())
+            for part, d in nearest.items():
+                np.minimum(d, np.linalg.norm(library.padded(part)[0] - used[-1], axis=2), out=d)
     rgb = np.stack([_lab_to_rgb(c) for c in out_lab]).astype(np.uint8)
     for i, name in enumerate(mats.names):
         if user and name in user:
