@@ -17,7 +17,10 @@ and writes a PNG (zlib level 1, the CLI's setting) to disk.
   other thread counts, precision and backend. ``default-resize`` (model-only times) is the same generator
   with the ``default`` preset's resize up-sampling, random weights; ``default-lite0`` adds
   ``model.sketch_features=efficientnet-lite0``. The default style is ``flat`` (one color per region, see
-  ``inference.regions``); ``default-soft`` is the ``soft`` style, the composition before flats.
+  ``inference.regions``); ``default-soft`` is the ``soft`` style, the composition before flats;
+  ``default-hints`` the default with a hints file (5 strokes). Before every timed colorize the colorizer's
+  caches are emptied (``Colorizer.forget``, untimed): each run costs what a new sketch costs (no region cache, no
+  kept no-hint colors), as a folder of different files does.
 - ``pix2pix-torch`` / ``pix2pix-onnx``: pix2pix's unet_256 generator (``pix2pix`` preset with
   ``in_channels=3``, 54,414,019 parameters, random weights, eval mode), run at the input's full
   resolution as pix2pix does, in eager fp32 PyTorch and in ONNX Runtime (every core; idle threads
@@ -56,6 +59,18 @@ PAUSE_S = 0.05  # untimed pause before each run: the previous run's idle threads
 
 
 # ----------------------------------------------------------------------------- inputs and models
+def hint_strokes(w: int, h: int, seed: int = 1) -> Image.Image:
+    """An RGBA hints file: 5 seeded short strokes of 5 colors, transparent elsewhere."""
+    rng = np.random.default_rng(seed)
+    img = Image.new("RGBA", (w, h), (0, 0, 0, 0))
+    d = ImageDraw.Draw(img)
+    for _ in range(5):
+        x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
+        color = tuple(int(v) for v in rng.integers(0, 256, 3)) + (255,)
+        d.line([(x, y), (x + w // 20, y + h // 30)], fill=color, width=max(3, w // 100))
+    return img
+
+
 def line_art(w: int, h: int, seed: int = 0) -> Image.Image:
     """A sketch-like gray image: ~40 seeded ellipses, boxes and curves, anti-aliased (drawn at 2x)."""
     rng = np.random.default_rng(seed)
@@ -104,11 +119,13 @@ def pix2pix_model():
 
 
 # ----------------------------------------------------------------------------- end-to-end runs
-def colorizer_run(colorizer, src: Path, dest: Path):
+def colorizer_run(colorizer, src: Path, dest: Path, hints: Path | None = None):
+    """A colorize as the CLI runs it, of a sketch the colorizer has never seen: its caches (regions, the no-hint
+    colors) are emptied first, untimed, so repeats of one file cost what a new file costs."""
     from autopainter.inference import FileJob, colorize_files
 
     def run():
-        failed = colorize_files(colorizer, [FileJob(src, dest)], workers=1)
+        failed = colorize_files(colorizer, [FileJob(src, dest, hints)], workers=1)
         assert not failed, failed
 
     return run
@@ -136,15 +153,19 @@ def torch_callable(gen):
     return f
 
 
-def interleaved_medians(runs: dict, repeats: dict, warmup: int = 1) -> dict:
-    """Median seconds per variant; repeats take turns across variants."""
+def interleaved_medians(runs: dict, repeats: dict, warmup: int = 1, before: dict | None = None) -> dict:
+    """Median seconds per variant; repeats take turns across variants. ``before``: an untimed call per variant
+    before each timed run (emptying caches)."""
     times = {k: [] for k in runs}
+    before = before or {}
     for k, fn in runs.items():
         for _ in range(warmup):
             fn()
     for r in range(max(repeats.values())):
         for k, fn in runs.items():
             if r < repeats[k]:
+                if k in before:
+                    before[k]()
                 time.sleep(PAUSE_S)
                 t0 = time.perf_counter()
                 fn()
@@ -275,14 +296,19 @@ def run_all(args: argparse.Namespace, tmp: Path) -> None:
     for w, h in SIZES:
         src = tmp / f"sketch-{w}x{h}.png"
         line_art(w, h).save(src)
+        hints = tmp / f"hints-{w}x{h}.png"
+        hint_strokes(w, h).save(hints)
         runs = {k: colorizer_run(c, src, tmp / f"out-{k}.png") for k, c in cols.items()}
+        runs["default-hints"] = colorizer_run(cols["default"], src, tmp / "out-default-hints.png", hints)
         runs["pix2pix-torch"] = pix2pix_run(torch_callable(p2p), src, tmp / "out-p2p-torch.png")
         runs["pix2pix-onnx"] = pix2pix_run(p2p_onnx, src, tmp / "out-p2p-onnx.png")
         big = w * h > 1_000_000
         reps = {k: (3 if big else 5) if k.startswith("pix2pix") else (5 if args.quick else 15) for k in runs}
         if args.quick:
             reps = {k: min(v, 3) for k, v in reps.items()}
-        res = interleaved_medians(runs, reps)
+        forget = {k: cols[k].forget for k in cols}  # every timed colorize sees a new sketch (no cache)
+        forget["default-hints"] = cols["default"].forget
+        res = interleaved_medians(runs, reps, before=forget)
         with Image.open(tmp / "out-default.png") as im:
             assert im.size == (w, h)
         key = f"{w}x{h}"

@@ -88,9 +88,7 @@ def time_1mp(colorizer, pair: dict, repeats: int = 3) -> float:
     ref = np.asarray(Image.fromarray(pair["ref"]).resize((1024, 1024), Image.Resampling.LANCZOS))
     times = []
     for i in range(repeats + 1):
-        for cache in (colorizer._references, colorizer._alignments, colorizer._plain, colorizer._heads):
-            cache.clear()  # a new sketch and a new reference every time: nothing known before
-        colorizer.region_cache = type(colorizer.region_cache)(colorizer.region_cache.max_bytes)
+        colorizer.forget()  # a new sketch and a new reference every time: nothing known before
         t0 = time.perf_counter()
         colorizer.colorize(sketch, reference=ref)
         if i:  # the first run warms up

@@ -388,6 +388,14 @@ class Colorizer:
             return self.finish(prep, self.plain_colors(prep, threads), style=style, threads=threads)
         return self.finish(prep, self.generate(prep.x, threads), style=style, threads=threads)
 
+    def forget(self) -> None:
+        """Empty every cache (regions, the no-hint colors and heads, references, alignments): the next call costs what
+        a first call on a new sketch does (benchmarks)."""
+        self.region_cache.clear()
+        with self._plain_lock:
+            for cache in (self._plain, self._heads, self._references, self._alignments):
+                cache.clear()
+
     def sequence(self, reference: Any, reference_lines: ImageLike | None = None) -> "Sequence":
         """A sequence of frames colored from one ``reference`` (the character's colored drawing), one ``colorize``
         call per frame in order: ``Sequence``."""
@@ -535,8 +543,11 @@ class Colorizer:
         if prep.hints is None and generated is not None and self.local:
             self._keep_plain(prep, generated)  # this run is the no-hint run a later hinted one needs
         # hints stay local: the same sketch without hints, the colors every unhinted material keeps
-        plain = (compose.color_layer(self.plain_colors(prep, threads), prep.small, (W, H))
-                 if self.local and hints is not None and soft is not None else None)
+        plain = None
+        if self.local and hints is not None and soft is not None:
+            if self.names_materials and self._head_runner_is_main():
+                self.heads(prep, threads)  # one run gives the heads (the materials) and the no-hint colors
+            plain = compose.color_layer(self.plain_colors(prep, threads), prep.small, (W, H))
         found: list[Regions] = []
         gap = self.gap if prep.gap is None else prep.gap
 

@@ -239,6 +239,12 @@ class RegionCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self._entries.clear()
+            self.bytes = 0
+
     def segment(self, sketch: np.ndarray, gap: int | None = None, closing: np.ndarray | None = None) -> Regions:
         """``segment(sketch, gap, closing=closing)``, from the cache when this content was segmented before."""
         if closing is not None and not closing.any():
