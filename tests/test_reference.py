@@ -202,3 +202,20 @@ def test_cli_bad_reference_is_one_line(tmp_path, capsys, case):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("autopainter: error:") and "Traceback" not in err[0]
     assert not (tmp_path / "out.png").exists()
+
+
+def test_cli_sequence_takes_corrections_by_name(tmp_path):
+    frames, fixes = tmp_path / "frames", tmp_path / "fixes"
+    frames.mkdir()
+    fixes.mkdir()
+    for i in range(3):
+        _save(frames, f"f{i}.png", lines_of(character(False, dx=4 * i, angle=3 * i)))
+    fix = np.zeros((256, 256, 4), np.uint8)
+    fix[205:212, 128:140] = (20, 200, 20, 255)  # frame 1's shirt corrected to green
+    _save(fixes, "f1.png", fix, "RGBA")
+    ref = _save(tmp_path, "ref.png", character(True))
+    out = tmp_path / "out"
+    assert main(["colorize", str(frames), "--model", "none", "--reference", str(ref), "--hints", str(fixes),
+                 "-o", str(out), "-q"]) == 0
+    shirt = [tuple(np.asarray(Image.open(out / f"f{i}.png").convert("RGB"))[225, 128 + 4 * i]) for i in range(3)]
+    assert shirt == [SHIRT, (20, 200, 20), (20, 200, 20)]  # the frame after the correction follows it

@@ -133,8 +133,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
                            inputs=side, overwrite=args.overwrite,
                            suffixes=COLORIZE_SUFFIXES, folder_suffix=_folder_suffix(out, args.format))
 
-    for f, h in hints.items():
-        if hints_dir is not None and h is None:
+    for f, h in hints.items():  # with --reference, a hints folder holds the corrections of a few frames: no warnings
+        if hints_dir is not None and h is None and reference is None:
             names = " or ".join(f"{f.stem}{ext}" for ext in HINT_SUFFIXES)
             _warn(f"no hints for {f} in {hints_dir} (looked for {names}): colored without hints")
 
@@ -155,7 +155,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         jobs.append(FileJob(f, dest, hints[f], layer_paths(dest) if args.layers else {},  # layers: PNGs next to dest
                             closing=closing[f], empty=empty[f], variant=args.variant, palette=palette,
                             palette_out=Path(args.save_palette) if args.save_palette else None))
-    unhinted = sum(1 for h in hints.values() if h is None) if hints_dir is not None else 0
+    unhinted = sum(1 for h in hints.values() if h is None) if hints_dir is not None and reference is None else 0
 
     reports: list[dict] = []
 
