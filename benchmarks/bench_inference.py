@@ -153,6 +153,17 @@ def torch_callable(gen):
     return f
 
 
+def forget_caches(colorizer) -> None:
+    """``Colorizer.forget``, or its equivalent for a colorizer of an older commit (a before/after worktree)."""
+    if hasattr(colorizer, "forget"):
+        colorizer.forget()
+        return
+    colorizer.region_cache = type(colorizer.region_cache)(colorizer.region_cache.max_bytes)
+    for name in ("_plain", "_heads"):
+        if hasattr(colorizer, name):
+            getattr(colorizer, name).clear()
+
+
 def interleaved_medians(runs: dict, repeats: dict, warmup: int = 1, before: dict | None = None) -> dict:
     """Median seconds per variant; repeats take turns across variants. ``before``: an untimed call per variant
     before each timed run (emptying caches)."""
@@ -306,8 +317,8 @@ def run_all(args: argparse.Namespace, tmp: Path) -> None:
         reps = {k: (3 if big else 5) if k.startswith("pix2pix") else (5 if args.quick else 15) for k in runs}
         if args.quick:
             reps = {k: min(v, 3) for k, v in reps.items()}
-        forget = {k: cols[k].forget for k in cols}  # every timed colorize sees a new sketch (no cache)
-        forget["default-hints"] = cols["default"].forget
+        forget = {k: (lambda c=c: forget_caches(c)) for k, c in cols.items()}  # every timed run: a new sketch
+        forget["default-hints"] = lambda: forget_caches(cols["default"])
         res = interleaved_medians(runs, reps, before=forget)
         with Image.open(tmp / "out-default.png") as im:
             assert im.size == (w, h)

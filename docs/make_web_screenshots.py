@@ -6,9 +6,10 @@ Serves the app (bundled model) on a free port, opens the OpenMoji butterfly at 1
 OpenMoji cache when there is one, else the page's 256 px example enlarged), fills the wings, paints the body
 with the brush, zooms in, and saves small 8-bit PNGs: web-tools.png (desktop), web-zoom.png (zoomed in, the
 before/after slider half way), web-download.png (the Download menu open), web-out-of-date.png (a stroke, the
-result waiting), web-phone.png (a phone), web-regions.png (the region tools: Show regions with the gap closing's
+result waiting), web-regions.png (the region tools: Show regions with the gap closing's
 lines, a closing line, a region left empty, the region under the pointer outlined). ``--only regions`` makes the
 last one alone.
+web-phone.png (a phone, the result shown over the sketch) is made by ``tests/test_page_phone.py``.
 Needs the serve and dev extras (Playwright) and a chromium binary; Playwright's own browser download is
 not used.
 """
@@ -187,17 +188,6 @@ def main() -> None:
         save(page, args.out / "web-out-of-date.png")
         page.close()
 
-        phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
-        page = phone.new_page()
-        page.goto(url + "/")
-        page.set_input_files("#file-input", str(sketch))
-        settle(page)
-        paint(page)
-        page.evaluate("() => window.scrollTo(0, document.querySelector('.tools').getBoundingClientRect().top + scrollY - 8)")
-        page.tap("#tool-picker")  # the eyedropper on a lower wing: its color, and a toast that says so
-        page.tap("#stage", position=dict(zip("xy", [a - b for a, b in zip(at(page, 85, 140), page_box(page, "#stage"))])))
-        page.wait_for_selector("#notice:not([hidden])")
-        save(page, args.out / "web-phone.png")
         browser.close()
     server.should_exit = True
     sys.exit(0)

@@ -270,3 +270,16 @@ def plain_result(image):
     from autopainter.inference.colorizer import ColorizeResult
 
     return ColorizeResult(image=image, color=image, sketch=np.full(image.size[::-1], 255, np.uint8))
+
+
+# the page served with the bundled model (the locality and phone page tests)
+@pytest.fixture(scope="module")
+def bundled_server(tmp_path_factory):
+    from autopainter.server import ServerSettings
+
+    yield from serve_app(ServerSettings(data_dir=tmp_path_factory.mktemp("server-data")))
+
+
+@pytest.fixture
+def open_bundled(browser, bundled_server):
+    yield from page_opener(browser, bundled_server)

@@ -9,7 +9,7 @@ import io
 
 import numpy as np
 import pytest
-from conftest import page_opener, paint_stroke, save_screenshot, serve_app, wait_result_current
+from conftest import paint_stroke, save_screenshot, wait_result_current
 from PIL import Image
 
 from autopainter import colorspace
@@ -19,16 +19,6 @@ from autopainter.evaluate_locality import OFF_DE, deepest_point, material_ink
 FIXTURE = __import__("pathlib").Path(__file__).parent / "fixtures" / "character"
 
 
-@pytest.fixture(scope="module")
-def bundled_server(tmp_path_factory):
-    from autopainter.server import ServerSettings
-
-    yield from serve_app(ServerSettings(data_dir=tmp_path_factory.mktemp("server-data")))
-
-
-@pytest.fixture
-def open_bundled(browser, bundled_server):
-    yield from page_opener(browser, bundled_server)
 
 
 def shown_result(page) -> np.ndarray:

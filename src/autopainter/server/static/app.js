@@ -10,7 +10,7 @@
 // This file wires them to the page: loading, tools, palette variants, the reference, downloads, keys, messages.
 
 import { Aborted, errorOf, getJSON, post } from "./api.js";
-import { HINT_ALPHA, HintLayer, History, RegionMap, readPixels } from "./hints.js";
+import { HINT_ALPHA, HintLayer, History, RegionMap, drawOutline, readPixels } from "./hints.js";
 import { Recolorer } from "./recolor.js";
 import { checkOutlines, closingLines, markCenters, outline, paperMask } from "./regions.js";
 import { Autosave, pngWithWork, workOfPNG } from "./saved.js";
@@ -42,6 +42,8 @@ const els = {
   referenceImg: $("reference-img"), referenceClear: $("reference-clear"), referenceName: $("reference-name"),
   referenceFit: $("reference-fit"), referencePalette: $("reference-palette"), checkLegend: $("check-legend"),
   checkToggle: $("check-toggle"), checkText: $("check-text"), checkCanvas: $("check-canvas"),
+  hintOutline: $("hint-outline"), pip: $("result-pip"), pipImg: $("pip-img"),
+  sketchWarning: $("sketch-warning"), warningExtract: $("warning-extract"), warningClose: $("warning-close"),
 };
 const SWATCHES = ["#e4572e", "#f3a712", "#ffd23f", "#76b041", "#2e933c", "#17bebb", "#2d7dd2", "#3a3db0",
                   "#8e44ad", "#f06ca8", "#8b5a2b", "#f2d0a4", "#9e9e9e", "#222222"];
@@ -83,6 +85,10 @@ const state = {
   reference: null, // the reference drawing every re-color sends: {blob, name, url, version, palette: ["#rrggbb"] | null}
   references: 0, // references loaded so far (each one's version)
   shownJob: null, // the job of the result on show (for the regions to check)
+  resultPick: null, // a finger's eyedropper pick on the result, taken when it lifts
+  outline: { rect: undefined, frame: 0, radius: 0 }, // the hints' display outline: what to draw again at the next frame
+  coloredSketch: 0, // the sketch version the server said looks like a colored picture (X-Sketch-Warning), or 0
+  warningDismissed: 0, // the sketch version whose warning the user closed
 };
 
 const layer = new HintLayer(els.canvas);
@@ -206,6 +212,7 @@ async function loadSketch(blob, name, saved = null) {
   forgetDownloads();
   if (state.sketchUrl) URL.revokeObjectURL(state.sketchUrl);
   const version = state.version + 1;
+  showSketchWarning(false); // the warning was about the last picture
   Object.assign(state, { sketch: blob, name: saved ? name : (name || "sketch").replace(/\.[^.]*$/, ""), width: w, height: h,
                          sketchUrl: url, version, regions: null });
   els.sketchImg.src = els.beforeImg.src = url;
@@ -265,6 +272,7 @@ function clearResult() {
   state.shownJob = null;
   showPalette(null);
   showReferenceResult(null);
+  showPip();
 }
 
 els.fileInput.addEventListener("change", () => {
@@ -319,7 +327,8 @@ document.addEventListener("paste", (e) => {
   }
 });
 
-els.extractBtn.addEventListener("click", async () => {
+/** Extract sketch: the picture loaded (a colored one) turned into line art by the server, loaded as the sketch. */
+async function extractSketch() {
   if (!state.sketch) return showError("load a colored picture first");
   clearError();
   const form = new FormData();
@@ -335,7 +344,8 @@ els.extractBtn.addEventListener("click", async () => {
   } finally {
     els.extractBtn.disabled = !state.sketch;
   }
-});
+}
+els.extractBtn.addEventListener("click", extractSketch);
 
 // ------------------------------------------------------------------ tools, color, size
 function setTool(tool) {
@@ -408,7 +418,11 @@ function paint(p) {
 const hintTool = {
   down(e, p) {
     if (!state.sketch) return false;
-    if (e.altKey || state.tool === "picker") { pickColor(p, true); return false; }
+    if (e.altKey || state.tool === "picker") {
+      if (e.pointerType !== "touch") { pickColor(p, true); return false; }
+      state.press = { p, start: p, pick: true }; // a finger picks where it lifts, unless a second one came (a pinch)
+      return true;
+    }
     if (REGION_TOOLS.includes(state.tool)) {
       if (e.pointerType !== "touch") { regionClick(p); return false; }
       // a finger: a tap takes the region when it lifts (a second finger makes it a pinch, which takes nothing);
@@ -429,11 +443,13 @@ const hintTool = {
     const press = state.press;
     if (press) {
       press.p = p;
+      if (press.pick) return;
       if (press.held) showOutlineAt(p);
       else if (Math.hypot(p.x - press.start.x, p.y - press.start.y) * view.scale > 12) { press.moved = true; clearTimeout(press.timer); }
       return;
     }
     paint(p);
+    dodgePip(e);
     this.hover(e, p);
   },
   up() {
@@ -441,7 +457,8 @@ const hintTool = {
     if (press) {
       state.press = null;
       clearTimeout(press.timer);
-      if (press.held) setTimeout(() => { if (!state.press) hideOutline(); }, 1500); // a moment to see it
+      if (press.pick) pickColor(press.p, true);
+      else if (press.held) setTimeout(() => { if (!state.press) hideOutline(); }, 1500); // a moment to see it
       else if (!press.moved) regionClick(press.start);
       return;
     }
@@ -470,9 +487,17 @@ const hintTool = {
 view.attach(els.stage, hintTool, () => state.space);
 
 // the result panel: a drag pans, the eyedropper (or Alt+click) takes its color
+// (a finger picks where it lifts: a second finger makes it a pinch, which picks nothing)
 view.attach(els.resultStage, {
-  down(e, p) { if (!els.result.hidden) pickColor(p, false); return false; },
-  move() {}, up() {}, cancel() {},
+  down(e, p) {
+    if (els.result.hidden) return false;
+    if (e.pointerType !== "touch") { pickColor(p, false); return false; }
+    state.resultPick = p;
+    return true;
+  },
+  move(e, p) { if (state.resultPick) state.resultPick = p; },
+  up() { const p = state.resultPick; state.resultPick = null; if (p) pickColor(p, false); },
+  cancel() { state.resultPick = null; },
 }, (e) => state.space || !(state.tool === "picker" || e.altKey));
 
 for (const s of [els.stage, els.resultStage]) {
@@ -753,6 +778,7 @@ view.addEventListener("change", () => {
     if (!els.gapCanvas.hidden) showGapPreview();
     if (!els.outlineCanvas.hidden && state.hoverAt) { const p = state.hoverAt; state.hovered = 0; showOutlineAt(p); }
     if (!els.checkCanvas.hidden) showChecks();
+    if (outlineRadius() !== state.outline.radius) outlineLater(null);
   }, 200);
 });
 els.zoomIn.addEventListener("click", () => view.zoomBy(1.25));
@@ -777,7 +803,8 @@ function describeFor(variant) {
   const base = `${state.version}:${useHints ? layer.revision : "none"}:${style}${work}`;
   // the region map the result's region ids (X-Reference-Check) are labels of: regionKey() when it was made
   const regions = `${state.version}:${gap}:${useClosing ? closing.revision : "none"}`;
-  return { key: base + (variant ? `:v${variant}` : ""), base, useHints, style, gap, useClosing, useEmpty, variant, reference, regions };
+  return { key: base + (variant ? `:v${variant}` : ""), base, useHints, style, gap, useClosing, useEmpty, variant, reference, regions,
+           version: state.version };
 }
 
 const recolor = new Recolorer({
@@ -799,6 +826,9 @@ const recolor = new Recolorer({
         throw new Aborted(message); // said once the reference is gone (and kept over the result that follows)
       }
       throw e;
+    }
+    if (response.headers.get("X-Sketch-Warning") === "colored" && job.version === state.version) {
+      state.coloredSketch = job.version; // shown with the result (show() below)
     }
     const used = parseInt(response.headers.get("X-Region-Gap"), 10); // where the server says which gap it used
     if (Number.isFinite(used) && job.gap === "auto") { state.usedGap = used; showGapValue(); }
@@ -835,6 +865,8 @@ const recolor = new Recolorer({
     if (!els.notice.dataset.news) hideNotice();
     if (!els.error.dataset.keep) clearError();
     placeCompareLine();
+    showSketchWarning(state.coloredSketch === state.version && state.warningDismissed !== state.version);
+    showPip();
   },
 });
 recolor.addEventListener("state", showRecolorState);
@@ -852,6 +884,7 @@ function showRecolorState() {
   if (busy) setStatus("coloring…", true);
   else if (els.status.classList.contains("busy")) setStatus(els.result.dataset.ready ? `${els.result.naturalWidth}×${els.result.naturalHeight}` : "");
   els.progress.hidden = !(busy && !state.resultInView); // in view wherever the user has scrolled to
+  showPip();
   const job = recolor.describe(); // thumbnails made from other hints (or style, gap...) than those on show now
   els.variants.classList.toggle("stale", Boolean(job && els.variants.dataset.base && els.variants.dataset.base !== job.base));
 }
@@ -885,6 +918,7 @@ function resultChoiceChanged() {
 }
 els.hintsToggle.addEventListener("change", () => {
   els.canvas.classList.toggle("off", !els.hintsToggle.checked);
+  els.hintOutline.classList.toggle("off", !els.hintsToggle.checked);
   els.hintsToggle.nextElementSibling.textContent = els.hintsToggle.checked ? "Hints on" : "Hints off";
   resultChoiceChanged();
 });
@@ -898,6 +932,73 @@ function placeCompareLine() { // the result left of the line (at the slider's va
   if (show) els.compareLine.style.transform = `translateX(${view.toStage(els.resultStage, (state.width * v) / 100, 0).x}px)`;
 }
 els.compare.addEventListener("input", placeCompareLine);
+
+// ------------------------------------------------------------------ the result where a phone user looks
+/** On a narrow screen (the CSS shows it there only), while the result panel is out of view: a small copy of the
+ * result over the sketch's corner, dimmed while out of date. */
+function showPip() {
+  const src = els.result.getAttribute("src");
+  const show = Boolean(src) && !els.result.hidden && !state.resultInView;
+  els.pip.hidden = !show;
+  if (!show) return;
+  if (els.pipImg.getAttribute("src") !== src) els.pipImg.src = src;
+  els.pip.classList.toggle("stale", recolor.stale);
+  els.pip.classList.toggle("busy", recolor.busy);
+}
+/** A stroke that runs under the small result: it moves to the other top corner, out of the way. */
+function dodgePip(e) {
+  if (els.pip.hidden || els.pip.classList.contains("large")) return;
+  const r = els.pip.getBoundingClientRect();
+  if (e.clientX >= r.left - 8 && e.clientX <= r.right + 8 && e.clientY >= r.top - 8 && e.clientY <= r.bottom + 8) {
+    els.pip.classList.toggle("left");
+  }
+}
+els.pip.addEventListener("click", () => {
+  const large = els.pip.classList.toggle("large");
+  els.pip.setAttribute("aria-expanded", String(large));
+  els.pip.setAttribute("aria-label", large ? "The result: tap to make it small again" : "The result, small: tap to see it larger");
+});
+
+/** The server said the sketch looks like a colored picture: say so near the result, with Extract sketch. On a
+ * phone the notice stands above the sketch (where the small result is), else over the result. */
+function showSketchWarning(show) {
+  els.sketchWarning.hidden = !show;
+  els.extractBtn.classList.toggle("suggest", show);
+  placeSketchWarning();
+}
+function placeSketchWarning() {
+  const home = PHONE.matches ? els.stage.parentElement : els.resultStage;
+  if (els.sketchWarning.parentElement === home) return;
+  if (PHONE.matches) home.insertBefore(els.sketchWarning, els.stage); else home.appendChild(els.sketchWarning);
+}
+PHONE.addEventListener("change", placeSketchWarning);
+placeSketchWarning();
+els.warningExtract.addEventListener("click", extractSketch);
+els.warningClose.addEventListener("click", () => { state.warningDismissed = state.version; showSketchWarning(false); });
+
+// ------------------------------------------------------------------ the hints' display outline
+// A light outline around dark hints and a gray one around near-white ones (which the multiply hides), about 1.5
+// screen px wide at any zoom, drawn again around what a stroke changes at the next frame (hints.js drawOutline).
+const outlineRadius = () => Math.max(1, Math.min(13, Math.round(1.5 / view.scale)));
+function outlineLater(rect) {
+  const o = state.outline; // o.rect: undefined (nothing to draw), null (all of it) or the box [x, y, w, h] to draw
+  if (rect === null || o.rect === null) o.rect = null;
+  else if (o.rect === undefined) o.rect = rect;
+  else {
+    const [a, b, c, d] = o.rect, [x, y, w, h] = rect, x0 = Math.min(a, x), y0 = Math.min(b, y);
+    o.rect = [x0, y0, Math.max(a + c, x + w) - x0, Math.max(b + d, y + h) - y0];
+  }
+  if (o.frame) return;
+  o.frame = requestAnimationFrame(() => {
+    const box = o.rect, radius = outlineRadius();
+    o.frame = 0;
+    o.rect = undefined;
+    drawOutline(els.hintOutline, layer, radius, radius === o.radius ? box : null);
+    o.radius = radius;
+  });
+}
+layer.addEventListener("paint", (e) => outlineLater(e.detail));
+layer.addEventListener("reset", () => outlineLater(null));
 
 // ------------------------------------------------------------------ palette variants and the palette on show
 // With a model that names materials (hair, skin, clothing...), each material of a sketch without hints takes one
@@ -1453,6 +1554,7 @@ function startOver() {
   for (const s of [els.stage, els.resultStage]) s.style.removeProperty("--sketch-ratio");
   for (const b of [els.colorize, els.extractBtn, els.startOver]) b.disabled = true;
   showVariantsButton();
+  showSketchWarning(false);
   setStatus("");
   news("Started over: nothing is kept");
 }

@@ -261,7 +261,10 @@ export class HintLayer extends EventTarget {
   // ---------------------------------------------------------------- internals
   _emit(type) { this.dispatchEvent(new CustomEvent(type, { detail: { revision: this.revision } })); }
 
-  _show(x, y, w, h) { this.ctx.putImageData(this.image, 0, 0, x, y, w, h); }
+  _show(x, y, w, h) {
+    this.ctx.putImageData(this.image, 0, 0, x, y, w, h);
+    this.dispatchEvent(new CustomEvent("paint", { detail: [x, y, w, h] })); // what the display's outline redraws
+  }
 
   /** Keep the tiles under the box as they were before the open step first changes them. */
   _touch(left, top, right, bottom) {
@@ -307,6 +310,68 @@ function sameBytes(a, b) {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+// ---------------------------------------------------------------- the outline of hints that look like the sketch
+// The hint layer shows multiplied over the sketch, so a black hint over black ink (or on paper, where it looks like
+// ink) cannot be seen, nor a white hint on paper. The display draws a thin contrasting outline around such hints,
+// outside them, on a canvas of its own: light around dark hints, gray around near-white ones. It is never part of
+// the layer: what is sent and saved stays exactly the painted colors.
+const DARK_BELOW = 0.1, LIGHT_FROM = 0.8; // relative luminance of a hint that gets an outline
+const OUTLINE_DARK = [255, 255, 255], OUTLINE_LIGHT = [122, 122, 122];
+const LINEAR = Float32Array.from({ length: 256 }, (_, v) => { const c = v / 255; return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; });
+let scratch = null;
+
+/**
+ * Draw onto `out` the outline of `layer`'s dark and near-white hints: `radius` sketch px wide, around them and
+ * never over a painted pixel. `rect` [x, y, w, h]: only the outline near these pixels is drawn again (null: all).
+ * The ring is made by drawing the hints' mask shifted left, right, up and down (1, 3, 9 px at a time).
+ */
+export function drawOutline(out, layer, radius, rect = null) {
+  const W = layer.width, H = layer.height, r = Math.max(1, Math.min(13, Math.round(radius)));
+  if (out.width !== W || out.height !== H) { out.width = W; out.height = H; rect = null; }
+  const [x, y, w, h] = rect || [0, 0, W, H];
+  const x0 = Math.max(0, x - r), y0 = Math.max(0, y - r), x1 = Math.min(W, x + w + r), y1 = Math.min(H, y + h + r);
+  if (x0 >= x1 || y0 >= y1) return;
+  // the mask, over the box and a margin of r (what the ring inside the box is made of): each shift below reads
+  // s px further out, and the shifts add up to r
+  const ex0 = Math.max(0, x0 - r), ey0 = Math.max(0, y0 - r), ex1 = Math.min(W, x1 + r), ey1 = Math.min(H, y1 + r);
+  const ew = ex1 - ex0, eh = ey1 - ey0, mask = new ImageData(ew, eh), m = mask.data, d = layer.data;
+  let any = false;
+  for (let row = 0; row < eh; row++) {
+    for (let col = 0, i = ((ey0 + row) * W + ex0) * 4, j = row * ew * 4; col < ew; col++, i += 4, j += 4) {
+      if (d[i + 3] < HINT_ALPHA) continue;
+      const lum = 0.2126 * LINEAR[d[i]] + 0.7152 * LINEAR[d[i + 1]] + 0.0722 * LINEAR[d[i + 2]];
+      const c = lum < DARK_BELOW ? OUTLINE_DARK : lum >= LIGHT_FROM ? OUTLINE_LIGHT : null;
+      if (!c) continue;
+      m[j] = c[0]; m[j + 1] = c[1]; m[j + 2] = c[2]; m[j + 3] = 255;
+      any = true;
+    }
+  }
+  const o = out.getContext("2d");
+  o.clearRect(x0, y0, x1 - x0, y1 - y0);
+  if (!any) return;
+  if (!scratch) scratch = document.createElement("canvas");
+  if (scratch.width < ew || scratch.height < eh) { scratch.width = Math.max(scratch.width, ew); scratch.height = Math.max(scratch.height, eh); }
+  const t = scratch.getContext("2d");
+  t.clearRect(0, 0, ew, eh);
+  t.putImageData(mask, 0, 0);
+  t.save();
+  t.beginPath();
+  t.rect(0, 0, ew, eh);
+  t.clip();
+  for (const [dx, dy] of [[1, 0], [0, 1]]) {
+    for (let reach = 0; reach < r;) { // the mask grown by `reach` px along the axis; a shift of s <= 2·reach+1 keeps it whole
+      const s = Math.min(2 * reach + 1, r - reach);
+      t.drawImage(scratch, 0, 0, ew, eh, s * dx, s * dy, ew, eh);
+      t.drawImage(scratch, 0, 0, ew, eh, -s * dx, -s * dy, ew, eh);
+      reach += s;
+    }
+  }
+  t.globalCompositeOperation = "destination-out"; // never over a hint, whatever its color
+  t.drawImage(layer.canvas, ex0, ey0, ew, eh, 0, 0, ew, eh);
+  t.restore();
+  o.drawImage(scratch, x0 - ex0, y0 - ey0, x1 - x0, y1 - y0, x0, y0, x1 - x0, y1 - y0);
 }
 
 /** The straight RGBA pixels of an ImageBitmap or an image element, as they are in the file. */

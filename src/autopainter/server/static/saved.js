@@ -10,7 +10,7 @@ const STORE = "work"; // records "sketch" {id, blob, name, width, height}, and p
 // "empty", "settings", "reference") {id: the sketch's, blob} or {id, value}
 const OPEN_TIMEOUT_MS = 3000;
 // kept when the server's limits are not known yet (its defaults): a sketch the server takes is kept
-const DEFAULT_LIMITS = { max_pixels: 4096 * 4096, max_upload_bytes: 20 * 1000 * 1000 };
+const DEFAULT_LIMITS = { max_pixels: 8192 * 8192, max_upload_bytes: 20 * 1000 * 1000 };
 
 const done = (req) => new Promise((resolve, reject) => {
   req.onsuccess = () => resolve(req.result);

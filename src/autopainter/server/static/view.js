@@ -1,7 +1,8 @@
 // Zoom and pan, shared by the two panels: one view (a scale, and the sketch point at the center of the
 // stages) applied to each stage's content by a CSS transform, so the sketch and the result stay in sync.
 // Gestures: the wheel (and a trackpad pinch) zooms around the pointer, two fingers pinch and pan, and a drag
-// pans when the panel asks for it (Space held, the middle button, a drag on the result).
+// pans when the panel asks for it (Space held, the middle button, a drag on the result). Whatever a finger began
+// (a stroke, a tap that fills or picks) is cancelled when a second finger lands, on the stage or anywhere else.
 
 const MAX_SCALE = 32;
 const MARGIN = 8; // px around the sketch in the fit view
@@ -98,7 +99,9 @@ export class SharedView extends EventTarget {
    */
   attach(stage, tool, pans) {
     const pointers = new Map(); // pointerId -> [clientX, clientY]
-    let gesture = null; // {kind: "tool" | "pan" | "pinch", ...}
+    let gesture = null; // {kind: "tool" | "pan" | "pinch" | "void" (a gesture that does nothing until the fingers lift), ...}
+    let touching = false; // a finger began the gesture under way
+    const capture = (id) => { try { stage.setPointerCapture(id); } catch (_) { /* a pointer no longer active (or synthetic) */ } };
 
     stage.addEventListener("wheel", (e) => {
       if (!this.width) return;
@@ -116,9 +119,10 @@ export class SharedView extends EventTarget {
 
     stage.addEventListener("pointerdown", (e) => {
       if (!this.width) return;
+      if (!pointers.size && e.target.closest && e.target.closest("[data-own-pointer]")) return; // a control over the stage
       pointers.set(e.pointerId, [e.clientX, e.clientY]);
-      stage.setPointerCapture(e.pointerId);
-      if (pointers.size === 2) { // a second finger: the stroke it began is a pinch after all
+      capture(e.pointerId);
+      if (pointers.size === 2) { // a second finger: the stroke (or tap) it began is a pinch after all
         if (gesture && gesture.kind === "tool") tool.cancel(e);
         gesture = pinchStart();
         e.preventDefault();
@@ -126,6 +130,7 @@ export class SharedView extends EventTarget {
       }
       if (pointers.size > 2 || gesture) return;
       e.preventDefault();
+      touching = e.pointerType === "touch";
       const active = document.activeElement; // keys are shortcuts again once the pointer is on a stage
       if (active && active !== document.body && active.matches("input:not([type=range]):not([type=checkbox]):not([type=radio])")) active.blur();
       if (e.button === 1 || pans(e)) {
@@ -164,6 +169,24 @@ export class SharedView extends EventTarget {
       }
     });
 
+    // A second finger that lands off this stage (a pinch half on the toolbar, the other panel) still makes the
+    // gesture two-fingered: what the first finger began is cancelled, never painted, filled or picked. Off the
+    // stages it joins the pinch (captured here); on the other stage the gesture just waits for the fingers to lift.
+    window.addEventListener("pointerdown", (e) => {
+      if (!pointers.size || pointers.has(e.pointerId) || stage.contains(e.target)) return;
+      if (!(touching || e.pointerType === "touch")) return; // a mouse click elsewhere while a pen draws: not a pinch
+      if (gesture && gesture.kind === "tool") tool.cancel(e);
+      if (!gesture) return;
+      const free = !this.stages.some((s) => s.stage.contains(e.target));
+      if (free && pointers.size === 1) {
+        pointers.set(e.pointerId, [e.clientX, e.clientY]);
+        capture(e.pointerId);
+        gesture = pinchStart();
+      } else {
+        gesture = { kind: "void" };
+      }
+    }, true);
+
     const end = (e) => {
       if (!pointers.delete(e.pointerId)) return;
       if (!gesture) return;
@@ -172,6 +195,8 @@ export class SharedView extends EventTarget {
         gesture = null;
       } else if (pointers.size === 0) {
         gesture = null;
+      } else if (gesture.kind === "void") {
+        // the fingers lift one by one: nothing until the last
       } else if (gesture.kind === "pinch" && pointers.size === 1) { // one finger lifted: the other goes on panning
         const [p] = pointers.values();
         gesture = { kind: "pan", last: p };
@@ -180,6 +205,9 @@ export class SharedView extends EventTarget {
     };
     stage.addEventListener("pointerup", end);
     stage.addEventListener("pointercancel", end);
+    for (const type of ["pointerup", "pointercancel"]) { // a pointer that ends off the stage (its capture lost) ends here too
+      window.addEventListener(type, (e) => { if (pointers.has(e.pointerId) && !stage.contains(e.target)) end(e); }, true);
+    }
     stage.addEventListener("pointerleave", (e) => { if (tool.leave && !pointers.size) tool.leave(e); });
   }
 }
