@@ -219,3 +219,14 @@ def test_cli_sequence_takes_corrections_by_name(tmp_path):
                  "-o", str(out), "-q"]) == 0
     shirt = [tuple(np.asarray(Image.open(out / f"f{i}.png").convert("RGB"))[225, 128 + 4 * i]) for i in range(3)]
     assert shirt == [SHIRT, (20, 200, 20), (20, 200, 20)]  # the frame after the correction follows it
+
+
+def test_edge_cases_do_not_crash(hints_only):
+    # a sketch that is all ink, a blank one, and a reference whose every region is tiny
+    black = np.zeros((64, 64), np.uint8)
+    res = hints_only.colorize(black, reference=character(True))
+    assert res.image.size == (64, 64) and res.reference_report()["regions"] is not None
+    blank = np.full((64, 64), 255, np.uint8)
+    assert hints_only.colorize(blank, reference=character(True)).image.size == (64, 64)
+    noise = (np.random.default_rng(0).random((96, 96, 3)) * 255).astype(np.uint8)
+    assert hints_only.colorize(lines_of(character(False)), reference=noise).image.size == (256, 256)

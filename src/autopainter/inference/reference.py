@@ -280,7 +280,6 @@ class ReferenceDrawing:
     parts: Optional[np.ndarray] = None
     part_names: Sequence[str] = ()
     key: bytes = b""
-    background: int = -1  # the palette color around the figure (the reference's border), -1: none
     zoom: float = 1.0  # MATCH_SIZE px per px of the reference as given
     outside: int = 0  # the region label standing for "outside the reference's canvas"
 
@@ -306,11 +305,10 @@ class ReferenceDrawing:
         stats = RegionStats.of(regions.labels, n)
         color_id, palette = _palette(color, stats.area)
         rim = border_labels(regions)
-        background = int(np.bincount(color_id[rim]).argmax()) if rim.size and (color_id[rim] >= 0).any() else -1
         key = hashlib.blake2b(small.tobytes() + gray.tobytes(), digest_size=16).digest()
         outside = int(np.bincount(rim).argmax()) if rim.size else 0
         return cls(small, gray, regions, color, color_id, palette, stats, _Shape.of(gray), key=key,
-                   background=background, outside=outside, zoom=size[0] / W)
+                   outside=outside, zoom=size[0] / W)
 
     def with_parts(self, probs: np.ndarray, part_names: Sequence[str]) -> "ReferenceDrawing":
         """Itself with each region's part probabilities from ``probs`` ((h, w, P), the part head's softmax on
@@ -355,6 +353,8 @@ def _exact_colors(color: np.ndarray, labels: np.ndarray, rgb: np.ndarray, share:
     instead of its median (a CIELAB median rounds through 8 bits): the flats are the reference's own colors.
     ``color`` (n, 3) is changed in place; ``labels`` 0 is not counted."""
     m = labels > 0
+    if not m.any():
+        return
     code = (rgb[m].astype(np.int64) * [65536, 256, 1]).sum(1)
     key = labels[m].astype(np.int64) << 24 | code
     u, counts = np.unique(key, return_counts=True)
