@@ -201,7 +201,7 @@ def peak_child(src: str, dest: str, backend: str, layers: bool) -> None:
     from autopainter.inference import Colorizer, FileJob, colorize_files, layer_paths
 
     gen, meta, _, model_dir = default_model()
-    c = Colorizer(gen, meta, backend=backend, model_dir=model_dir)
+    c = Colorizer.from_pretrained(model_dir, backend=backend) if model_dir is not None else Colorizer(gen, meta)
     layer_dests = layer_paths(Path(dest)) if layers else {}
     before = memory_gb("VmRSS")
     t0 = time.perf_counter()
@@ -246,13 +246,18 @@ def run_all(args: argparse.Namespace, tmp: Path) -> None:
     os.environ["XDG_CACHE_HOME"] = str(tmp / "cache")  # the default model's ONNX export goes here, not ~/.cache
     load_before = os.getloadavg()  # other processes on the machine: the noise these figures carry
     gen, meta, source, model_dir = default_model()
+    lib = {}  # the bundled model's palettes, as Colorizer.from_pretrained (and so the CLI and the server) load them
+    if model_dir is not None and (Path(model_dir) / "palettes.json").is_file():
+        from autopainter.inference.palettes import PaletteLibrary
+
+        lib["palettes"] = PaletteLibrary.load(Path(model_dir) / "palettes.json")
     cols = {
-        "default": Colorizer(gen, meta, model_dir=model_dir),
-        "default-soft": Colorizer(gen, meta, model_dir=model_dir, style="soft"),
-        "default-2threads": Colorizer(gen, meta, threads=2),
-        "default-fp32": Colorizer(gen, meta, precision="fp32"),
-        "default-onnx": Colorizer(gen, meta, backend="onnx", model_dir=model_dir),
-        "default-onnx-2threads": Colorizer(gen, meta, backend="onnx", model_dir=model_dir, threads=2),
+        "default": Colorizer(gen, meta, model_dir=model_dir, **lib),
+        "default-soft": Colorizer(gen, meta, model_dir=model_dir, style="soft", **lib),
+        "default-2threads": Colorizer(gen, meta, threads=2, **lib),
+        "default-fp32": Colorizer(gen, meta, precision="fp32", **lib),
+        "default-onnx": Colorizer(gen, meta, backend="onnx", model_dir=model_dir, **lib),
+        "default-onnx-2threads": Colorizer(gen, meta, backend="onnx", model_dir=model_dir, threads=2, **lib),
     }
     from autopainter.models.unet import build_generator
 

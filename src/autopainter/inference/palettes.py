@@ -336,40 +336,37 @@ def paint_materials(mats: Materials, library: PaletteLibrary | None, variant: in
         priority[ranked] = len(order) + np.arange(len(ranked))
         priority[order] = np.arange(len(order))
         turn = np.argsort(priority, kind="stable")  # palettes in their turn (ties: in library order, as argmin)
+        nearest: dict[str, np.ndarray] = {}  # part -> (N, K) ΔE from each of its colors to the nearest color used
+
+        def distances(part: str, cols: np.ndarray) -> np.ndarray:
+            if part not in nearest:  # once per part; then each color used updates it (not M x U x N x K)
+                d = np.full(cols.shape[:2], np.inf)
+                for u in used:
+                    np.minimum(d, np.linalg.norm(cols - u, axis=2), out=d)
+                nearest[part] = d
+            return nearest[part]
+
         for i in np.argsort(-mats.area, kind="stable"):
             if done[i]:
                 continue
             cols, valid = library.padded(mats.parts[i])  # (N, K, 3), (N, K)
             if cols.shape[1] == 0:
                 continue
-            pick = _first_far(cols, valid, turn, np.asarray(used).reshape(-1, 3))
-            if pick is None:
+            far = valid & (distances(mats.parts[i], cols) >= DISTINCT_DE)
+            has = turn[far.any(1)[turn]]  # the palettes with a distinct color, in their turn
+            if has.size == 0:
                 continue
-            out_lab[i] = cols[pick]
+            j = int(has[0])
+            out_lab[i] = cols[j, int(np.argmax(far[j]))]
             done[i] = True
             used.append(out_lab[i].copy())
+            for part, d in nearest.items():
+                np.minimum(d, np.linalg.norm(library.padded(part)[0] - used[-1], axis=2), out=d)
     rgb = np.stack([_lab_to_rgb(c) for c in out_lab]).astype(np.uint8)
     for i, name in enumerate(mats.names):
         if user and name in user:
             rgb[i] = user[name]
     return rgb
-
-
-def _first_far(cols: np.ndarray, valid: np.ndarray, turn: np.ndarray, used: np.ndarray,
-               chunk: int = 64) -> tuple[int, int] | None:
-    """(palette, color index) of the first palette in ``turn`` order holding a color at least ``DISTINCT_DE`` from
-    every color in ``used`` ((U, 3) CIELAB), and its first such color; None when no palette has one. Palettes are
-    looked at ``chunk`` at a time, so the usual answer (one of the first palettes) costs little."""
-    for a in range(0, len(turn), chunk):
-        js = turn[a : a + chunk]
-        far = valid[js]  # (c, K)
-        if used.size:
-            far = far & (np.linalg.norm(cols[js][:, :, None, :] - used[None, None], axis=3).min(2) >= DISTINCT_DE)
-        rows = np.flatnonzero(far.any(1))
-        if rows.size:
-            r = int(rows[0])
-            return int(js[r]), int(np.argmax(far[r]))
-    return None
 
 
 def _distinct_pool(ranked: np.ndarray, colors: np.ndarray, mats: Materials) -> list[int]:
