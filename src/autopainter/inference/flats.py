@@ -55,6 +55,7 @@ __all__ = ["flat_layer", "leave_empty", "region_colors", "hints_at", "open_paper
            "SPLIT_AGREE"]
 
 SAMPLES = 200_000  # about this many pixels (a regular grid) give each region's median color
+HISTOGRAM_BINS = 1 << 22  # region medians by per-region histograms up to this many bins (16,384 regions), else by sort
 WHITE_L, WHITE_CHROMA = 95.0, 5.0  # a region median this light and this gray becomes paper white
 NEAR_INK = 1  # hint pixels this close to a line do not choose colors
 AMBIGUOUS = 0.25  # a hint mark with this share of its pixels on or next to a line does not choose colors
@@ -94,9 +95,15 @@ def region_colors(regions: Regions, colors: np.ndarray | None) -> np.ndarray:
     lab_s = labels[::step, ::step].ravel()
     lab_px = to_lab8(colors[::step, ::step]).reshape(-1, 3)  # 8-bit CIELAB: a median is a sort of bytes
     med = np.zeros((n, 3), np.uint8)
-    have = np.bincount(lab_s, minlength=n) > 0
-    for ch in range(3):  # per-region median of each Lab channel: sort by (label, value)
-        key = np.sort(lab_s.astype(np.int64) * 256 + lab_px[:, ch])
+    counts = np.bincount(lab_s, minlength=n)
+    have = counts > 0
+    for ch in range(3):  # per-region median of each Lab channel (the value at sorted position count // 2)
+        key = lab_s.astype(np.int64) * 256 + lab_px[:, ch]
+        if n * 256 <= HISTOGRAM_BINS:  # a histogram per region: linear, no sort
+            cum = np.bincount(key, minlength=n * 256).reshape(n, 256).cumsum(1, dtype=np.int32)
+            med[have, ch] = (cum[have] <= (counts[have] // 2)[:, None]).sum(1).astype(np.uint8)
+            continue
+        key = np.sort(key)  # many regions: sort by (label, value)
         first = np.searchsorted(key, np.arange(n, dtype=np.int64) * 256)
         last = np.searchsorted(key, np.arange(1, n + 1, dtype=np.int64) * 256)
         mid = np.minimum((first + last) // 2, key.size - 1)
