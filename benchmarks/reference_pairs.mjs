@@ -16,32 +16,12 @@
 // micah's black mouth, kept as ink here).
 import { createRequire } from "node:module";
 
+import { hash, out, paint, restore, rng } from "../src/autopainter/data/sources/drawing.mjs";
+
 const require = createRequire(`${process.cwd()}/`);
 const [style, countArg, seedArg] = process.argv.slice(2);
 const count = Number.parseInt(countArg, 10);
 const seed = Number.parseInt(seedArg, 10);
-
-function out(obj) {
-  process.stdout.write(`${JSON.stringify(obj)}\n`);
-}
-
-// mulberry32 and FNV-1a, as in characters.mjs
-function rng(s) {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function hash(text) {
-  let h = 2166136261;
-  for (const c of text) h = Math.imul(h ^ c.charCodeAt(0), 16777619);
-  return h >>> 0;
-}
 
 const choice = (r, list) => list[Math.floor(r() * list.length)];
 const other = (r, list, current) => {
@@ -135,21 +115,9 @@ function bigheads() {
   const { BigHead, theme } = core;
   const colors = theme.colors;
   const original = JSON.parse(JSON.stringify(colors));
-  const whiten = (node) => {
-    for (const k of Object.keys(node)) {
-      if (typeof node[k] === "string") node[k] = "#ffffff";
-      else whiten(node[k]);
-    }
-  };
-  const restore = (node, from) => {
-    for (const k of Object.keys(from)) {
-      if (typeof from[k] === "string") node[k] = from[k];
-      else restore(node[k], from[k]);
-    }
-  };
   const draw = (props) => renderToStaticMarkup(React.createElement(BigHead, props));
   const line = (props) => {
-    whiten(colors);
+    paint(colors, "#ffffff");
     colors.outline = "#000000";
     try {
       return draw(props);

@@ -509,14 +509,19 @@ class Colorizer:
                 self._references.move_to_end(key)
                 return hit
         ref = ReferenceDrawing.build(rgb, gray)
-        if self.names_materials:  # the part head's names for the reference's regions, from its line art
-            _, probs = self.heads(self.prepare(ref.lines))
-            ref.with_parts(probs, self.generator.cfg.parts)
+        self._name_parts(ref, ref.lines)
         with self._plain_lock:
             self._references[key] = ref
             while len(self._references) > REFERENCE_CACHE:
                 self._references.popitem(last=False)
         return ref
+
+    def _name_parts(self, ref: ReferenceDrawing, lines: np.ndarray) -> None:
+        """With a model that names parts: the part head's names for ``ref``'s regions, from ``lines`` (its line art,
+        any size: a colored frame's own sketch, whose heads were kept when it was colored)."""
+        if self.names_materials:
+            _, probs = self.heads(self.prepare(lines))
+            ref.with_parts(probs, self.generator.cfg.parts)
 
     def generate(self, x: np.ndarray, threads: int | None = None) -> np.ndarray | None:
         """(1, C, h, w) float32 in [-1, 1] -> (h, w, 3) uint8: one generator run on this colorizer's runner
@@ -731,10 +736,11 @@ class Sequence:
         """The next frame (``Colorizer.colorize``'s arguments but the reference)."""
         refs = [*self.corrected, self.reference] + ([self.previous] if self.previous is not None else [])
         res = self.colorizer.colorize(frame, hints, reference=refs, **kwargs)
-        try:  # the colored frame as a reference for the next ones
-            drawing = self.colorizer.reference(res.color, res.sketch)
+        try:  # the colored frame as a reference for the next ones (not kept in the colorizer's reference cache)
+            drawing = ReferenceDrawing.build(np.asarray(res.color), res.sketch)
         except ValueError:  # no colors to take (all paper)
             return res
+        self.colorizer._name_parts(drawing, res.sketch)  # the frame's own heads: kept, no second run
         if hints is not None:
             self.corrected = [drawing, *self.corrected][:KEYFRAMES]
         self.previous = drawing

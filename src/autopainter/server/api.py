@@ -285,7 +285,10 @@ class ImageAPI:
         ``POST /api/v1/regions`` with the same gap and closing lines; at most 2000, then
         ``X-Reference-Check-Truncated: 1``; ``X-Reference-Check-Count`` says how many in all); ``format=json``
         adds ``"reference"``: the alignment, the palette, and per region its color, where it came from
-        (reference, part, model, hint), the confidence and the reference region it matched."""
+        (reference, part, model, hint), the confidence and the reference region it matched.
+
+        A sketch that looks like a colored picture rather than line art is still colored, with
+        ``X-Sketch-Warning: colored`` (and ``"warnings"`` in JSON): color its sketch (``/api/v1/sketchify``)."""
         fmt = chosen_format(request, format, COLORIZE_FORMATS)
         if layers and fmt == "png":
             raise APIError(422, "layers come as JSON or in an OpenRaster file: add format=json or format=ora")

@@ -13,26 +13,12 @@
 // SOURCE: dicebear-adventurer | dicebear-micah | bigheads
 import { createRequire } from "node:module";
 
+import { hash, out, paint, restore, rng } from "./drawing.mjs";
+
 const require = createRequire(`${process.cwd()}/`);
 const [source, countArg, seedArg] = process.argv.slice(2);
 const count = Number.parseInt(countArg, 10);
 const seed = Number.parseInt(seedArg, 10);
-
-function out(obj) {
-  process.stdout.write(`${JSON.stringify(obj)}\n`);
-}
-
-// mulberry32: a small seeded generator, so BigHeads' choices do not come from Math.random
-function rng(s) {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Key colors of the parts render: saturated colors that the drawings do not use, far apart.
 const KEYS = ["ff00ff", "00ffff", "00ff00", "ff0000", "0000ff", "ffff00", "ff8000", "8000ff", "00ff80", "ff0080",
@@ -48,12 +34,6 @@ function partOf(key) {
   if (k.startsWith("earring") || k.startsWith("glasses") || k.startsWith("accessor")) return "accessory";
   if (k.startsWith("background") || k.startsWith("bg") || k.startsWith("circle")) return "background";
   return "";
-}
-
-function hash(text) {
-  let h = 2166136261;
-  for (const c of text) h = Math.imul(h ^ c.charCodeAt(0), 16777619);
-  return h >>> 0;
 }
 
 async function dicebear(styleName) {
@@ -86,27 +66,9 @@ function bigheads() {
   const { BigHead, theme } = core;
   const colors = theme.colors;
   const original = JSON.parse(JSON.stringify(colors));
-  const whiten = (node) => {
-    for (const k of Object.keys(node)) {
-      if (typeof node[k] === "string") node[k] = "#ffffff";
-      else whiten(node[k]);
-    }
-  };
-  const restore = (node, from) => {
-    for (const k of Object.keys(from)) {
-      if (typeof from[k] === "string") node[k] = from[k];
-      else restore(node[k], from[k]);
-    }
-  };
   // each palette of theme.colors in one key color (outline, white and tongue keep theirs)
   const palettes = { skin: "skin", hair: "hair", lipColors: "", clothing: "clothing", bgColors: "background" };
   const partColors = {};
-  const keyed = (node, hex) => {
-    for (const k of Object.keys(node)) {
-      if (typeof node[k] === "string") node[k] = `#${hex}`;
-      else keyed(node[k], hex);
-    }
-  };
   const pick = (r, obj) => {
     const keys = Object.keys(obj);
     return keys[Math.floor(r() * keys.length)];
@@ -131,7 +93,7 @@ function bigheads() {
       props.circleColor = pick(r, colors.bgColors);
       props.faceMaskColor = pick(r, colors.clothing);
       const color = renderToStaticMarkup(React.createElement(BigHead, props));
-      whiten(colors);
+      paint(colors, "#ffffff");
       colors.outline = "#000000";
       let line;
       try {
@@ -142,7 +104,7 @@ function bigheads() {
       let parts;
       try {
         Object.keys(palettes).forEach((p, i) => {
-          keyed(colors[p], KEYS[i]);
+          paint(colors[p], `#${KEYS[i]}`);
           partColors[KEYS[i]] = palettes[p];
         });
         parts = renderToStaticMarkup(React.createElement(BigHead, props));
