@@ -12,6 +12,8 @@
   call, functions by own time (``tottime``) and by time including callees (``cumtime``), so the numpy/OpenCV
   stages (regions, region colors, composition) are named, not only the generator's ops.
 
+* **medians**: ``flats.region_colors`` by per-region histograms against the sort it used before (the same medians).
+
 Prints the tables and writes JSON (--out, benchmarks/results/profile.json).
 """
 
@@ -105,9 +107,40 @@ def profile_colorize(size: tuple[int, int]) -> dict:
     return {"size": [w, h], "seconds": wall, "own": own, "stages": ours}
 
 
+def time_medians(repeats: int = 7) -> dict:
+    """``flats.region_colors`` (per-region CIELAB medians) by its per-region histograms and by the sort it used
+    before (``HISTOGRAM_BINS = 0``), on the regions of a generated sketch and random colors: the same medians."""
+    import autopainter.inference.flats as flats
+    from autopainter.inference.regions import segment
+    from bench_inference import line_art
+
+    out = {}
+    rng = np.random.default_rng(0)
+    for w, h in ((512, 512), (2048, 1536)):
+        regions = segment(np.asarray(line_art(w, h)))
+        colors = (rng.random((h, w, 3)) * 255).astype(np.uint8)
+        row, results = {}, []
+        for name, bins in (("histogram", flats.HISTOGRAM_BINS), ("sort", 0)):
+            old, flats.HISTOGRAM_BINS = flats.HISTOGRAM_BINS, bins
+            try:
+                times = []
+                for _ in range(repeats):
+                    t0 = time.perf_counter()
+                    results.append(flats.region_colors(regions, colors))
+                    times.append(time.perf_counter() - t0)
+            finally:
+                flats.HISTOGRAM_BINS = old
+            row[name] = sorted(times)[repeats // 2]
+        assert np.array_equal(results[0], results[-1]), "histogram and sort medians differ"
+        out[f"{w}x{h}"] = row
+        print(f"region medians {w}x{h} ({regions.count} regions): histogram {row['histogram'] * 1e3:.1f} ms, "
+              f"sort {row['sort'] * 1e3:.1f} ms (the same medians)")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--what", choices=("train", "colorize", "both"), default="both")
+    ap.add_argument("--what", choices=("train", "colorize", "medians", "both"), default="both")
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--out", default=str(RESULTS / "profile.json"))
@@ -117,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         out["train"] = profile_train(args.steps, args.warmup)
     if args.what in ("colorize", "both"):
         out["colorize"] = [profile_colorize(s) for s in ((512, 512), (2048, 1536))]
+    if args.what in ("medians", "both"):
+        out["medians"] = time_medians()
     print(f"wrote {write_json(args.out, {'benchmark': 'profile', **out})}")
     return 0
 
